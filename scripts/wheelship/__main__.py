@@ -1,0 +1,5 @@
+"""``python -m wheelship``."""
+
+from wheelship.cli import main
+
+raise SystemExit(main())

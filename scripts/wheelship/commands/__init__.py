@@ -1,0 +1,1 @@
+"""One module per ``wheelship`` subcommand: ``configure(parser)`` and ``main(args) -> int``."""

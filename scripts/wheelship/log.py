@@ -1,0 +1,80 @@
+"""Console output: results on stdout, progress and warnings on stderr.
+
+Every line passes through :func:`redact`, so a secret registered with :func:`register_secret`
+never reaches the log, even when an upstream error message echoes it. In GitLab CI
+(``GITLAB_CI=true``) :func:`section` emits collapsible log sections.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TextIO
+
+_secrets: set[str] = set()
+_MIN_SECRET_LEN = 4
+
+
+def register_secret(value: str | None) -> None:
+    """Never print ``value`` (nor its ``user:value`` basic-auth forms) from now on."""
+    if value and len(value) >= _MIN_SECRET_LEN:
+        _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_secrets, key=len, reverse=True):
+        text = text.replace(secret, "[MASKED]")
+    return text
+
+
+def verbose() -> bool:
+    return os.environ.get("WHEELSHIP_VERBOSE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def _emit(stream: TextIO, text: str) -> None:
+    print(redact(text), file=stream, flush=True)
+
+
+def result(text: str) -> None:
+    """A result line on stdout (what scripts capture)."""
+    _emit(sys.stdout, text)
+
+
+def info(text: str) -> None:
+    _emit(sys.stderr, text)
+
+
+def debug(text: str) -> None:
+    if verbose():
+        _emit(sys.stderr, f"debug: {text}")
+
+
+def warn(text: str) -> None:
+    _emit(sys.stderr, f"warning: {text}")
+
+
+def in_gitlab() -> bool:
+    return os.environ.get("GITLAB_CI", "").lower() == "true"
+
+
+_SECTION_NAME = re.compile(r"[^a-zA-Z0-9_.-]")
+
+
+@contextmanager
+def section(name: str, title: str, *, collapsed: bool = True) -> Iterator[None]:
+    """A collapsible GitLab log section; a plain heading line elsewhere."""
+    key = _SECTION_NAME.sub("_", name)
+    if in_gitlab():
+        flag = "[collapsed=true]" if collapsed else ""
+        _emit(sys.stderr, f"\x1b[0Ksection_start:{int(time.time())}:{key}{flag}\r\x1b[0K{title}")
+    else:
+        _emit(sys.stderr, f"==> {title}")
+    try:
+        yield
+    finally:
+        if in_gitlab():
+            _emit(sys.stderr, f"\x1b[0Ksection_end:{int(time.time())}:{key}\r\x1b[0K")

@@ -1,0 +1,126 @@
+"""The build manifest: what ``wheelship build`` produced, and all later jobs read.
+
+``dist/wheelship-manifest.json``::
+
+    {"schema": 1, "name": "tsff", "version": "1.2.3", "commit": "<sha>", "tag": "v1.2.3",
+     "files": [{"name": "tsff-1.2.3-py3-none-any.whl", "kind": "wheel", "size": 1234,
+                "sha256": "..."}, ...]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from wheelship.errors import BuildError, ConfigurationError
+
+MANIFEST_NAME = "wheelship-manifest.json"
+SCHEMA = 1
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class DistFile:
+    name: str
+    kind: str  # "wheel" | "sdist"
+    size: int
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> DistFile:
+        kind = "wheel" if path.name.endswith(".whl") else "sdist"
+        return cls(name=path.name, kind=kind, size=path.stat().st_size, sha256=sha256_file(path))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    commit: str | None = None
+    tag: str | None = None
+    files: tuple[DistFile, ...] = field(default_factory=tuple)
+
+    @property
+    def project(self) -> str:
+        """The canonical (PEP 503) project name."""
+        return str(canonicalize_name(self.name))
+
+    def wheel(self) -> DistFile:
+        wheels = [f for f in self.files if f.kind == "wheel"]
+        if len(wheels) != 1:
+            raise ConfigurationError(
+                f"the manifest lists {len(wheels)} wheels, expected exactly one",
+                "rebuild with 'wheelship build'",
+            )
+        return wheels[0]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["files"] = [asdict(f) for f in self.files]
+        return {"schema": SCHEMA, **data}
+
+    def write(self, dist_dir: Path) -> Path:
+        path = dist_dir / MANIFEST_NAME
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, dist_dir: Path) -> Manifest:
+        path = dist_dir / MANIFEST_NAME if dist_dir.is_dir() or not dist_dir.suffix else dist_dir
+        if not path.is_file():
+            raise ConfigurationError(
+                f"no build manifest at {path}",
+                "run 'wheelship build' first, or pass the dist directory it wrote (--dist)",
+            )
+        try:
+            data = json.loads(path.read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError(f"unsupported schema {data.get('schema')!r}")
+            files = tuple(
+                DistFile(
+                    name=str(f["name"]),
+                    kind=str(f["kind"]),
+                    size=int(f["size"]),
+                    sha256=str(f["sha256"]),
+                )
+                for f in data["files"]
+            )
+            return cls(
+                name=str(data["name"]),
+                version=str(data["version"]),
+                commit=data.get("commit"),
+                tag=data.get("tag"),
+                files=files,
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"{path}: not a valid wheelship manifest ({exc})", "rebuild with 'wheelship build'"
+            ) from None
+
+    def verify(self, dist_dir: Path) -> None:
+        """Every listed file exists in ``dist_dir`` with the recorded size and sha256."""
+        for f in self.files:
+            path = dist_dir / f.name
+            if not path.is_file():
+                raise BuildError(
+                    f"{path} is listed in the manifest but missing",
+                    "pass the artifacts of the build job, or rebuild",
+                )
+            if path.stat().st_size != f.size or sha256_file(path) != f.sha256:
+                raise BuildError(
+                    f"{path} changed since it was built (sha256 differs from the manifest)",
+                    "rebuild with 'wheelship build'",
+                )

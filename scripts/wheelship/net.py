@@ -1,0 +1,52 @@
+"""What every HTTP client in wheelship shares: the URL policy and the session defaults.
+
+TLS verification is always on; plain ``http://`` is accepted only for loopback hosts (the
+workspace emulator, a local pypiserver in tests). Sessions carry a ``wheelship/<version>``
+User-Agent. Databricks calls go through :mod:`wheelship.databricks.client`, which builds on this.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+import requests
+
+from wheelship import __version__
+from wheelship.errors import ConfigurationError
+
+USER_AGENT = f"wheelship/{__version__}"
+DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
+
+
+def is_loopback(host: str) -> bool:
+    if host in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str, fix_hint: str) -> str:
+    """Return ``url`` without a trailing slash, or refuse a URL that is not safe to send a
+    credential to: the scheme must be https, or http to a loopback host."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise ConfigurationError(
+            f"{what} {url!r} is not an http(s) URL", f"{fix_hint} (e.g. https://host.example.com)"
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise ConfigurationError(
+            f"{what} {url!r} uses plain http to a non-loopback host",
+            f"{fix_hint}: use https:// (plain http is allowed only for 127.0.0.1/localhost)",
+        )
+    return url.rstrip("/")
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    session.verify = True
+    session.trust_env = True  # honour proxies and REQUESTS_CA_BUNDLE, never disable TLS checks
+    return session

@@ -1,0 +1,23 @@
+"""Shared test configuration.
+
+Tiers: ``tests/unit`` (fast, no sockets: enforced), ``tests/integration`` (real servers on
+loopback, real git repositories), ``tests/e2e`` (real pipelines with gitlab-ci-local).
+Tests under ``integration``/``e2e`` are marked automatically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(TESTS).parts
+        if parts[0] == "integration":
+            item.add_marker(pytest.mark.integration)
+        elif parts[0] == "e2e":
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from wheelship.errors import ConfigurationError
+from wheelship.settings import add_options, opt, resolve
+
+OPTIONS = [
+    opt("project", help="project directory", default="."),
+    opt("dry_run", help="only show", kind="flag", default=False),
+    opt("level", help="bump level", choices=("patch", "minor", "major")),
+    opt("exclude", help="ids to skip", kind="list"),
+    opt("keep", help="how many", type=int, default=3),
+]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_options(parser, OPTIONS)
+    return parser.parse_args(argv)
+
+
+def test_flag_beats_env_beats_config_beats_default() -> None:
+    env = {"WHEELSHIP_PROJECT": "from-env", "WHEELSHIP_KEEP": "5"}
+    r = resolve(
+        parse(["--project", "from-flag"]), OPTIONS, {"keep": 9, "level": "minor"}, "tag", env
+    )
+    assert r["project"] == "from-flag" and r.sources["project"] == "flag"
+    assert r["keep"] == 5 and r.sources["keep"] == "env"
+    assert r["level"] == "minor" and r.sources["level"] == "config"
+    assert r["dry_run"] is False and r.sources["dry_run"] == "default"
+    assert r["exclude"] == []
+
+
+def test_env_lists_and_bools() -> None:
+    env = {"WHEELSHIP_EXCLUDE": "1, 2 3", "WHEELSHIP_DRY_RUN": "true"}
+    r = resolve(parse([]), OPTIONS, None, "", env)
+    assert r["exclude"] == ["1", "2", "3"]
+    assert r["dry_run"] is True
+
+
+def test_bad_env_value_names_the_variable() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_DRY_RUN": "maybe"})
+    assert "environment variable WHEELSHIP_DRY_RUN" in str(err.value)
+    with pytest.raises(ConfigurationError, match="expected one of patch, minor, major"):
+        resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_LEVEL": "huge"})
+    with pytest.raises(ConfigurationError, match=r"WHEELSHIP_KEEP: invalid literal"):
+        resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_KEEP": "many"})
+
+
+def test_unknown_config_key_is_refused_with_its_path() -> None:
+    with pytest.raises(ConfigurationError, match=r"^tag\.bogus: unknown key"):
+        resolve(parse([]), OPTIONS, {"bogus": 1}, "tag", {})
