@@ -1,0 +1,1 @@
+"""Helpers shared by the test tiers: real git repositories, free ports, process servers."""
