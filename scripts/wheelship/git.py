@@ -1,0 +1,80 @@
+"""Thin, typed wrappers around the git command line (the one place that runs ``git``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from wheelship.errors import GitError
+
+_ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+
+
+def run(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    """Run ``git args`` in ``cwd``; return stripped stdout. Raise GitError on failure."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**os.environ, **_ENV, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed", "install git and run again") from None
+    if check and proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise GitError(
+            f"git {' '.join(args)} failed: {detail[-1] if detail else f'exit {proc.returncode}'}",
+            "check the repository state",
+        )
+    return proc.stdout.strip()
+
+
+def toplevel(path: Path) -> Path | None:
+    """The work tree root containing ``path``, or None when it is not in a git repository."""
+    try:
+        out = run(path, "rev-parse", "--show-toplevel")
+    except GitError:
+        return None
+    return Path(out)
+
+
+def head(cwd: Path) -> str:
+    return run(cwd, "rev-parse", "HEAD")
+
+
+def is_dirty(cwd: Path) -> bool:
+    """Tracked files modified or staged (untracked files do not count, like setuptools-scm)."""
+    return bool(run(cwd, "status", "--porcelain", "--untracked-files=no"))
+
+
+def is_shallow(cwd: Path) -> bool:
+    return run(cwd, "rev-parse", "--is-shallow-repository") == "true"
+
+
+def current_branch(cwd: Path) -> str | None:
+    """The checked-out branch, or None on a detached HEAD."""
+    out = run(cwd, "symbolic-ref", "-q", "--short", "HEAD", check=False)
+    return out or None
+
+
+def tags_at(cwd: Path, ref: str = "HEAD") -> list[str]:
+    out = run(cwd, "tag", "--points-at", ref)
+    return out.splitlines() if out else []
+
+
+def all_tags(cwd: Path) -> list[str]:
+    out = run(cwd, "tag", "--list")
+    return out.splitlines() if out else []
+
+
+def commit_time(cwd: Path, ref: str = "HEAD") -> int:
+    """Committer time (unix seconds) of ``ref``: the reproducible build timestamp."""
+    return int(run(cwd, "log", "-1", "--format=%ct", ref))
+
+
+def has_remote(cwd: Path, name: str = "origin") -> bool:
+    return name in run(cwd, "remote").splitlines()
