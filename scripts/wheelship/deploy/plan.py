@@ -71,6 +71,7 @@ class ClusterChange:
     install: tuple[Mapping[str, Any], ...]
     uninstall: tuple[Mapping[str, Any], ...]
     restart: bool
+    restart_policy: str
     wait: int  # seconds to wait for the libraries to settle (0: do not wait)
     note: str | None  # why no restart, or what happens next
     versions_before: tuple[str, ...]
@@ -356,6 +357,7 @@ def _plan_cluster(
         install=install,
         uninstall=uninstall,
         restart=restart,
+        restart_policy=sel.restart,
         wait=wait,
         note=note,
         versions_before=tuple(cluster_versions(cluster, package)),
