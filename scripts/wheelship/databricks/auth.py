@@ -339,6 +339,9 @@ def resolve(
     if profile_name:
         values = {**values, "profile": profile_name}
     raw_host = host or env.get("DATABRICKS_HOST") or (prof or {}).get("host")
+    if not raw_host and prof is None:
+        # Like the SDK: the DEFAULT profile is the base that environment variables override.
+        raw_host = (read_profile("DEFAULT", env, required=False) or {}).get("host")
     if not raw_host:
         raise ConfigurationError(
             "no workspace host",

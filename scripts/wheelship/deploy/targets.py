@@ -273,7 +273,10 @@ def _jobs(value: Any, path: str) -> JobSelection:
 def _clusters(value: Any, path: str) -> ClusterSelection:
     data = _mapping(value or {}, path)
     _known(data, path, ("mode", "ids", "names", "tags", "exclude", "restart", "wait"))
-    mode = _choice(data.get("mode", "off"), f"{path}.mode", CLUSTER_MODES)
+    raw_mode = data.get("mode", "off")
+    if raw_mode is False:
+        raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
+    mode = _choice(raw_mode, f"{path}.mode", CLUSTER_MODES)
     ids = tuple(
         _str(v, f"{path}.ids[{i}]") for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
     )

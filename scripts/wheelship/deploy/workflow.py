@@ -75,10 +75,13 @@ def check_config(settings: Settings) -> tuple[targets.DeployConfig, str]:
     return cfg, package
 
 
-def open_session(settings: Settings) -> Session:
+def load_target(settings: Settings) -> tuple[targets.Target, str]:
     cfg = load_config(settings)
-    target = cfg.target(settings.target)
-    package = targets.resolve_package(cfg, settings.project)
+    return cfg.target(settings.target), targets.resolve_package(cfg, settings.project)
+
+
+def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None = None) -> Session:
+    target, package = loaded or load_target(settings)
     creds = auth.resolve(target.host, target.profile, settings.environ)
     http = pooled_session(settings.concurrency)
     client = Client(
@@ -141,9 +144,10 @@ def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
 
 def run_plan(settings: Settings) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
-    s = open_session(settings)
+    loaded = load_target(settings)
+    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    s = open_session(settings, loaded)
     try:
-        release, _manifest = release_from_dist(settings.dist, s.package)
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
         _write_plan(result, settings)
@@ -172,9 +176,10 @@ def _apply(
 
 
 def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
-    s = open_session(settings)
+    loaded = load_target(settings)
+    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    s = open_session(settings, loaded)
     try:
-        release, _manifest = release_from_dist(settings.dist, s.package)
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
         the_plan = planning.plan(s.target, release, snap)
         _write_plan(the_plan, settings)
@@ -245,24 +250,25 @@ def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
 
 def run_runbook(settings: Settings) -> Plan:
     """The admin runbook for the selected clusters (all of them, whatever their mode)."""
-    s = open_session(settings)
-    try:
-        if s.target.clusters.mode == "off":
-            raise ConfigurationError(
-                f"target {s.target.name} selects no clusters (clusters.mode: off)",
-                "set clusters.mode (manual or automated) and the clusters to select",
-            )
-        manual = dataclasses.replace(
-            s.target, clusters=dataclasses.replace(s.target.clusters, mode="manual")
+    target, package = load_target(settings)
+    if target.clusters.mode == "off":
+        raise ConfigurationError(
+            f"target {target.name} selects no clusters (clusters.mode: off)",
+            "set clusters.mode (manual or automated) and the clusters to select",
         )
-        s.target = manual
-        if settings.to:
+    manual = dataclasses.replace(
+        target, clusters=dataclasses.replace(target.clusters, mode="manual")
+    )
+    local = None if settings.to else release_from_dist(settings.dist, package)[0]
+    s = open_session(settings, (manual, package))
+    try:
+        if local is None:
             snap = read_snapshot(s, command="runbook", runs=False)
             release = rollback_release(s, snap, settings.to)
             size, sha = s.storage.digest(release.wheel)
             release = dataclasses.replace(release, size=size, sha256=sha)
         else:
-            release, _m = release_from_dist(settings.dist, s.package)
+            release = local
             snap = read_snapshot(s, command="runbook", digest=release.wheel, runs=False)
         the_plan = planning.plan(manual, release, snap, action="runbook")
         write_runbook(the_plan, settings.out)

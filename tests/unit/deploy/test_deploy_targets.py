@@ -157,3 +157,10 @@ def test_package_defaults_to_pyproject_name(tmp_path: Path) -> None:
     assert targets.resolve_package(targets.parse({}), tmp_path) == "tsff-forecast"
     with pytest.raises(ConfigurationError, match="the package to deploy is unknown"):
         targets.resolve_package(targets.parse({}), tmp_path / "nowhere")
+
+
+def test_bare_off_is_off_not_false() -> None:
+    t = parse(
+        "targets:\n  p:\n    artifacts: /Workspace/x\n    clusters:\n      mode: off\n"
+    ).target("p")
+    assert t.clusters.mode == "off"
