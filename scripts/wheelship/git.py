@@ -120,8 +120,8 @@ def commits_between(
 
 def dirty_files(cwd: Path) -> list[str]:
     """Tracked files modified or staged (untracked files do not count)."""
-    out = run(cwd, "status", "--porcelain", "--untracked-files=no")
-    return [line[3:] for line in out.splitlines() if line.strip()]
+    out = run(cwd, "diff", "--name-only", "HEAD")
+    return out.splitlines() if out else []
 
 
 def remote_url(cwd: Path, name: str = "origin") -> str | None:

@@ -174,7 +174,7 @@ def read_state(repo: Path, settings: TagSettings, ci: CiEnv) -> RepoState:
 def _fetch(repo: Path, remote: str) -> None:
     """Fetch every tag and, in a shallow clone, the full history: the next patch number and the
     release notes depend on tags a CI clone does not have."""
-    args = ["fetch", "--quiet", "--tags", remote]
+    args = ["fetch", "--tags", remote]
     if git.is_shallow(repo):
         args.insert(2, "--unshallow")
     try:
