@@ -425,8 +425,7 @@ def publish(
         return result
 
     paths = [settings.dist / f.name for f in plan.upload]
-    with log.section("publish", f"Uploading {len(paths)} file(s) to {target.repository_url}"):
-        failure = upload(paths, target.repository_url, creds, env)
+    failure = upload(paths, target.repository_url, creds, env)
     if failure is not None:
         # Another pipeline may have uploaded the same bytes meanwhile: that is success.
         again = _plan(index, manifest)
@@ -492,10 +491,10 @@ def upload(
         sys.executable,
         "-m",
         "twine",
+        "--no-color",
         "upload",
         "--non-interactive",
         "--disable-progress-bar",
-        "--no-color",
         "--repository-url",
         repository_url,
         *map(str, paths),

@@ -374,9 +374,7 @@ def test_push_over_http_without_the_token_variable_is_refused(
 
 
 @pytest.fixture
-def gitlab(
-    project: tuple[GitRepo, Path], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeGitLab]:
+def gitlab(project: tuple[GitRepo, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitLab]:
     _repo, bare = project
     with run_fake_gitlab(FakeGitLab(bare_repo=bare)) as fake:
         monkeypatch.setenv("CI_API_V4_URL", fake.api_url)

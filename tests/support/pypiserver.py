@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,11 @@ class PypiServer:
 
 
 def _htpasswd(path: Path, users: dict[str, str]) -> None:
-    from passlib.apache import HtpasswdFile
+    # passlib imports the stdlib ``crypt`` module, deprecated since 3.11 (passlib is unmaintained;
+    # pypiserver's htpasswd support needs it).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from passlib.apache import HtpasswdFile
 
     ht = HtpasswdFile(str(path), new=True)
     for user, password in users.items():
