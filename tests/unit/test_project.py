@@ -39,7 +39,9 @@ def test_fixture_projects_are_read_statically(
 
 
 def test_project_without_configuration() -> None:
-    with pytest.raises(ConfigurationError, match=r"has no pyproject\.toml, setup\.cfg or setup\.py"):
+    with pytest.raises(
+        ConfigurationError, match=r"has no pyproject\.toml, setup\.cfg or setup\.py"
+    ):
         read_project(FIXTURES / "no_config")
 
 
