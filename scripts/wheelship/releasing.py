@@ -166,7 +166,7 @@ def read_state(repo: Path, settings: TagSettings, ci: CiEnv) -> RepoState:
         branch=branch,
         default_branch=default,
         tags=with_releases(git.tag_targets(repo), policy_tags),
-        merged=frozenset(git.tags_merged(repo, head)),
+        merged=frozenset(git.merged_tags(repo, head)),
         dirty_files=tuple(git.dirty_files(repo)),
     )
 
