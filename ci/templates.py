@@ -182,6 +182,8 @@ def _default_cell(spec: Mapping[str, Any]) -> str:
 
 
 def inputs_table(t: Template) -> str:
+    if not t.inputs:
+        return "No inputs."
     rows = ["| Input | Type | Default | Description |", "| --- | --- | --- | --- |"]
     for name, spec in t.inputs.items():
         desc = str(spec.get("description", ""))
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc} — pass the release version, e.g. 1.2.3", file=sys.stderr)
             return 2
         for path in changed:
-            print(f"pinned {args.version} in {path.relative_to(ROOT)}")
+            print(f"pinned {args.version} in templates/{path.name}")
         return 0
     # check-pin
     version = release_version(args.tag)
