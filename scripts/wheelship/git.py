@@ -78,3 +78,32 @@ def commit_time(cwd: Path, ref: str = "HEAD") -> int:
 
 def has_remote(cwd: Path, name: str = "origin") -> bool:
     return name in run(cwd, "remote").splitlines()
+
+
+def merged_tags(cwd: Path, ref: str = "HEAD") -> list[str]:
+    """Tags whose commits are ancestors of ``ref`` (within the history this clone has)."""
+    out = run(cwd, "tag", "--merged", ref)
+    return out.splitlines() if out else []
+
+
+def count_commits(cwd: Path, since: str | None, ref: str = "HEAD") -> int:
+    """Commits in ``since..ref`` (all of ``ref``'s history when ``since`` is None)."""
+    spec = f"{since}..{ref}" if since else ref
+    return int(run(cwd, "rev-list", "--count", spec))
+
+
+def nearest_tag(cwd: Path, match: str = "*[0-9]*", ref: str = "HEAD") -> str | None:
+    """The topologically nearest tag ``git describe`` (and so setuptools-scm) would pick."""
+    out = run(cwd, "describe", "--tags", "--abbrev=0", "--match", match, ref, check=False)
+    return out or None
+
+
+def tag_commit(cwd: Path, tag: str) -> str | None:
+    """The commit a tag points at, or None when the tag does not exist here."""
+    out = run(cwd, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}", check=False)
+    return out or None
+
+
+def fetch(cwd: Path, *args: str, remote: str = "origin") -> None:
+    """``git fetch --quiet <remote> args``; raises GitError with git's last line on failure."""
+    run(cwd, "fetch", "--quiet", *args, remote)
