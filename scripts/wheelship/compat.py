@@ -14,7 +14,6 @@ major may (and before 1.0.0 a new 0.y counts as major).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,7 +32,14 @@ from wheelship.apidiff import (
 )
 from wheelship.errors import BreakingChangesFound, ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv
-from wheelship.versioning import Release, compile_pattern, parse_tag
+from wheelship.project import read_project
+from wheelship.versioning import (
+    Release,
+    VersionSettings,
+    _reachable_releases,
+    compile_pattern,
+    parse_tag,
+)
 
 #: The release branch names of GitLab flow: ``release/X.Y``.
 DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"
@@ -76,6 +82,8 @@ class CompatSettings:
     #: The branch the release is tagged on; default: MR target branch in MR pipelines, else the
     #: pipeline's branch, else the checked-out branch.
     branch: str | None = None
+    #: Never fetch history or tags from origin (a shallow clone is then an error).
+    offline: bool = False
     environ: Mapping[str, str] | None = None
 
 
@@ -158,15 +166,13 @@ def release_level(previous: Release, version: Release) -> tuple[Level, str]:
     return Level.PATCH, f"{version} is a patch of {previous}"
 
 
-def previous_release(
-    tags: Iterable[str], pattern: re.Pattern[str], before: Release | None = None
-) -> Release | None:
-    """The newest final release among ``tags``, older than ``before`` when given.
+def previous_release(releases: Iterable[Release], before: Release | None = None) -> Release | None:
+    """The newest final release, older than ``before`` when given.
 
     Pre-releases are never a baseline: nobody runs an rc in production, so the promise is made
     against the last final release.
     """
-    releases = [r for r in (parse_tag(t, pattern) for t in tags) if r and not r.is_prerelease]
+    releases = [r for r in releases if not r.is_prerelease]
     if before is not None:
         releases = [r for r in releases if r < before]
     return max(releases, default=None)
@@ -246,18 +252,17 @@ def _branch(settings: CompatSettings, repo: Path, ci: CiEnv) -> str | None:
     )
 
 
-def _pyproject_name(repo: Path, commit: str, prefix: str) -> str | None:
-    text = git.run(repo, "show", f"{commit}:{prefix}pyproject.toml", check=False)
-    if not text:
-        return None
+def _project_import_name(project: Path) -> str | None:
+    """The import name the project's distribution name suggests (pyproject, setup.cfg, ...)."""
     try:
-        name = tomllib.loads(text).get("project", {}).get("name")
-    except tomllib.TOMLDecodeError:
+        return normalize_dist_name(read_project(project).name)
+    except ConfigurationError:
         return None
-    return normalize_dist_name(name) if isinstance(name, str) else None
 
 
-def _packages(settings: CompatSettings, repo: Path, head: Snapshot, prefix: str) -> dict[str, str]:
+def _packages(
+    settings: CompatSettings, project: Path, head: Snapshot, prefix: str
+) -> dict[str, str]:
     """Package name -> its directory at HEAD."""
     where = prefix.rstrip("/") or "."
     if settings.packages:
@@ -271,7 +276,7 @@ def _packages(settings: CompatSettings, repo: Path, head: Snapshot, prefix: str)
                 )
             out[name] = directory
         return out
-    dist_name = _pyproject_name(repo, head.commit, prefix)
+    dist_name = _project_import_name(project)
     if dist_name:
         directory = locate_package(head.files, dist_name, prefix)
         if directory is not None:
@@ -305,9 +310,17 @@ def check(settings: CompatSettings) -> CompatReport:
     if git.is_dirty(repo):
         log.warn("the working tree has uncommitted changes: compat checks HEAD's commit only")
 
-    reachable = git.run(repo, "tag", "--merged", head_commit).splitlines()
+    # fetches history and tags when the clone is shallow or has none (GitLab CI clones)
+    reachable = _reachable_releases(
+        repo,
+        rx,
+        VersionSettings(
+            project=project, tag_pattern=settings.tag_pattern, offline=settings.offline
+        ),
+        ci.in_pipeline,
+    )
     version, version_reason = _version(settings, repo, ci, rx, brx)
-    previous = previous_release(reachable, rx, before=version)
+    previous = previous_release(reachable, before=version)
 
     # the baseline
     notes: list[str] = []
@@ -323,12 +336,6 @@ def check(settings: CompatSettings) -> CompatReport:
         against = previous.tag or previous.format_tag()
         against_commit = _resolve_commit(repo, against, "previous release tag")
     else:
-        if git.is_shallow(repo):
-            raise ConfigurationError(
-                "the repository is a shallow clone, so the previous release tag cannot be found",
-                "fetch the full history and tags (GIT_DEPTH: 0 in the job's variables, or "
-                "git fetch --unshallow --tags), or pass --against REF",
-            )
         against, against_commit = None, None
 
     level, level_reason = _level(settings, version, version_reason, previous, repo, ci)
@@ -343,7 +350,7 @@ def check(settings: CompatSettings) -> CompatReport:
         sides.append((against, against_commit))
     with snapshots(repo, sides, prefix) as snaps:
         head_snap = snaps[0]
-        packages = _packages(settings, repo, head_snap, prefix)
+        packages = _packages(settings, project, head_snap, prefix)
         report = CompatReport(
             head=head_commit,
             against=against,

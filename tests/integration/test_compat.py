@@ -117,7 +117,7 @@ def test_patch_release_reports_exactly_the_breaks(
     scenario: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", scenario)
-    code, out, err = run(capsys, "--project-dir", str(repo.path))
+    code, out, err = run(capsys, "--project", str(repo.path))
     expected = EXPECTED[scenario]
     assert break_lines(out) == expected
     assert (
@@ -144,7 +144,7 @@ def test_each_break_says_why_it_breaks_callers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default")
-    _, out, _ = run(capsys, "--project-dir", str(repo.path))
+    _, out, _ = run(capsys, "--project", str(repo.path))
     i = out.index(
         "  src/forecastkit/model.py:22: forecastkit.model.train: parameter 'epochs' lost its "
         "default (now required)"
@@ -156,7 +156,7 @@ def test_json_and_codequality_reports(tmp_path: Path, capsys: pytest.CaptureFixt
     repo = release_repo(tmp_path / "repo", "renamed_class")
     report, cq = tmp_path / "out" / "compat.json", tmp_path / "out" / "gl-code-quality.json"
     code, _, _ = run(
-        capsys, "--project-dir", str(repo.path), "--json", str(report), "--codequality", str(cq)
+        capsys, "--project", str(repo.path), "--json", str(report), "--codequality", str(cq)
     )
     assert code == 4
     data = json.loads(report.read_text())
@@ -211,12 +211,12 @@ def test_fingerprints_survive_moved_lines(
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default", second=None)
     cq = tmp_path / "cq.json"
-    run(capsys, "--project-dir", str(repo.path), "--codequality", str(cq))
+    run(capsys, "--project", str(repo.path), "--codequality", str(cq))
     before = json.loads(cq.read_text())[0]
     model = repo.path / "src/forecastkit/model.py"
     model.write_text('"""Moved down."""\n\n' + model.read_text())
     repo.commit("move code")
-    run(capsys, "--project-dir", str(repo.path), "--codequality", str(cq))
+    run(capsys, "--project", str(repo.path), "--codequality", str(cq))
     after = json.loads(cq.read_text())[0]
     assert after["location"]["lines"]["begin"] == before["location"]["lines"]["begin"] + 2
     assert after["fingerprint"] == before["fingerprint"]
@@ -250,7 +250,7 @@ def test_refused_levels(
     repo = release_repo(
         tmp_path / "repo", "lost_default", first=first, second=second, branch=branch
     )
-    code, out, err = run(capsys, "--project-dir", str(repo.path))
+    code, out, err = run(capsys, "--project", str(repo.path))
     assert code == 4
     assert out[1] == f"compat: {label}: {reason} (HEAD is tagged {second})"
     fix = PATCH_REFUSED if label.startswith("patch") else MINOR_REFUSED
@@ -282,7 +282,7 @@ def test_major_release_reports_and_passes(
     first: str, second: str, verdict_line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default", first=first, second=second, branch=None)
-    code, out, err = run(capsys, "--project-dir", str(repo.path))
+    code, out, err = run(capsys, "--project", str(repo.path))
     assert (code, err) == (0, "")
     assert len(break_lines(out)) == 1
     assert out[-1] == verdict_line
@@ -293,7 +293,7 @@ def test_minor_release_breaks_allowed_by_configuration(
     how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default", second="v1.1.0", branch=None)
-    argv = ["--project-dir", str(repo.path)]
+    argv = ["--project", str(repo.path)]
     if how == "flag":
         argv.append("--allow-breaking-minor")
     elif how == "env":
@@ -312,7 +312,7 @@ def test_allow_breaking_minor_does_not_open_patches(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default")
-    code, _, _ = run(capsys, "--project-dir", str(repo.path), "--allow-breaking-minor")
+    code, _, _ = run(capsys, "--project", str(repo.path), "--allow-breaking-minor")
     assert code == 4
 
 
@@ -320,7 +320,7 @@ def test_allow_breaking_overrides_a_patch_with_a_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default")
-    code, out, err = run(capsys, "--project-dir", str(repo.path), "--allow-breaking")
+    code, out, err = run(capsys, "--project", str(repo.path), "--allow-breaking")
     assert code == 0
     assert err == (
         "warning: 1 breaking change(s) accepted by --allow-breaking in patch release 1.0.1\n"
@@ -334,7 +334,7 @@ def test_untagged_head_on_release_branch_is_the_next_patch(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default", second=None)
-    code, out, _ = run(capsys, "--project-dir", str(repo.path))
+    code, out, _ = run(capsys, "--project", str(repo.path))
     assert code == 4
     assert out[1] == (
         "compat: patch release 1.0.1: 1.0.1 is a patch of 1.0.0 (the next release on release/1.0)"
@@ -345,7 +345,7 @@ def test_untagged_head_on_default_branch_is_assumed_minor(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default", second=None, branch=None)
-    code, out, err = run(capsys, "--project-dir", str(repo.path))
+    code, out, err = run(capsys, "--project", str(repo.path))
     assert code == 4
     assert out[1] == (
         "compat: the next minor release: the next release from main is assumed to be a minor "
@@ -365,7 +365,7 @@ def test_merge_request_into_release_branch_is_a_patch(
     apply_v2(repo, "lost_default")
     repo.commit("drop a default")
     monkeypatch.setenv("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "release/1.0")
-    code, out, _ = run(capsys, "--project-dir", str(repo.path))
+    code, out, _ = run(capsys, "--project", str(repo.path))
     assert code == 4
     assert out[1] == (
         "compat: patch release 1.0.1: 1.0.1 is a patch of 1.0.0 (the next release on release/1.0)"
@@ -397,18 +397,18 @@ def test_level_and_version_flags(
     repo = release_repo(tmp_path / "repo", "lost_default", second=None, branch=None)
     if argv[0] == "--level":
         repo.tag("v1.0.1")
-    got, out, _ = run(capsys, "--project-dir", str(repo.path), *argv)
+    got, out, _ = run(capsys, "--project", str(repo.path), *argv)
     assert (got, out[1]) == (code, line)
 
 
 def test_against_any_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = release_repo(tmp_path / "repo", "lost_default")
     sha = repo.git("rev-parse", "v1.0.0^{}")
-    code, out, _ = run(capsys, "--project-dir", str(repo.path), "--against", sha)
+    code, out, _ = run(capsys, "--project", str(repo.path), "--against", sha)
     assert code == 4
     assert out[0] == f"compat: forecastkit at HEAD ({repo.head()[:12]}) against {sha} ({sha[:12]})"
     assert break_lines(out) == EXPECTED["lost_default"]
-    code, out, _ = run(capsys, "--project-dir", str(repo.path), "--against", "HEAD")
+    code, out, _ = run(capsys, "--project", str(repo.path), "--against", "HEAD")
     assert code == 0 and out[-1] == "compat: compatible with HEAD (patch release 1.0.1)"
 
 
@@ -425,7 +425,7 @@ def test_previous_release_skips_prereleases_and_other_lines(
     repo.commit("main moves on", files={"NEWS": "1.1\n"})
     repo.tag("v1.1.0")
     repo.git("checkout", "-q", "release/1.0")
-    code, out, _ = run(capsys, "--project-dir", str(repo.path))
+    code, out, _ = run(capsys, "--project", str(repo.path))
     assert code == 4
     assert out[1].startswith("compat: patch release 1.0.1: 1.0.1 is a patch of 1.0.0")
     assert out[0].endswith(f"against v1.0.0 ({repo.git('rev-parse', 'v1.0.0^{}')[:12]})")
@@ -439,7 +439,7 @@ def test_no_previous_release_means_nothing_to_compare(
     repo = GitRepo.from_template(BASE, tmp_path / "repo")
     report, cq = tmp_path / "compat.json", tmp_path / "cq.json"
     code, out, err = run(
-        capsys, "--project-dir", str(repo.path), "--json", str(report), "--codequality", str(cq)
+        capsys, "--project", str(repo.path), "--json", str(report), "--codequality", str(cq)
     )
     assert (code, err) == (0, "")
     assert out[-2:] == [
@@ -450,19 +450,24 @@ def test_no_previous_release_means_nothing_to_compare(
     assert json.loads(cq.read_text()) == []
 
 
-def test_shallow_clone_without_the_previous_tag_is_refused(
+def test_shallow_clone_fetches_history_and_tags(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """GitLab's clones are shallow and often tagless: the baseline is fetched from origin."""
     repo = release_repo(tmp_path / "repo", "lost_default", second=None)
     bare = repo.add_bare_origin(tmp_path / "origin.git")
     clone = GitRepo.clone(bare, tmp_path / "clone", depth=1, branch="release/1.0", no_tags=True)
-    code, _, err = run(capsys, "--project-dir", str(clone.path))
+    code, out, err = run(capsys, "--project", str(clone.path), "--offline")
     assert code == 2
     assert err == (
-        "error: the repository is a shallow clone, so the previous release tag cannot be found — "
-        "fetch the full history and tags (GIT_DEPTH: 0 in the job's variables, or git fetch "
-        "--unshallow --tags), or pass --against REF\n"
+        f"error: {clone.path} is a shallow clone and fetching is disabled (--offline), so the "
+        'last release tag cannot be found — set GIT_DEPTH: "0" in the job\'s variables (or run '
+        "git fetch --unshallow --tags)\n"
     )
+    code, out, err = run(capsys, "--project", str(clone.path))
+    assert code == 4
+    assert break_lines(out) == EXPECTED["lost_default"]
+    assert "shallow clone: fetching its history and tags from origin\n" in err
 
 
 def test_checks_the_commit_not_the_working_tree_and_changes_nothing(
@@ -482,7 +487,7 @@ def test_checks_the_commit_not_the_working_tree_and_changes_nothing(
         ]
 
     before = state()
-    code, out, err = run(capsys, "--project-dir", str(repo.path))
+    code, out, err = run(capsys, "--project", str(repo.path))
     assert code == 0
     assert (
         err
@@ -507,7 +512,7 @@ def test_project_in_a_subdirectory_of_the_repository(
         FIXTURES / "removed_function/v2", repo.path / "services/forecast", dirs_exist_ok=True
     )
     repo.commit("drop rmse")
-    code, out, _ = run(capsys, "--project-dir", str(repo.path / "services/forecast"))
+    code, out, _ = run(capsys, "--project", str(repo.path / "services/forecast"))
     assert code == 4
     assert break_lines(out) == [
         "services/forecast/src/forecastkit/metrics.py:8 (in v1.0.0): forecastkit.metrics.rmse: "
@@ -551,17 +556,17 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ),
     ]
     for argv, line in cases:
-        code, _, err = run(capsys, "--project-dir", p, *argv)
+        code, _, err = run(capsys, "--project", p, *argv)
         assert (code, err) == (2, line + "\n"), argv
     # argparse's wording of the choices differs between Python versions
-    code, _, err = run(capsys, "--project-dir", p, "--level", "huge")
+    code, _, err = run(capsys, "--project", p, "--level", "huge")
     assert code == 2
     assert err.startswith("error: wheelship compat: argument --level: invalid choice: 'huge'")
     assert err.endswith(" — see 'wheelship compat --help'\n")
 
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--project-dir", str(tmp_path))
+    code, _, err = run(capsys, "--project", str(tmp_path))
     assert code == 2
     assert err == (
         f"error: {tmp_path} is not inside a git repository — run wheelship compat in the "
@@ -581,14 +586,14 @@ def test_package_cannot_be_told(tmp_path: Path, capsys: pytest.CaptureFixture[st
     )
     repo.tag("v1.0.0")
     repo.commit("beta grows", files={"src/beta/__init__.py": "def b(): ...\ndef c(): ...\n"})
-    code, _, err = run(capsys, "--project-dir", str(repo.path))
+    code, _, err = run(capsys, "--project", str(repo.path))
     assert code == 2
     assert err == (
         "error: cannot tell which package's API to check in . (found alpha, beta) — pass "
         "--package NAME (WHEELSHIP_COMPAT_PACKAGES, or compat.packages in wheelship.yml)\n"
     )
     code, out, _ = run(
-        capsys, "--project-dir", str(repo.path), "--package", "alpha", "--package", "beta"
+        capsys, "--project", str(repo.path), "--package", "alpha", "--package", "beta"
     )
     assert code == 0
     assert out[0].startswith("compat: alpha, beta at HEAD")
@@ -597,7 +602,7 @@ def test_package_cannot_be_told(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_syntax_error_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = release_repo(tmp_path / "repo", "compatible_additions", second=None)
     repo.commit("oops", files={"src/forecastkit/metrics.py": "def mape(:\n"})
-    code, _, err = run(capsys, "--project-dir", str(repo.path))
+    code, _, err = run(capsys, "--project", str(repo.path))
     assert code == 2
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert err == (

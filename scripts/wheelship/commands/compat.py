@@ -7,31 +7,33 @@ compare), 4 breaking changes the release may not carry, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from wheelship import config, log
+from wheelship import log
+from wheelship.commands.version import load_section
 from wheelship.compat import CompatSettings, Level, check
 from wheelship.compat_report import render_text, to_codequality, to_json, write_json
 from wheelship.settings import add_options, opt, resolve
 
 OPTIONS = [
-    opt("project_dir", help="the project's directory in its git checkout", default="."),
+    opt("project", help="the project directory (in its git checkout)", default=".", metavar="DIR"),
     opt(
         "against",
         help="the ref to compare HEAD with (default: the previous release tag reachable from HEAD)",
+        env="WHEELSHIP_COMPAT_AGAINST",
         metavar="REF",
     ),
     opt(
         "version",
         help="the version being released, e.g. 1.2.4 (default: the release tag on HEAD, or the "
         "next tag on a release/X.Y branch)",
+        env="WHEELSHIP_COMPAT_VERSION",
         metavar="X.Y.Z",
     ),
     opt(
         "level",
         help="the semver level being released, overriding what --version or the branch say",
-        env="WHEELSHIP_RELEASE_LEVEL",
+        env="WHEELSHIP_COMPAT_LEVEL",
         choices=tuple(level.value for level in Level),
     ),
     opt(
@@ -54,12 +56,22 @@ OPTIONS = [
         help="accept breaking changes on a minor release (semver puts them in a major)",
         kind="flag",
     ),
-    opt("tag_pattern", help="regular expression for release tags", metavar="REGEX"),
+    opt(
+        "tag_pattern",
+        help="regular expression of release tags, with named groups major/minor/patch",
+        metavar="RX",
+    ),
     opt(
         "release_branch_pattern",
         help="regular expression for release branches, with (?P<major>) and (?P<minor>) groups "
         "(default: ^release/X.Y$)",
-        metavar="REGEX",
+        metavar="RX",
+    ),
+    opt(
+        "offline",
+        help="never fetch tags or history from origin (a shallow clone is then an error)",
+        kind="flag",
+        default=False,
     ),
     opt(
         "branch",
@@ -82,7 +94,9 @@ OPTIONS = [
 ]
 
 CONFIG_OPTION = opt(
-    "config", help="the configuration file (default: wheelship.yml in the project directory)"
+    "config",
+    help="the wheelship configuration file (default: wheelship.yml in the project directory)",
+    metavar="FILE",
 )
 
 
@@ -96,13 +110,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None, Path | None]:
-    project_dir = Path(args.project_dir or os.environ.get("WHEELSHIP_PROJECT_DIR") or ".")
-    config_path = args.config or os.environ.get(CONFIG_OPTION.env_name)
-    path = Path(config_path) if config_path else project_dir / config.DEFAULT_CONFIG
-    data = config.load(path, required=bool(config_path))
-    values = resolve(args, OPTIONS, config.section(data, "compat"), "compat")
+    section, _ = load_section(args, "compat")
+    values = resolve(args, OPTIONS, section, "compat")
     settings = CompatSettings(
-        project_dir=Path(values["project_dir"]),
+        project_dir=Path(values["project"]),
         against=values["against"],
         version=values["version"],
         level=Level(values["level"]) if values["level"] else None,
@@ -112,6 +123,7 @@ def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None
         tag_pattern=values["tag_pattern"],
         release_branch_pattern=values["release_branch_pattern"],
         branch=values["branch"],
+        offline=bool(values["offline"]),
     )
     json_path = Path(values["json"]) if values["json"] else None
     cq_path = Path(values["codequality"]) if values["codequality"] else None
