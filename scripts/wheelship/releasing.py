@@ -271,7 +271,7 @@ def _create_with_api(
         ref=decision.commit,
         name=decision.tag,
         description=notes,
-        tag_message=f"Release {decision.tag}",
+        tag_message=notes,
     )
     if release is None:  # 409: a release for this tag exists already
         release = client.get_release(decision.tag)
