@@ -107,7 +107,10 @@ def hook_environment(project: Project, version: str, epoch: int) -> dict[str, st
         {
             "SOURCE_DATE_EPOCH": str(epoch),
             "PYTHONHASHSEED": "0",
-            project.pretend_env: version,  # setuptools-scm and hatch-vcs
+            project.pretend_env: version,  # setuptools-scm
+            # hatch-vcs calls setuptools-scm without the dist name, so only the generic variable
+            # reaches it; the hook process builds this one project, so the generic one is safe.
+            "SETUPTOOLS_SCM_PRETEND_VERSION": version,
             "PDM_BUILD_SCM_VERSION": version,  # pdm-backend
         }
     )
@@ -145,7 +148,10 @@ class _Builder:
                 self.cache.ensure(benv, self._extra_requires(benv, builder, source, distribution))
                 return Path(builder.build(distribution, outdir))
             builder = build.ProjectBuilder(source, sys.executable, self.runner)
-            missing = builder.check_dependencies(distribution)
+            # the backend itself first: without it the requirements hook cannot even run
+            missing = {u for r in builder.build_system_requires for u in build.check_dependency(r)}
+            if not missing:
+                missing = builder.check_dependencies(distribution)
             if missing:
                 names = ", ".join(sorted(" -> ".join(chain) for chain in missing))
                 raise BuildError(

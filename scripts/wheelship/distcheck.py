@@ -122,7 +122,7 @@ def check_file(path: Path, name: str, version: str) -> None:
         if path.name.endswith(".whl"):
             fname, fversion, _, _ = parse_wheel_filename(path.name)
             stem = path.name.split("-", 1)[0]
-            if stem != wheel_stem_name(name):
+            if fname == canonical and stem != wheel_stem_name(name):
                 raise BuildError(
                     f"{path.name}: the distribution part should be {wheel_stem_name(name)!r}",
                     "upgrade the build backend (older ones do not normalise wheel names)",
@@ -130,7 +130,7 @@ def check_file(path: Path, name: str, version: str) -> None:
         else:
             fname, fversion = parse_sdist_filename(path.name)
             stem = path.name[: -len(f"-{path.name.rsplit('-', 1)[1]}")]
-            if stem != wheel_stem_name(name):
+            if fname == canonical and stem != wheel_stem_name(name):
                 log.warn(
                     f"{path.name}: sdist names should be normalised to "
                     f"{wheel_stem_name(name)}-... (PEP 625); upgrade the build backend"
