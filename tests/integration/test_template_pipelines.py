@@ -170,3 +170,32 @@ def test_classic_project_include_with_inputs_gives_the_same_jobs(tmp_path: Path)
         "wheelship-test",
     }
     assert "WHEELSHIP_EXTRAS: test,plots" in gcl.preview(Pipeline.merge_request("f", "main"))
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        Pipeline.merge_request("f", "release/1.4"),
+        Pipeline.branch("release/1.4"),
+        Pipeline.tag("v1.4.2"),
+    ],
+    ids=["mr", "release-branch", "tag"],
+)
+def test_rendered_full_pipeline_is_valid_against_gitlab_ci_schema(
+    full: tuple[Consumer, GitlabCiLocal], pipeline: Pipeline
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(TEMPLATES.parent / "ci"))
+    import templates as tpl
+
+    rendered = yaml.safe_load(full[1].preview(pipeline))
+    assert tpl.schema_errors(rendered) == []
+    deploy = rendered["wheelship-deploy"]
+    assert deploy["environment"] == {
+        "name": "production",
+        "url": "$DATABRICKS_HOST",
+        "deployment_tier": "production",
+    }
+    assert deploy["resource_group"] == "wheelship-prod"
+    assert deploy["id_tokens"] == {"WHEELSHIP_ID_TOKEN": {"aud": "databricks"}}
