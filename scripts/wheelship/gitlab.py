@@ -15,7 +15,7 @@ import requests
 
 from wheelship.errors import GitLabError
 from wheelship.log import register_secret
-from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session
+from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class GitLabClient:
         register_secret(token)
         self._headers = {header: token, "Accept": "application/json"}
         self._token_name = token_name
-        self._session = session or new_session()
+        self._session = session or with_retries(new_session())
         self._timeout = timeout
 
     def url(self, path: str) -> str:

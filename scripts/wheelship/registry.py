@@ -41,7 +41,7 @@ from wheelship import log
 from wheelship.errors import ConfigurationError, PublishError
 from wheelship.gitlab import CiEnv
 from wheelship.manifest import DistFile, Manifest
-from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session
+from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{SIMPLE_JSON}, text/html;q=0.1"
@@ -140,7 +140,7 @@ class Index:
         self.simple_url = check_url(simple_url, "simple index URL", "fix --simple-url")
         self._auth = (credentials.username, credentials.password) if credentials else None
         self._source = credentials.source if credentials else "no credentials"
-        self._session = session or new_session()
+        self._session = session or with_retries(new_session())
         self._timeout = timeout
 
     def _get(self, url: str, what: str, accept: str) -> requests.Response | None:

@@ -306,7 +306,8 @@ def release_notes(
     """Markdown release notes: the commits since the previous release, newest first."""
     assert decision.tag is not None
     since = decision.previous.name if decision.previous else None
-    lines = [f"## {decision.tag}", ""]
+    # No line starts with '#': git's default message cleanup would drop it from the tag.
+    lines = [f"Release {decision.tag}", ""]
     lines.append(f"Changes since {since}:" if since else "Changes (first release):")
     lines.append("")
     for sha, subject, author in commits[:NOTES_MAX_COMMITS]:

@@ -137,3 +137,35 @@ def test_dry_run_names_the_gitlab_registry(
     )
     assert gitlab.packages == {}
     assert [r.method for r in gitlab.requests] == ["GET"]
+
+
+def test_lookup_retries_a_transient_failure(
+    gitlab: FakeGitLab, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gitlab.packages["ship-fixture"] = files(dist)
+    gitlab.fail_next["GET /api/v4/projects/42/packages/pypi/simple/ship-fixture/"] = (
+        503,
+        {"message": "503 Service Unavailable"},
+    )
+    code, out, err = publish(capsys, dist)
+    assert code == 0, err
+    assert sorted(out.splitlines()) == sorted(
+        f"skipped {n} (already in the index with the same sha256)" for n in files(dist)
+    )
+    assert [r.method for r in gitlab.requests] == ["GET", "GET"]
+
+
+def test_an_index_error_is_one_line(
+    gitlab: FakeGitLab, dist: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gitlab.fail_next["GET /api/v4/projects/42/packages/pypi/simple/ship-fixture/"] = (
+        500,
+        {"message": "500 Internal Server Error"},
+    )
+    code, out, err = publish(capsys, dist)
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: the package index answered HTTP 500 for project ship-fixture — check "
+        "--simple-url, or retry when the index is healthy\n"
+    )
+    assert gitlab.packages == {}

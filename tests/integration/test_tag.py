@@ -76,7 +76,7 @@ def test_first_patch_on_a_release_branch_is_pushed_as_annotated_tag(
     assert origin_tags(bare)["v1.2.0"] == repo.head()
     assert git(bare, "cat-file", "-t", "v1.2.0") == "tag"
     message = git(bare, "tag", "-l", "--format=%(contents)", "v1.2.0")
-    assert message.startswith("## v1.2.0\n\nChanges since v1.1.0:\n")
+    assert message.startswith("Release v1.2.0\n\nChanges since v1.1.0:\n")
     assert "Fix horizon off-by-one (Test Author)" in message
     assert "Add seasonal model (Test Author)" in message
     assert "Initial forecasting library" not in message
@@ -269,7 +269,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
         == f"would create tag v1.2.0 at {repo.head()[:8]} on release/1.2 (minor after v1.1.0)"
     )
     assert lines[1] == f"via: git push {bare} refs/tags/… (annotated tag)"
-    assert lines[2:5] == ["release notes:", "  ## v1.2.0", "  "]
+    assert lines[2:5] == ["release notes:", "  Release v1.2.0", "  "]
     assert repo.git("tag", "-l", "v1.2.0") == ""
     assert "v1.2.0" not in origin_tags(bare)
 
@@ -397,11 +397,14 @@ def test_release_api_creates_the_release_and_annotated_tag(
     assert req.body["tag_name"] == "v1.2.0"
     assert req.body["ref"] == repo.head()
     assert req.body["name"] == "v1.2.0"
-    assert req.body["tag_message"] == "Release v1.2.0"
-    assert req.body["description"].startswith("## v1.2.0\n\nChanges since v1.1.0:\n\n- ")
+    assert req.body["tag_message"] == req.body["description"]
+    assert req.body["description"].startswith("Release v1.2.0\n\nChanges since v1.1.0:\n\n- ")
     assert "Fix horizon off-by-one" in req.body["description"]
     assert origin_tags(bare)["v1.2.0"] == repo.head()
     assert git(bare, "cat-file", "-t", "v1.2.0") == "tag"
+    assert (
+        git(bare, "tag", "-l", "--format=%(contents)", "v1.2.0") == req.body["description"].strip()
+    )
     assert "via the GitLab Releases API (JOB-TOKEN from $CI_JOB_TOKEN)" in err
     assert gitlab.tokens["JOB-TOKEN"] not in out + err
     # Rerun: the tag is fetched and recognised; GitLab is not called again.
@@ -535,3 +538,65 @@ def test_release_api_dry_run_sends_nothing(
     )
     assert "warning: CI_JOB_TOKEN is not set here: the real run needs it" in err
     assert gitlab.requests == []
+
+
+def test_settings_from_the_configuration_file(
+    project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, bare = project
+    repo.git("checkout", "-q", "-b", "stable-1.2")
+    repo.write(
+        "wheelship.yml",
+        "version:\n"
+        "  tag-pattern: '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$'\n"
+        "tag:\n"
+        "  method: git-push\n"
+        "  tag-prefix: rel-\n"
+        "  release-branch-pattern: '^stable-(?P<major>\\d+)\\.(?P<minor>\\d+)$'\n",
+    )
+    repo.commit("Configure wheelship")
+    repo.git("push", "-q", "origin", "stable-1.2")
+    repo.tag("rel-1.2.0", ref="HEAD~1")
+    repo.git("push", "-q", "origin", "rel-1.2.0")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert (code, out) == (0, "rel-1.2.1\n"), err
+    assert origin_tags(bare)["rel-1.2.1"] == repo.head()
+
+
+def test_unknown_configuration_key_is_refused(
+    project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, _ = project
+    repo.write("wheelship.yml", "tag:\n  methd: git-push\n")
+    code, _, err = cli(capsys, "--project", str(repo.path))
+    assert code == 2
+    assert err.startswith("error: tag.methd: unknown key — use one of ")
+
+
+def test_release_api_retries_a_transient_failure(
+    project: tuple[GitRepo, Path], gitlab: FakeGitLab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, _ = project
+    gitlab.fail_next["POST /api/v4/projects/42/releases"] = (503, {"message": "502 Bad Gateway"})
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert (code, out) == (0, "v1.2.0\n"), err
+    assert [r.method for r in gitlab.requests] == ["POST", "POST"]
+    assert "v1.2.0" in gitlab.releases
+
+
+def test_dry_run_outside_ci_still_shows_the_decision(
+    project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, bare = project
+    code, out, err = cli(capsys, "--project", str(repo.path), "--dry-run")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        f"would create tag v1.2.0 at {repo.head()[:8]} on release/1.2 (minor after v1.1.0)",
+        "via: POST <CI_API_V4_URL>/projects/<CI_PROJECT_ID>/releases (JOB-TOKEN from "
+        "$CI_JOB_TOKEN)",
+    ]
+    assert (
+        "warning: the real run would fail here: the Releases API method needs --api-url "
+        "(CI_API_V4_URL) — run in GitLab CI, pass it, or use --method git-push\n"
+    ) in err
+    assert "v1.2.0" not in origin_tags(bare)

@@ -44,3 +44,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
     for key in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"):
         monkeypatch.setenv(key, GIT_ENV[key])
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One build-environment cache for the whole session (each backend's env is made once)."""
+    return tmp_path_factory.mktemp("wheelship-cache")
+
+
+@pytest.fixture
+def build_env(clean_env: None, build_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean environment whose builds share the session's build-environment cache."""
+    monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(build_cache))
+    return build_cache

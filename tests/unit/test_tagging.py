@@ -285,7 +285,7 @@ def test_release_notes_list_commits_since_previous_tag() -> None:
         ["Breaking API changes allowed with --allow-breaking."],
     )
     assert notes == (
-        "## v1.2.4\n\nChanges since v1.2.3:\n\n"
+        "Release v1.2.4\n\nChanges since v1.2.3:\n\n"
         "- aaaaaaaa Fix the forecast horizon (Ada)\n"
         "- bbbbbbbb Add tests (Bo)\n\n"
         "Breaking API changes allowed with --allow-breaking.\n"
@@ -296,5 +296,5 @@ def test_release_notes_cap_long_histories() -> None:
     d = TagDecision("create", "", HEAD, tag="v0.1.0")
     commits = [(f"{i:040x}", f"commit {i}", "A") for i in range(NOTES_MAX_COMMITS + 5)]
     notes = release_notes(d, commits)
-    assert notes.startswith("## v0.1.0\n\nChanges (first release):\n")
+    assert notes.startswith("Release v0.1.0\n\nChanges (first release):\n")
     assert notes.rstrip().endswith("- … and 5 earlier commits")

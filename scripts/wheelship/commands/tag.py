@@ -32,7 +32,14 @@ OPTIONS: list[Option] = [
         default=DEFAULT_RELEASE_BRANCH_PATTERN,
     ),
     opt("tag_pattern", help="regular expression for release tags (as for 'wheelship version')"),
-    opt("prefix", "--tag-prefix", help="prefix of the tags created", default="v"),
+    opt(
+        "prefix",
+        "--tag-prefix",
+        help="prefix of the tags created",
+        default="v",
+        env="WHEELSHIP_TAG_PREFIX",
+        config_key="tag-prefix",
+    ),
     opt(
         "support_old_lines",
         help="allow patches on release lines older than the newest released one (turns off "
@@ -96,7 +103,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> TagSettings:
-    r = resolve(args, OPTIONS, load_section(args, OPTIONS, "tag"), "tag")
+    section = load_section(args, OPTIONS, "tag")
+    r = resolve(args, OPTIONS, section, "tag")
+    if r.sources["tag_pattern"] == "default":
+        # One tag pattern for the project: the one 'wheelship version' reads, unless set here.
+        r.values["tag_pattern"] = load_section(args, OPTIONS, "version").get("tag-pattern")
     return TagSettings(
         project=Path(r["project"]),
         branch=r["branch"],
