@@ -22,7 +22,7 @@ def _positive(text: str) -> int:
 CONFIG = opt(
     "config",
     "--config",
-    help="the configuration file",
+    help="the configuration file (relative to --project)",
     env="WHEELSHIP_CONFIG",
     default=config.DEFAULT_CONFIG,
     metavar="FILE",
@@ -31,21 +31,21 @@ TARGET = opt("target", "--target", help="the deploy target (a key of targets:)",
 DIST = opt(
     "dist",
     "--dist",
-    help="the build's dist directory (with wheelship-manifest.json)",
+    help="the build's dist directory with wheelship-manifest.json (relative to --project)",
     default="dist",
     metavar="DIR",
 )
 OUT = opt(
     "out",
     "--out",
-    help="where plan, report and runbook files are written",
+    help="where plan, report and runbook files are written (relative to --project)",
     default=".",
     metavar="DIR",
 )
 PROJECT = opt(
     "project",
     "--project",
-    help="the project directory (for the package name)",
+    help="the project directory: package name from its pyproject.toml, base of relative paths",
     default=".",
     metavar="DIR",
 )
@@ -71,12 +71,21 @@ def settings(
     args: argparse.Namespace, command: str, extra: list[Option]
 ) -> tuple[Settings, dict[str, Any]]:
     """Resolve the options (flag > env > the command's section of the config file > default)."""
-    first = resolve(args, [CONFIG])
-    data = config.load(Path(first["config"]))
+    first = resolve(args, [CONFIG, PROJECT])
+    config_path = Path(first["config"])
+    if not config_path.is_absolute():
+        config_path = Path(first["project"]) / config_path
+    args.config = str(config_path)
+    data = config.load(config_path)
     values = resolve(args, [*COMMON, *extra], config.section(data, command), command)
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     kwargs: dict[str, Any] = {}
+    project = Path(values["project"])
     for key, value in values.values.items():
         if key in fields and value is not None:
             kwargs[key] = Path(value) if key in _PATHS else value
+    # Like the templates say: the configuration, dist/ and the reports live in the project.
+    for key in ("dist", "out"):
+        if key in kwargs and not kwargs[key].is_absolute():
+            kwargs[key] = project / kwargs[key]
     return Settings(**kwargs), values.values
