@@ -364,3 +364,14 @@ def test_one_backend_process_builds_the_same_bytes_as_one_process_per_hook(
     assert "debug: building sdist and wheel in one backend process" in capsys.readouterr().err
     assert first.wheel.read_bytes() == second.wheel.read_bytes()  # type: ignore[attr-defined]
     assert first.sdist.read_bytes() == second.sdist.read_bytes()  # type: ignore[attr-defined]
+
+
+def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wheelship.demo.make_example import main as make_example
+
+    assert make_example([str(tmp_path / "tsff")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'tsff'}\n"
+    assert make_example([str(tmp_path / "tsff")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'tsff'} already exists — choose a new directory\n"
+    )

@@ -56,23 +56,3 @@ def example_project(dest: Path, *, tag: str | None = EXAMPLE_TAG) -> Path:
     if tag:
         _git(dest, "-c", "tag.gpgsign=false", "tag", "-a", tag, "-m", f"release {tag}")
     return dest
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m wheelship.demo.project DEST``: make the tagged example repository at DEST."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m wheelship.demo.project DEST", file=sys.stderr)
-        return 2
-    try:
-        print(example_project(Path(args[0])))
-    except (ConfigurationError, GitError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
