@@ -84,6 +84,8 @@ class CompatSettings:
     branch: str | None = None
     #: Never fetch history or tags from origin (a shallow clone is then an error).
     offline: bool = False
+    #: Where ``version``/``level`` come from, for the report ("the tag being created").
+    context: str | None = None
     environ: Mapping[str, str] | None = None
 
 
@@ -260,6 +262,10 @@ def _project_import_name(project: Path) -> str | None:
         return None
 
 
+#: Top-level packages that are never the project's API.
+_NOT_API = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "benchmarks"})
+
+
 def _packages(
     settings: CompatSettings, project: Path, head: Snapshot, prefix: str
 ) -> dict[str, str]:
@@ -281,10 +287,14 @@ def _packages(
         directory = locate_package(head.files, dist_name, prefix)
         if directory is not None:
             return {dist_name: directory}
-    src = f"{prefix}src".rstrip("/")
-    found = top_level_packages(head.files, src)
-    if len(found) == 1:
-        return {found[0]: src}
+    # a single package under src/, else a single package at the project's top level
+    found: list[str] = []
+    for directory in (f"{prefix}src", prefix.rstrip("/")):
+        found = [p for p in top_level_packages(head.files, directory) if p not in _NOT_API]
+        if len(found) == 1:
+            return {found[0]: directory}
+        if found:
+            break
     raise ConfigurationError(
         f"cannot tell which package's API to check in {where}"
         + (f" (found {', '.join(found)})" if found else ""),
@@ -310,15 +320,18 @@ def check(settings: CompatSettings) -> CompatReport:
     if git.is_dirty(repo):
         log.warn("the working tree has uncommitted changes: compat checks HEAD's commit only")
 
-    # fetches history and tags when the clone is shallow or has none (GitLab CI clones)
-    reachable = _reachable_releases(
-        repo,
-        rx,
-        VersionSettings(
-            project=project, tag_pattern=settings.tag_pattern, offline=settings.offline
-        ),
-        ci.in_pipeline,
-    )
+    # fetches history and tags when the clone is shallow or has none (GitLab CI clones); not
+    # needed when the caller knows both the baseline and the level (wheelship tag)
+    reachable: list[Release] = []
+    if settings.against is None or settings.level is None:
+        reachable = _reachable_releases(
+            repo,
+            rx,
+            VersionSettings(
+                project=project, tag_pattern=settings.tag_pattern, offline=settings.offline
+            ),
+            ci.in_pipeline,
+        )
     version, version_reason = _version(settings, repo, ci, rx, brx)
     previous = previous_release(reachable, before=version)
 
@@ -407,7 +420,7 @@ def _version(
                 f"--version {settings.version!r} is not a release version",
                 "use X.Y.Z (or a tag such as v1.2.3)",
             )
-        return version, f"--version {settings.version}"
+        return version, settings.context or f"--version {settings.version}"
     at_head = [r for r in (parse_tag(t, rx) for t in git.tags_at(repo)) if r]
     if at_head:
         version = max(at_head)
@@ -430,7 +443,12 @@ def _level(
     ci: CiEnv,
 ) -> tuple[Level, str]:
     if settings.level is not None:
-        return settings.level, f"--level {settings.level.value}"
+        given = settings.context or f"--level {settings.level.value}"
+        if version is not None and previous is not None:
+            level, why = release_level(previous, version)
+            if level is settings.level:
+                return level, f"{why} ({given})"
+        return settings.level, given
     if version is not None and previous is not None:
         level, why = release_level(previous, version)
         return level, f"{why} ({version_reason})"
