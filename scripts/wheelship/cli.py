@@ -20,6 +20,7 @@ from wheelship.errors import EXIT_BAD_INPUT, UsageError, WheelshipError
 COMMANDS: dict[str, str] = {
     "version": "Print the version derived from git tags; optionally write a dotenv file.",
     "build": "Build sdist and wheel reproducibly, check them, write the manifest.",
+    "test": "Install the built wheel with its test extras and run pytest (JUnit, coverage).",
     "compat": "Check the public API against the previous release for breaking changes.",
     "tag": "Create the next release tag (GitLab flow: release/X.Y branches).",
     "publish": "Upload the built files to a package index, never overwriting a version.",

@@ -78,3 +78,86 @@ def commit_time(cwd: Path, ref: str = "HEAD") -> int:
 
 def has_remote(cwd: Path, name: str = "origin") -> bool:
     return name in run(cwd, "remote").splitlines()
+
+
+def merged_tags(cwd: Path, ref: str = "HEAD") -> list[str]:
+    """Tags whose commits are ancestors of ``ref`` (within the history this clone has)."""
+    out = run(cwd, "tag", "--merged", ref)
+    return out.splitlines() if out else []
+
+
+def count_commits(cwd: Path, since: str | None, ref: str = "HEAD") -> int:
+    """Commits in ``since..ref`` (all of ``ref``'s history when ``since`` is None)."""
+    spec = f"{since}..{ref}" if since else ref
+    return int(run(cwd, "rev-list", "--count", spec))
+
+
+def nearest_tag(cwd: Path, match: str = "*[0-9]*", ref: str = "HEAD") -> str | None:
+    """The topologically nearest tag ``git describe`` (and so setuptools-scm) would pick."""
+    out = run(cwd, "describe", "--tags", "--abbrev=0", "--match", match, ref, check=False)
+    return out or None
+
+
+def tag_commit(cwd: Path, tag: str) -> str | None:
+    """The commit a tag points at, or None when the tag does not exist here."""
+    out = run(cwd, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}", check=False)
+    return out or None
+
+
+def fetch(cwd: Path, *args: str, remote: str = "origin") -> None:
+    """``git fetch --quiet <remote> args``; raises GitError with git's last line on failure."""
+    run(cwd, "fetch", "--quiet", *args, remote)
+
+
+# --- tags, history and remotes (used by the tag flow) -------------------------------------------
+
+
+def tag_targets(cwd: Path) -> dict[str, str]:
+    """Every tag -> the commit it names (annotated tags peeled)."""
+    out = run(
+        cwd,
+        "for-each-ref",
+        "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+        "refs/tags",
+    )
+    targets: dict[str, str] = {}
+    for line in out.splitlines():
+        name, obj, *peeled = line.split(" ")
+        targets[name] = peeled[0] if peeled and peeled[0] else obj
+    return targets
+
+
+def commits_between(
+    cwd: Path, since: str | None, until: str = "HEAD"
+) -> list[tuple[str, str, str]]:
+    """``(sha, subject, author)`` of the commits in ``since..until``, newest first (all of
+    ``until``'s history when ``since`` is None)."""
+    rng = f"{since}..{until}" if since else until
+    out = run(cwd, "log", "--no-merges", "--format=%H%x1f%s%x1f%an", rng)
+    commits = []
+    for line in out.splitlines():
+        sha, subject, author = line.split("\x1f")
+        commits.append((sha, subject, author))
+    return commits
+
+
+def dirty_files(cwd: Path) -> list[str]:
+    """Tracked files modified or staged (untracked files do not count)."""
+    out = run(cwd, "diff", "--name-only", "HEAD")
+    return out.splitlines() if out else []
+
+
+def remote_url(cwd: Path, name: str = "origin") -> str | None:
+    out = run(cwd, "remote", "get-url", name, check=False)
+    return out or None
+
+
+def remote_default_branch(cwd: Path, name: str = "origin") -> str | None:
+    """The branch ``<name>/HEAD`` points at (set by clone), or None."""
+    out = run(cwd, "symbolic-ref", "-q", "--short", f"refs/remotes/{name}/HEAD", check=False)
+    return out.split("/", 1)[1] if "/" in out else None
+
+
+def config_value(cwd: Path, key: str) -> str | None:
+    out = run(cwd, "config", "--get", key, check=False)
+    return out or None

@@ -1,6 +1,7 @@
 """The GitLab CI environment (predefined variables) as plain data.
 
-The Releases/Tags API client and MR notes build on this (see the tag and plan commands).
+The Releases API client below is what ``wheelship tag`` uses to create a release and its tag;
+MR notes build on the same environment (see the plan command).
 """
 
 from __future__ import annotations
@@ -8,6 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
+
+import requests
+
+from wheelship.errors import GitLabError
+from wheelship.log import register_secret
+from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
 
 
 @dataclass(frozen=True)
@@ -63,3 +71,140 @@ class CiEnv:
     def in_pipeline(self) -> bool:
         """Running in a GitLab pipeline (or gitlab-ci-local, which sets CI but not GITLAB_CI)."""
         return self.in_ci and self.pipeline_iid is not None
+
+
+# --- Releases API ---------------------------------------------------------------------------------
+# Only what the tag flow needs. The CI job token may create releases (and with them the tag)
+# through the Releases API with the ``JOB-TOKEN`` header; the Tags API does not accept it.
+
+
+@dataclass(frozen=True)
+class GitLabRelease:
+    tag_name: str
+    commit: str | None
+    name: str | None = None
+
+
+def token_header(token_var: str, kind: str = "auto") -> str:
+    """The header a token is sent in: ``JOB-TOKEN`` for the CI job token, ``PRIVATE-TOKEN``
+    for personal/project/group access tokens."""
+    if kind == "job" or (kind == "auto" and token_var == "CI_JOB_TOKEN"):
+        return "JOB-TOKEN"
+    return "PRIVATE-TOKEN"
+
+
+class GitLabClient:
+    """A minimal client of one project's Releases API (``/projects/:id/releases``)."""
+
+    def __init__(
+        self,
+        api_url: str,
+        project_id: str,
+        token: str,
+        header: str,
+        *,
+        token_name: str = "the token",  # noqa: S107 - a label, not a secret
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.api_url = check_url(api_url, "GitLab API URL", "fix --api-url (CI_API_V4_URL)")
+        self.project_id = project_id
+        self.project_path = f"/projects/{quote(project_id, safe='')}"
+        register_secret(token)
+        self._headers = {header: token, "Accept": "application/json"}
+        self._token_name = token_name
+        self._session = session or with_retries(new_session())
+        self._timeout = timeout
+
+    def url(self, path: str) -> str:
+        return f"{self.api_url}{self.project_path}{path}"
+
+    def _request(
+        self, method: str, path: str, action: str, body: Mapping[str, object] | None = None
+    ) -> requests.Response:
+        try:
+            return self._session.request(
+                method, self.url(path), headers=self._headers, json=body, timeout=self._timeout
+            )
+        except requests.RequestException as exc:
+            raise GitLabError(
+                f"cannot reach the GitLab API at {self.api_url} to {action} ({type(exc).__name__})",
+                "check --api-url (CI_API_V4_URL) and the network",
+            ) from None
+
+    def _fail(self, resp: requests.Response, action: str) -> GitLabError:
+        detail = _message(resp)
+        status = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
+        if resp.status_code == 401:
+            fix = f"{self._token_name} is invalid or expired: renew it"
+        elif resp.status_code == 403:
+            fix = (
+                f"{self._token_name} may not {action}: it needs the Developer role, and a "
+                "protected tag pattern must allow it to create the tag"
+            )
+        elif resp.status_code == 404:
+            fix = (
+                f"check --project-id ({self.project_id}) and that {self._token_name} can see "
+                "the project"
+            )
+        else:
+            fix = "check the request against the GitLab Releases API documentation"
+        return GitLabError(f"GitLab refused to {action} ({status})", fix)
+
+    def get_release(self, tag_name: str) -> GitLabRelease | None:
+        action = f"read release {tag_name}"
+        resp = self._request("GET", f"/releases/{quote(tag_name, safe='')}", action)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp, action)
+        return _release(resp, action)
+
+    def create_release(
+        self, *, tag_name: str, ref: str, description: str, tag_message: str, name: str
+    ) -> GitLabRelease | None:
+        """Create the release and, with it, the annotated tag at ``ref``.
+
+        Returns None when a release for ``tag_name`` already exists (HTTP 409): the caller
+        decides whether that is the same release (idempotent rerun) or a conflict.
+        """
+        action = f"create release {tag_name}"
+        body = {
+            "tag_name": tag_name,
+            "ref": ref,
+            "name": name,
+            "description": description,
+            "tag_message": tag_message,
+        }
+        resp = self._request("POST", "/releases", action, body)
+        if resp.status_code == 409:
+            return None
+        if resp.status_code not in (200, 201):
+            raise self._fail(resp, action)
+        return _release(resp, action)
+
+
+def _message(resp: requests.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text.strip()[:200]
+    if isinstance(data, dict):
+        msg = data.get("message") or data.get("error") or ""
+        return msg if isinstance(msg, str) else str(msg)
+    return ""
+
+
+def _release(resp: requests.Response, action: str) -> GitLabRelease:
+    try:
+        data = resp.json()
+        commit = data.get("commit") or {}
+        return GitLabRelease(
+            tag_name=str(data["tag_name"]),
+            commit=commit.get("id") if isinstance(commit, dict) else None,
+            name=data.get("name"),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise GitLabError(
+            f"GitLab answered {action} with an unexpected body", "check --api-url"
+        ) from None

@@ -50,3 +50,26 @@ def new_session() -> requests.Session:
     session.verify = True
     session.trust_env = True  # honour proxies and REQUESTS_CA_BUNDLE, never disable TLS checks
     return session
+
+
+def with_retries(session: requests.Session, *, attempts: int = 3) -> requests.Session:
+    """Retry transient failures (connection errors, 429, 502-504; Retry-After honoured) on
+    every method. Only for calls that are idempotent or made so by the caller (the Releases API
+    POST answers 409 to a repeat, which the tag flow checks)."""
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=attempts - 1,
+        connect=attempts - 1,
+        read=attempts - 1,
+        status=attempts - 1,
+        backoff_factor=0.5,
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=None,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session

@@ -97,7 +97,9 @@ class GitRepo:
         self.git("checkout", "-q", *args)
 
     def add_bare_origin(self, bare: Path, *, push: bool = True) -> Path:
-        git(bare.parent, "init", "-q", "--bare", str(bare))
+        # the bare HEAD must name our branch, or clones of it check out nothing
+        branch = self.git("symbolic-ref", "--short", "HEAD", check=False) or "main"
+        git(bare.parent, "init", "-q", "--bare", "-b", branch, str(bare))
         self.git("remote", "add", "origin", str(bare))
         if push:
             self.git("push", "-q", "origin", "--all")

@@ -1,0 +1,286 @@
+"""``wheelship build``: sdist, then the wheel from the sdist, reproducible and checked.
+
+1. Derive the version (:mod:`wheelship.versioning`) — the one version everything agrees on.
+2. Build the sdist with the project's PEP 517 backend through ``build``'s ``ProjectBuilder``,
+   handing the backend the version (``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<DIST>``; a static
+   version is stamped into a staged copy) and ``SOURCE_DATE_EPOCH`` = the commit time.
+3. Unpack the sdist and build the wheel from it (so the sdist is proven to build), in the same
+   cached build environment (:mod:`wheelship.buildenv`).
+4. Normalise both archives (:mod:`wheelship.reproducible`), check names, versions and
+   ``twine check --strict`` (:mod:`wheelship.distcheck`).
+5. Only then move them into the output directory and write ``wheelship-manifest.json`` and the
+   ``build.env`` dotenv. A failure anywhere leaves the output directory as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from packaging.version import Version
+
+from wheelship import dotenv, log
+from wheelship import git as _git
+from wheelship.buildenv import BuildEnv, EnvCache, requires_memo_key
+from wheelship.distcheck import check_file
+from wheelship.errors import BuildError, ConfigurationError
+from wheelship.manifest import MANIFEST_NAME, DistFile, Manifest
+from wheelship.project import Project, VersionSource, rewrite_static_version
+from wheelship.reproducible import normalize_sdist, normalize_wheel
+from wheelship.versioning import VersionInfo, VersionSettings, derive_version
+
+if TYPE_CHECKING:
+    from build import ProjectBuilder
+
+ISOLATION = ("cached", "fresh", "none")
+Distribution = Literal["sdist", "wheel"]
+#: Variables that would override the version we hand the backend.
+_VERSION_OVERRIDES = ("SETUPTOOLS_SCM_PRETEND_VERSION", "PDM_BUILD_SCM_VERSION")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    version: VersionSettings = field(default_factory=VersionSettings)
+    outdir: Path | None = None  # default: <project>/dist
+    dotenv: Path | None = None  # default: <project>/build.env
+    isolation: str = "cached"
+    cache_dir: Path | None = None
+    installer: str | None = None  # "uv" | "pip"; None: uv when available
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    info: VersionInfo
+    outdir: Path
+    sdist: Path
+    wheel: Path
+    manifest: Manifest
+    dotenv: Path
+    seconds: float
+
+
+class _Runner:
+    """Runs backend hooks with our environment; keeps their output for error messages."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.output = ""
+
+    def __call__(
+        self,
+        cmd: Sequence[str],
+        cwd: str | None = None,
+        extra_environ: Mapping[str, str] | None = None,
+    ) -> None:
+        proc = subprocess.run(
+            list(cmd),
+            cwd=cwd,
+            env={**self.env, **(extra_environ or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        self.output = (proc.stdout or "") + (proc.stderr or "")
+        if log.verbose() and self.output.strip():
+            log.info(self.output.rstrip())
+        if proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+
+
+def hook_environment(project: Project, version: str, epoch: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _VERSION_OVERRIDES}
+    for name in ("PYTHONPATH", "PYTHONHOME"):  # the host's packages must not leak in
+        env.pop(name, None)
+    for name in list(env):
+        if name.startswith("SETUPTOOLS_SCM_PRETEND_VERSION_FOR_"):
+            del env[name]
+    env.update(
+        {
+            "SOURCE_DATE_EPOCH": str(epoch),
+            "PYTHONHASHSEED": "0",
+            project.pretend_env: version,  # setuptools-scm
+            # hatch-vcs calls setuptools-scm without the dist name, so only the generic variable
+            # reaches it; the hook process builds this one project, so the generic one is safe.
+            "SETUPTOOLS_SCM_PRETEND_VERSION": version,
+            "PDM_BUILD_SCM_VERSION": version,  # pdm-backend
+        }
+    )
+    return env
+
+
+class _Builder:
+    """Runs one distribution's build in the chosen kind of environment."""
+
+    def __init__(self, settings: BuildSettings, runner: _Runner) -> None:
+        self.settings = settings
+        self.runner = runner
+        self.cache = (
+            EnvCache(settings.cache_dir, settings.installer)
+            if settings.isolation == "cached"
+            else None
+        )
+
+    def build(self, source: Path, distribution: Distribution, outdir: Path) -> Path:
+        import build
+        import build.env
+
+        try:
+            if self.settings.isolation == "fresh":
+                installer = self.settings.installer or ("uv" if _has_uv() else "pip")
+                with build.env.DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
+                    builder = build.ProjectBuilder.from_isolated_env(env, source, self.runner)
+                    env.install(builder.build_system_requires)
+                    env.install(builder.get_requires_for_build(distribution))
+                    return Path(builder.build(distribution, outdir))
+            if self.cache is not None:
+                probe = build.ProjectBuilder(source, runner=self.runner)
+                benv = self.cache.get(sorted(probe.build_system_requires))
+                builder = build.ProjectBuilder(source, str(benv.python), self.runner)
+                self.cache.ensure(benv, self._extra_requires(benv, builder, source, distribution))
+                return Path(builder.build(distribution, outdir))
+            builder = build.ProjectBuilder(source, sys.executable, self.runner)
+            # the backend itself first: without it the requirements hook cannot even run
+            missing = {u for r in builder.build_system_requires for u in build.check_dependency(r)}
+            if not missing:
+                missing = builder.check_dependencies(distribution)
+            if missing:
+                names = ", ".join(sorted(" -> ".join(chain) for chain in missing))
+                raise BuildError(
+                    f"the build requirements {names} are not installed (--isolation none)",
+                    "install them in this environment, or use --isolation cached",
+                )
+            return Path(builder.build(distribution, outdir))
+        except build.BuildBackendException as exc:
+            tail = [ln for ln in self.runner.output.splitlines() if ln.strip()][-15:]
+            for line in tail:
+                log.info(f"  {line}")
+            last = tail[-1].strip() if tail else str(exc)
+            raise BuildError(
+                f"the build backend failed to build the {distribution} ({last})",
+                "fix the project's build configuration (the backend's output is above)",
+            ) from None
+        except build.BuildException as exc:
+            raise BuildError(f"building the {distribution} failed ({exc})", "see above") from None
+
+    @staticmethod
+    def _extra_requires(
+        benv: BuildEnv, builder: ProjectBuilder, source: Path, distribution: Distribution
+    ) -> list[str]:
+        """get_requires_for_build_* costs a backend process (setuptools runs egg_info); for
+        backends whose answer only depends on the config files it is remembered per env."""
+        key = requires_memo_key(source, distribution)
+        if key is not None and (known := benv.remembered_requires(key)) is not None:
+            return known
+        requires = sorted(builder.get_requires_for_build(distribution))
+        if key is not None:
+            benv.remember_requires(key, requires)
+        return requires
+
+
+def _has_uv() -> bool:
+    from wheelship.buildenv import find_uv
+
+    return find_uv() is not None
+
+
+def _stage_static(project: Project, info: VersionInfo, dest: Path) -> Path:
+    """A copy of the project's files (tracked and not ignored) with the version stamped in."""
+    listing = _git.run(
+        project.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."
+    )
+    for rel in filter(None, listing.split("\0")):
+        src = project.root / rel
+        if src.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    rewrite_static_version(project, dest, info.version)
+    return dest
+
+
+def _unpack(sdist: Path, dest: Path) -> Path:
+    with tarfile.open(sdist, "r:gz") as tf:
+        tf.extractall(dest, filter="data")
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    if len(tops) != 1:
+        raise BuildError(f"{sdist.name} has no single top-level directory", "check the backend")
+    return tops[0]
+
+
+def _needs_staging(project: Project, version: str) -> bool:
+    static = project.static_version
+    return (
+        project.version_source is VersionSource.STATIC
+        and static is not None
+        and Version(static.value) != Version(version)
+    )
+
+
+def build_project(settings: BuildSettings) -> BuildResult:
+    """Build, check and record the distribution of the project (see the module docstring)."""
+    if settings.isolation not in ISOLATION:
+        raise ConfigurationError(
+            f"unknown isolation {settings.isolation!r}", f"use one of {', '.join(ISOLATION)}"
+        )
+    started = time.perf_counter()
+    info = derive_version(settings.version)
+    project = info.project
+    log.info(f"building {project.name} {info.version}")
+    outdir = (settings.outdir or project.root / "dist").absolute()
+    env_file = (settings.dotenv or project.root / "build.env").absolute()
+    epoch = _git.commit_time(info.git_root)
+    runner = _Runner(hook_environment(project, info.version, epoch))
+    builder = _Builder(settings, runner)
+
+    with tempfile.TemporaryDirectory(prefix="wheelship-build-") as tmp:
+        work = Path(tmp)
+        source = project.root
+        if _needs_staging(project, info.version):
+            log.info(f"stamping {info.version} into a staged copy of {project.static_version.file}")  # type: ignore[union-attr]
+            source = _stage_static(project, info, work / "staged")
+        with log.section("build_sdist", f"sdist of {project.name} {info.version}"):
+            sdist = builder.build(source, "sdist", work / "out")
+            normalize_sdist(sdist, epoch)
+        with log.section("build_wheel", f"wheel from {sdist.name}"):
+            wheel = builder.build(_unpack(sdist, work / "unpacked"), "wheel", work / "out")
+            normalize_wheel(wheel, epoch)
+        for path in (sdist, wheel):
+            check_file(path, project.name, info.version)
+        outdir.mkdir(parents=True, exist_ok=True)
+        final = []
+        for path in (sdist, wheel):
+            target = outdir / path.name
+            shutil.move(str(path), target)
+            final.append(target)
+    sdist, wheel = final
+
+    manifest = Manifest(
+        name=project.name,
+        version=info.version,
+        commit=info.commit,
+        tag=info.tag,
+        files=(DistFile.of(sdist), DistFile.of(wheel)),
+    )
+    manifest.write(outdir)
+    wheel_file = manifest.wheel()
+    values = {
+        **info.dotenv(),
+        "WHEELSHIP_DIST_DIR": str(outdir),
+        "WHEELSHIP_WHEEL": wheel_file.name,
+        "WHEELSHIP_WHEEL_SHA256": wheel_file.sha256,
+        "WHEELSHIP_SDIST": sdist.name,
+        "WHEELSHIP_MANIFEST": str(outdir / MANIFEST_NAME),
+    }
+    dotenv.write(env_file, values)
+    seconds = time.perf_counter() - started
+    log.info(f"built {sdist.name} and {wheel.name} in {seconds:.2f}s (checked: twine --strict)")
+    return BuildResult(info, outdir, sdist, wheel, manifest, env_file, seconds)

@@ -1,0 +1,78 @@
+"""``wheelship build``: sdist + wheel, reproducible and checked, with manifest and dotenv."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wheelship import log
+from wheelship.building import ISOLATION, BuildResult, BuildSettings, build_project
+from wheelship.commands.version import VERSION_OPTIONS, load_section, settings_from
+from wheelship.settings import Option, add_options, opt, resolve
+
+OPTIONS: list[Option] = [
+    *VERSION_OPTIONS,
+    opt(
+        "outdir",
+        "--outdir",
+        help="where the sdist, wheel and manifest go (default DIR/dist)",
+        metavar="DIR",
+    ),
+    opt(
+        "dotenv",
+        "--dotenv",
+        help="the dotenv file for later jobs (default DIR/build.env)",
+        metavar="FILE",
+    ),
+    opt(
+        "isolation",
+        "--isolation",
+        help="build environment: cached (reused per build requirements), fresh (new each "
+        "time, like python -m build) or none (this interpreter)",
+        choices=ISOLATION,
+        default="cached",
+    ),
+    opt(
+        "cache_dir",
+        "--cache-dir",
+        help="where cached build environments live (default $XDG_CACHE_HOME/wheelship)",
+        env="WHEELSHIP_CACHE_DIR",
+        metavar="DIR",
+    ),
+    opt(
+        "installer",
+        "--installer",
+        help="install build requirements with uv or pip (default: uv when available)",
+        choices=("uv", "pip"),
+    ),
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Writes DIR/dist/<sdist>, DIR/dist/<wheel>, DIR/dist/wheelship-manifest.json and\n"
+        "DIR/build.env (WHEELSHIP_VERSION, WHEELSHIP_WHEEL, ...). The version is the one\n"
+        "'wheelship version' prints; SOURCE_DATE_EPOCH is the commit time."
+    )
+    add_options(parser, OPTIONS)
+
+
+def main(args: argparse.Namespace) -> int:
+    section, _ = load_section(args, "build")
+    values = resolve(args, OPTIONS, section, "build")
+    result = run(
+        BuildSettings(
+            version=settings_from(values.values),
+            outdir=Path(values["outdir"]) if values["outdir"] else None,
+            dotenv=Path(values["dotenv"]) if values["dotenv"] else None,
+            isolation=str(values["isolation"]),
+            cache_dir=Path(values["cache_dir"]) if values["cache_dir"] else None,
+            installer=values["installer"],
+        )
+    )
+    log.result(str(result.wheel))
+    return 0
+
+
+def run(settings: BuildSettings) -> BuildResult:
+    return build_project(settings)

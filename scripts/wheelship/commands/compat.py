@@ -1,0 +1,148 @@
+"""``wheelship compat``: check the public API against the previous release.
+
+Exit codes: 0 compatible (or the release level allows the breaks, or there is nothing to
+compare), 4 breaking changes the release may not carry, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wheelship import log
+from wheelship.commands.version import load_section
+from wheelship.compat import CompatSettings, Level, check
+from wheelship.compat_report import render_text, to_codequality, to_json, write_json
+from wheelship.settings import add_options, opt, resolve
+
+OPTIONS = [
+    opt("project", help="the project directory (in its git checkout)", default=".", metavar="DIR"),
+    opt(
+        "against",
+        help="the ref to compare HEAD with (default: the previous release tag reachable from HEAD)",
+        env="WHEELSHIP_COMPAT_AGAINST",
+        metavar="REF",
+    ),
+    opt(
+        "version",
+        help="the version being released, e.g. 1.2.4 (default: the release tag on HEAD, or the "
+        "next tag on a release/X.Y branch)",
+        env="WHEELSHIP_COMPAT_VERSION",
+        metavar="X.Y.Z",
+    ),
+    opt(
+        "level",
+        help="the semver level being released, overriding what --version or the branch say",
+        env="WHEELSHIP_COMPAT_LEVEL",
+        choices=tuple(level.value for level in Level),
+    ),
+    opt(
+        "packages",
+        "--package",
+        help="an import package (or module) whose API to check (default: the project's, found "
+        "from pyproject.toml or a single package under src/)",
+        env="WHEELSHIP_COMPAT_PACKAGES",
+        kind="list",
+        metavar="NAME",
+    ),
+    opt(
+        "allow_breaking",
+        help="accept breaking changes on a patch or minor release (the override 'wheelship tag' "
+        "records in the release notes)",
+        kind="flag",
+    ),
+    opt(
+        "allow_breaking_minor",
+        help="accept breaking changes on a minor release (semver puts them in a major)",
+        kind="flag",
+    ),
+    opt(
+        "tag_pattern",
+        help="regular expression of release tags, with named groups major/minor/patch",
+        metavar="RX",
+    ),
+    opt(
+        "release_branch_pattern",
+        help="regular expression for release branches, with (?P<major>) and (?P<minor>) groups "
+        "(default: ^release/X.Y$)",
+        metavar="RX",
+    ),
+    opt(
+        "offline",
+        help="never fetch tags or history from origin (a shallow clone is then an error)",
+        kind="flag",
+        default=False,
+    ),
+    opt(
+        "branch",
+        help="the branch the release is tagged on (default: the merge request's target branch, "
+        "else the pipeline's or the checked-out branch)",
+        env="WHEELSHIP_COMPAT_BRANCH",
+    ),
+    opt(
+        "json",
+        help="write the JSON report to PATH",
+        env="WHEELSHIP_COMPAT_JSON",
+        metavar="PATH",
+    ),
+    opt(
+        "codequality",
+        help="write a GitLab code-quality report (artifacts:reports:codequality) to PATH",
+        env="WHEELSHIP_COMPAT_CODEQUALITY",
+        metavar="PATH",
+    ),
+]
+
+CONFIG_OPTION = opt(
+    "config",
+    help="the wheelship configuration file (default: wheelship.yml in the project directory)",
+    metavar="FILE",
+)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Semver: a patch release may not break the public API, a minor release may not unless\n"
+        "allowed (--allow-breaking-minor), a major release may. Exit codes: 0 compatible or\n"
+        "allowed, 4 breaking changes found, 2 bad input."
+    )
+    add_options(parser, [CONFIG_OPTION, *OPTIONS])
+
+
+def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None, Path | None]:
+    section, _ = load_section(args, "compat")
+    values = resolve(args, OPTIONS, section, "compat")
+    settings = CompatSettings(
+        project_dir=Path(values["project"]),
+        against=values["against"],
+        version=values["version"],
+        level=Level(values["level"]) if values["level"] else None,
+        packages=tuple(values["packages"]),
+        allow_breaking=bool(values["allow_breaking"]),
+        allow_breaking_minor=bool(values["allow_breaking_minor"]),
+        tag_pattern=values["tag_pattern"],
+        release_branch_pattern=values["release_branch_pattern"],
+        branch=values["branch"],
+        offline=bool(values["offline"]),
+    )
+    json_path = Path(values["json"]) if values["json"] else None
+    cq_path = Path(values["codequality"]) if values["codequality"] else None
+    return settings, json_path, cq_path
+
+
+def main(args: argparse.Namespace) -> int:
+    settings, json_path, cq_path = settings_from(args)
+    report = check(settings)
+    for line in render_text(report):
+        log.result(line)
+    if json_path:
+        write_json(json_path, to_json(report))
+    if cq_path:
+        write_json(cq_path, to_codequality(report))
+    if report.allowed_by == "--allow-breaking":
+        log.warn(
+            f"{len(report.breaks)} breaking change(s) accepted by --allow-breaking in "
+            f"{report.release_label}"
+        )
+    report.raise_if_failed()
+    return 0

@@ -1,0 +1,142 @@
+"""``wheelship tag``: create the next release tag the GitLab-flow way.
+
+On ``release/X.Y`` the next patch of X.Y; on the default branch only with ``--bump`` or
+``--version``; nothing when HEAD is tagged already. Prints the tag on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from wheelship.commands._common import load_section
+from wheelship.compat_gate import pre_tag_check
+from wheelship.releasing import PreTagCheck, TagSettings, tag_release
+from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.tagging import DEFAULT_RELEASE_BRANCH_PATTERN
+
+OPTIONS: list[Option] = [
+    opt("project", help="the project's directory (in its git clone)", default="."),
+    opt("config", help="configuration file (section 'tag:')", default="wheelship.yml"),
+    opt(
+        "branch",
+        help="the branch being built (default: CI_COMMIT_BRANCH, then the checked-out branch)",
+    ),
+    opt(
+        "default_branch",
+        help="the default branch (default: CI_DEFAULT_BRANCH, then origin/HEAD, then main)",
+    ),
+    opt(
+        "release_branch_pattern",
+        help="regular expression for release branches, with named groups major and minor",
+        default=DEFAULT_RELEASE_BRANCH_PATTERN,
+    ),
+    opt("tag_pattern", help="regular expression for release tags (as for 'wheelship version')"),
+    opt(
+        "prefix",
+        "--tag-prefix",
+        help="prefix of the tags created",
+        default="v",
+        env="WHEELSHIP_TAG_PREFIX",
+        config_key="tag-prefix",
+    ),
+    opt(
+        "support_old_lines",
+        help="allow patches on release lines older than the newest released one (turns off "
+        "the single-production-release policy)",
+        kind="flag",
+        default=False,
+    ),
+    opt(
+        "bump",
+        help="on the default branch: cut the next major, minor or patch release",
+        choices=("major", "minor", "patch"),
+    ),
+    opt(
+        "version",
+        "--version",
+        help="tag exactly this version (X.Y.Z or X.Y.Z-rc.N)",
+        env="WHEELSHIP_RELEASE_VERSION",
+        metavar="X.Y.Z",
+    ),
+    opt(
+        "method",
+        help="how to create the tag: the Releases API (creates a release and an annotated tag) "
+        "or git push of an annotated tag",
+        choices=("release-api", "git-push"),
+        default="release-api",
+    ),
+    opt(
+        "token_var",
+        help="NAME of the environment variable holding the token (never the token itself)",
+        default="CI_JOB_TOKEN",
+        metavar="NAME",
+    ),
+    opt(
+        "token_kind",
+        help="how the API token is sent: job (JOB-TOKEN header) or private (PRIVATE-TOKEN); "
+        "auto: job for CI_JOB_TOKEN",
+        choices=("auto", "job", "private"),
+        default="auto",
+    ),
+    opt("api_url", help="GitLab API v4 URL (default: CI_API_V4_URL)", metavar="URL"),
+    opt("project_id", help="GitLab project ID or path (default: CI_PROJECT_ID)", metavar="ID"),
+    opt("remote", help="git remote to fetch tags from and push to", default="origin"),
+    opt(
+        "push_user",
+        help="user name sent with the token on git push over HTTPS",
+        default="oauth2",
+    ),
+    opt("no_fetch", help="do not fetch tags from the remote first", kind="flag", default=False),
+    opt("dry_run", help="print what would be done; change nothing", kind="flag", default=False),
+    opt(
+        "allow_breaking",
+        help="allow breaking API changes in a patch release (recorded in the release notes)",
+        kind="flag",
+        default=False,
+    ),
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    add_options(parser, OPTIONS)
+
+
+def settings_from(args: argparse.Namespace) -> TagSettings:
+    section = load_section(args, OPTIONS, "tag")
+    r = resolve(args, OPTIONS, section, "tag")
+    if r.sources["tag_pattern"] == "default":
+        # One tag pattern for the project: the one 'wheelship version' reads, unless set here.
+        r.values["tag_pattern"] = load_section(args, OPTIONS, "version").get("tag-pattern")
+    return TagSettings(
+        project=Path(r["project"]),
+        branch=r["branch"],
+        default_branch=r["default_branch"],
+        release_branch_pattern=r["release_branch_pattern"],
+        tag_pattern=r["tag_pattern"],
+        prefix=r["prefix"],
+        support_old_lines=r["support_old_lines"],
+        bump=r["bump"],
+        version=r["version"],
+        method=r["method"],
+        token_var=r["token_var"],
+        token_kind=r["token_kind"],
+        api_url=r["api_url"],
+        project_id=r["project_id"],
+        remote=r["remote"],
+        push_user=r["push_user"],
+        fetch=not r["no_fetch"],
+        dry_run=r["dry_run"],
+        allow_breaking=r["allow_breaking"],
+    )
+
+
+def checks(args: argparse.Namespace) -> list[PreTagCheck]:
+    """The checks that run between deciding and creating the tag: the API compatibility check
+    refuses a breaking patch (its ``compat:`` settings, e.g. packages, come from the same file)."""
+    return [pre_tag_check(load_section(args, OPTIONS, "compat"))]
+
+
+def main(args: argparse.Namespace) -> int:
+    tag_release(settings_from(args), checks=checks(args))
+    return 0

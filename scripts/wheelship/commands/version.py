@@ -1,0 +1,95 @@
+"""``wheelship version``: print the PEP 440 version derived from git tags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from wheelship import config, dotenv, log
+from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.versioning import VersionInfo, VersionSettings, derive_version
+
+#: Options shared with ``wheelship build`` (which derives the version the same way).
+VERSION_OPTIONS: list[Option] = [
+    opt("project", "--project", help="the project directory", default=".", metavar="DIR"),
+    opt(
+        "tag_pattern",
+        "--tag-pattern",
+        help="regular expression of release tags, with named groups major/minor/patch "
+        "(and optional pre_label/pre_num)",
+        metavar="RX",
+    ),
+    opt(
+        "offline",
+        "--offline",
+        help="never fetch tags or history from origin (a shallow clone is then an error)",
+        kind="flag",
+        default=False,
+    ),
+    opt("config", "--config", help="the wheelship configuration file", metavar="FILE"),
+]
+
+OPTIONS: list[Option] = [
+    *VERSION_OPTIONS,
+    opt(
+        "dotenv",
+        "--dotenv",
+        help="also write WHEELSHIP_VERSION, WHEELSHIP_DIST_NAME, ... to this dotenv file",
+        metavar="FILE",
+    ),
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "On a release tag the version is exactly X.Y.Z; elsewhere in a GitLab pipeline\n"
+        "X.Y.(Z+1).dev<CI_PIPELINE_IID>; outside CI the setuptools-scm default."
+    )
+    add_options(parser, OPTIONS)
+
+
+def load_section(args: argparse.Namespace, section: str) -> tuple[dict[str, object], Path]:
+    """The command's section of the configuration file (relative to the project directory)."""
+    project = Path(getattr(args, "project", None) or os.environ.get("WHEELSHIP_PROJECT") or ".")
+    explicit = getattr(args, "config", None) or os.environ.get("WHEELSHIP_CONFIG")
+    path = Path(explicit) if explicit else project / config.DEFAULT_CONFIG
+    data = config.load(path, required=bool(explicit))
+    return config.section(data, section), path
+
+
+def settings_from(values: dict[str, object]) -> VersionSettings:
+    return VersionSettings(
+        project=Path(str(values["project"])),
+        tag_pattern=values.get("tag_pattern") or None,  # type: ignore[arg-type]
+        offline=bool(values.get("offline")),
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    section, _ = load_section(args, "version")
+    values = resolve(args, OPTIONS, section, "version")
+    info = run(settings_from(values.values), values.get("dotenv"))
+    log.result(info.version)
+    return 0
+
+
+def run(settings: VersionSettings, dotenv_path: str | None = None) -> VersionInfo:
+    info = derive_version(settings)
+    log.info(describe(info))
+    if dotenv_path:
+        dotenv.write(Path(dotenv_path), info.dotenv())
+        log.info(f"wrote {dotenv_path}")
+    return info
+
+
+def describe(info: VersionInfo) -> str:
+    if info.tag:
+        why = f"release tag {info.tag}"
+    elif info.last_release:
+        why = f"{info.distance} commit(s) after {info.last_release.tag}"
+    else:
+        why = "no release tag yet"
+    where = "GitLab pipeline" if info.in_pipeline else "outside CI"
+    dirty = ", uncommitted changes" if info.dirty else ""
+    return f"{info.name} {info.version} ({why}, {where}{dirty})"

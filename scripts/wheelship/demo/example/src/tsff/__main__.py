@@ -1,0 +1,3 @@
+from tsff.cli import main
+
+raise SystemExit(main())

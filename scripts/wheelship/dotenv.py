@@ -1,0 +1,50 @@
+"""Dotenv files for GitLab's ``artifacts: reports: dotenv`` (later jobs get them as variables).
+
+GitLab reads ``KEY=VALUE`` lines literally: no quoting, no multi-line values, keys are variable
+names. Anything else is refused here rather than silently mangled by the runner.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from wheelship.errors import ConfigurationError
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def render(values: Mapping[str, str]) -> str:
+    lines = []
+    for key, value in values.items():
+        if not _KEY.match(key):
+            raise ConfigurationError(f"dotenv key {key!r} is not a variable name", "rename it")
+        if "\n" in value or "\r" in value:
+            raise ConfigurationError(f"dotenv value of {key} spans lines", "use one line")
+        lines.append(f"{key}={value}\n")
+    return "".join(lines)
+
+
+def write(path: Path, values: Mapping[str, str]) -> Path:
+    """Write atomically, so a later job never reads half a file."""
+    text = render(values)
+    if path.parent and not path.parent.is_dir():
+        raise ConfigurationError(
+            f"cannot write {path}: directory {path.parent} does not exist",
+            "create it or choose another path",
+        )
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            out[key.strip()] = value
+    return out

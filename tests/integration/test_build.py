@@ -1,0 +1,345 @@
+"""``wheelship build`` for real: every backend, the bundled example, reproducibility, checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from support.gitrepo import GitRepo, git
+from support.projects import (
+    FIXTURES,
+    build_cache,
+    build_env,
+    clean_env,
+    pipeline_env,
+    project_repo,
+)
+from wheelship import dotenv
+from wheelship.buildenv import MEMO, EnvCache
+from wheelship.building import BuildSettings, build_project
+from wheelship.cli import main
+from wheelship.demo import example_project
+from wheelship.manifest import Manifest
+from wheelship.versioning import VersionSettings
+
+__all__ = ["build_cache", "build_env", "clean_env"]
+pytestmark = pytest.mark.usefixtures("build_env")
+
+
+def build(project: Path, **kwargs: object) -> object:
+    return build_project(BuildSettings(version=VersionSettings(project=project), **kwargs))  # type: ignore[arg-type]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["build", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def wheel_metadata(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return zf.read(name).decode()
+
+
+# --- the bundled example project -----------------------------------------------------------
+
+
+def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = example_project(tmp_path / "tsff")
+    code, out, err = cli(capsys, "--project", str(project))
+    assert code == 0, err
+    dist = project / "dist"
+    assert out == f"{dist / 'tsff-1.0.0-py3-none-any.whl'}\n"
+    assert sorted(p.name for p in dist.iterdir()) == [
+        "tsff-1.0.0-py3-none-any.whl",
+        "tsff-1.0.0.tar.gz",
+        "wheelship-manifest.json",
+    ]
+    manifest = Manifest.load(dist)
+    manifest.verify(dist)
+    assert (manifest.name, manifest.version, manifest.tag) == ("tsff", "1.0.0", "v1.0.0")
+    assert manifest.commit == git(project, "rev-parse", "HEAD")
+    assert [f.kind for f in manifest.files] == ["sdist", "wheel"]
+    env = dotenv.read(project / "build.env")
+    assert env["WHEELSHIP_VERSION"] == "1.0.0"
+    assert env["WHEELSHIP_WHEEL"] == "tsff-1.0.0-py3-none-any.whl"
+    assert env["WHEELSHIP_WHEEL_SHA256"] == manifest.wheel().sha256
+    with zipfile.ZipFile(dist / "tsff-1.0.0-py3-none-any.whl") as zf:
+        names = set(zf.namelist())
+        entry_points = zf.read("tsff-1.0.0.dist-info/entry_points.txt").decode()
+    assert {"tsff/data/sales.csv", "tsff/_version.py", "tsff/cli.py", "tsff/py.typed"} <= names
+    assert "tsff = tsff.cli:main" in entry_points
+    assert git(project, "status", "--porcelain") == ""  # build outputs are ignored
+
+
+def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) -> None:
+    """Install the wheel into a fresh venv and call the entry point, then run tsff's tests."""
+    project = example_project(tmp_path / "tsff")
+    result = build(project)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(result.wheel)],  # type: ignore[attr-defined]
+        check=True,
+    )
+    model = tmp_path / "model.json"
+    out = subprocess.run(
+        [venv / "bin" / "tsff", "train", "--model-out", str(model)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert json.loads(out)["smape"] < 5
+    score = subprocess.run(
+        [py, "-m", "tsff", "score", "--model", str(model), "--horizon", "2"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert len(score.splitlines()) == 2
+    version = subprocess.run(
+        [py, "-c", "import tsff; print(tsff.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert version == "1.0.0\n"
+    tests = subprocess.run(
+        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_dev_build_in_a_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = example_project(tmp_path / "tsff")
+    GitRepo(project).commit("feature", files={"src/tsff/extra.py": "X = 1\n"})
+    pipeline_env(monkeypatch, iid=31)
+    result = build(project, outdir=tmp_path / "out", dotenv=tmp_path / "b.env")
+    assert result.wheel.name == "tsff-1.0.1.dev31-py3-none-any.whl"  # type: ignore[attr-defined]
+    assert result.sdist.name == "tsff-1.0.1.dev31.tar.gz"  # type: ignore[attr-defined]
+    assert "\nVersion: 1.0.1.dev31\n" in wheel_metadata(result.wheel)  # type: ignore[attr-defined]
+    assert dotenv.read(tmp_path / "b.env")["WHEELSHIP_IS_RELEASE"] == "false"
+
+
+def test_two_builds_of_one_commit_are_byte_identical(tmp_path: Path) -> None:
+    """Different clones, paths, umasks and file times: same bytes."""
+    first = example_project(tmp_path / "a")
+    a = build(first)
+    bare = tmp_path / "origin.git"
+    GitRepo(first).add_bare_origin(bare)
+    old = os.umask(0o077)
+    try:
+        second = GitRepo.clone(bare, tmp_path / "b").path
+    finally:
+        os.umask(old)
+    os.utime(second / "README.md", (1, 1))
+    b = build(second)
+    assert a.wheel.read_bytes() == b.wheel.read_bytes()  # type: ignore[attr-defined]
+    assert a.sdist.read_bytes() == b.sdist.read_bytes()  # type: ignore[attr-defined]
+    with zipfile.ZipFile(b.wheel) as zf:  # type: ignore[attr-defined]
+        info = zf.getinfo("tsff/cli.py")
+        assert info.date_time == (2026, 1, 1, 0, 0, 0)  # the commit time
+        assert (info.external_attr >> 16) & 0o777 == 0o644
+    with tarfile.open(b.sdist) as tf:  # type: ignore[attr-defined]
+        assert {(m.uid, m.uname, m.mtime) for m in tf.getmembers()} == {(0, "", 1767225600)}
+
+
+def test_build_environment_is_made_once_and_reused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], build_cache: Path
+) -> None:
+    project = example_project(tmp_path / "tsff")
+    assert cli(capsys, "--project", str(project))[0] == 0
+    code, _, err = cli(capsys, "--project", str(project))
+    assert code == 0
+    assert "created the build environment" not in err
+    envs = [p for p in (build_cache / "build-envs").iterdir() if p.is_dir()]
+    assert any((p / MEMO).is_file() for p in envs)
+    assert EnvCache(build_cache).installer == "uv"
+
+
+# --- other backends ------------------------------------------------------------------------
+
+
+def test_hatch_vcs_gets_the_derived_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = project_repo(tmp_path, "hatch_vcs", tag="v0.4.0")
+    repo.commit("after")
+    pipeline_env(monkeypatch, iid=8)
+    result = build(repo.path)
+    assert result.wheel.name == "hatch_pkg-0.4.1.dev8-py3-none-any.whl"  # type: ignore[attr-defined]
+    assert result.sdist.name == "hatch_pkg-0.4.1.dev8.tar.gz"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "stem"), [("flit_static", "flitpkg"), ("poetry_static", "poetry_pkg")]
+)
+def test_static_version_on_the_tag(tmp_path: Path, fixture: str, stem: str) -> None:
+    repo = project_repo(tmp_path, fixture, tag="v1.2.3")
+    result = build(repo.path)
+    assert result.wheel.name == f"{stem}-1.2.3-py3-none-any.whl"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "stem"), [("flit_static", "flitpkg"), ("poetry_static", "poetry_pkg")]
+)
+def test_static_version_between_releases_is_stamped_with_the_dev_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fixture: str, stem: str
+) -> None:
+    repo = project_repo(tmp_path, fixture, tag="v1.2.3")
+    repo.commit("after")
+    pipeline_env(monkeypatch, iid=40)
+    result = build(repo.path)
+    assert result.wheel.name == f"{stem}-1.2.4.dev40-py3-none-any.whl"  # type: ignore[attr-defined]
+    assert "\nVersion: 1.2.4.dev40\n" in wheel_metadata(result.wheel)  # type: ignore[attr-defined]
+    assert '"1.2.3"' in (repo.path / "pyproject.toml").read_text()  # the checkout is untouched
+    assert repo.git("status", "--porcelain") == "?? build.env\n?? dist/".replace("\n", "\n")
+
+
+def test_static_version_that_contradicts_the_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v2.0.0")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: pyproject.toml [project] pins version 1.2.3 but the release tag v2.0.0 names "
+        '2.0.0 — set version = "2.0.0" there, or tag the commit with the version it pins\n'
+    )
+    assert not (repo.path / "dist").exists()
+
+
+# --- checks and failures -------------------------------------------------------------------
+
+
+def test_readme_that_does_not_render_fails_and_leaves_dist_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "bad_readme", tag="v1.0.0")
+    keep = repo.path / "dist" / "older-0.9.0-py3-none-any.whl"
+    keep.parent.mkdir()
+    keep.write_bytes(b"previous build")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == (
+        "error: badreadme-1.0.0.tar.gz fails twine check --strict: long_description has syntax "
+        "errors in markup and would not be rendered on PyPI (line 2: Warning: Title underline "
+        "too short.) — fix the readme so it renders (python -m readme_renderer README.rst shows "
+        "where)"
+    )
+    assert [p.name for p in keep.parent.iterdir()] == [keep.name]
+    assert not (repo.path / "build.env").exists()
+
+
+def test_missing_long_description_fails_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "no_readme", tag="v1.0.0")
+    code, _, err = cli(capsys, "--project", str(repo.path))
+    assert code == 1
+    assert err.splitlines()[-1] == (
+        "error: noreadme-1.0.0.tar.gz fails twine check --strict: long_description missing — "
+        'set readme = "README.md" in [project] of pyproject.toml'
+    )
+
+
+def test_backend_failure_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "setuptools_scm", tag="v1.0.0")
+    repo.commit("break", files={"setup.py": "raise SystemExit('boom: this project refuses')\n"})
+    repo.tag("v1.0.1")
+    code, _, err = cli(capsys, "--project", str(repo.path))
+    assert code == 1
+    last = err.splitlines()[-1]
+    assert last.startswith("error: the build backend failed to build the sdist (")
+    assert "boom: this project refuses" in err
+    assert last.endswith(" — fix the project's build configuration (the backend's output is above)")
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = tmp_path / "plain"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        (FIXTURES / "flit_static" / "pyproject.toml").read_text()
+    )
+    code, _, err = cli(capsys, "--project", str(project))
+    assert code == 2
+    assert err == (
+        f"error: {project} is not in a git repository, so there are no tags to version it by — "
+        "run in a git clone of the project (or git init, commit and tag v0.1.0)\n"
+    )
+
+
+def test_isolation_none_needs_the_backend_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "poetry_static", tag="v1.2.3")
+    code, _, err = cli(capsys, "--project", str(repo.path), "--isolation", "none")
+    assert code == 1
+    assert err.splitlines()[-1] + "\n" == (
+        "error: the build requirements poetry-core>=2.0 are not installed (--isolation none) — "
+        "install them in this environment, or use --isolation cached\n"
+    )
+
+
+def test_isolation_fresh_builds_like_python_m_build(tmp_path: Path) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    result = build(repo.path, isolation="fresh")
+    assert result.wheel.name == "flitpkg-1.2.3-py3-none-any.whl"  # type: ignore[attr-defined]
+
+
+def test_wheelship_ships_the_example_inside_its_own_wheel(tmp_path: Path) -> None:
+    """wheelship builds itself (as it builds others); the example must be package data."""
+    root = Path(__file__).resolve().parents[2]
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    copy = tmp_path / "wheelship"
+    for rel in filter(None, files):
+        if (root / rel).is_file():
+            (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+            (copy / rel).write_bytes((root / rel).read_bytes())
+    repo = GitRepo.init(copy)
+    repo.commit("snapshot")
+    repo.tag("v9.8.7")
+    result = build(copy)
+    with zipfile.ZipFile(result.wheel) as zf:  # type: ignore[attr-defined]
+        names = set(zf.namelist())
+    example = "wheelship/demo/example/"
+    assert {
+        example + "pyproject.toml",
+        example + "README.md",
+        example + ".gitignore",
+        example + "src/tsff/cli.py",
+        example + "src/tsff/data/sales.csv",
+        example + "tests/test_tsff.py",
+        "wheelship/demo/project.py",
+    } <= names
+    assert not any(n.startswith("tsff/") for n in names)  # not a top-level package of ours
+
+
+def test_example_project_is_a_deterministic_tagged_repository(tmp_path: Path) -> None:
+    a = example_project(tmp_path / "a")
+    b = example_project(tmp_path / "b", tag=None)
+    assert git(a, "rev-parse", "HEAD") == git(b, "rev-parse", "HEAD")
+    assert git(a, "describe", "--tags", "--exact-match") == "v1.0.0"
+    assert git(b, "tag") == ""
+    assert not (a / "src" / "tsff" / "_version.py").exists()

@@ -1,0 +1,201 @@
+"""Which jobs each kind of pipeline gets from the templates, as GitLab would create them.
+
+gitlab-ci-local evaluates the real templates (included as components of release 0.1.0 from this
+working tree) with the predefined variables of each pipeline kind; nothing runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from support.consumer import TEMPLATES, Consumer, include_component, include_project, make_consumer
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, available
+
+pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
+
+FULL = {"include": [include_component("full-pipeline")]}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> tuple[Consumer, GitlabCiLocal]:
+    base = tmp_path_factory.mktemp("rules")
+    consumer = make_consumer(None, base / "project", FULL)
+    return consumer, GitlabCiLocal(consumer.path)
+
+
+def names(gcl: GitlabCiLocal, pipeline: Pipeline, **kw: object) -> dict[str, str]:
+    return {name: job.when for name, job in gcl.jobs(pipeline, **kw).items()}  # type: ignore[arg-type]
+
+
+def test_merge_request_pipeline_builds_tests_and_plans(
+    full: tuple[Consumer, GitlabCiLocal],
+) -> None:
+    _, gcl = full
+    jobs = names(gcl, Pipeline.merge_request("feature/x", "main"))
+    assert jobs == {
+        "wheelship-build": "on_success",
+        "wheelship-test": "on_success",
+        "wheelship-plan": "on_success",
+    }
+
+
+def test_merge_request_into_a_release_branch_also_checks_compatibility(
+    full: tuple[Consumer, GitlabCiLocal],
+) -> None:
+    _, gcl = full
+    jobs = names(gcl, Pipeline.merge_request("fix/y", "release/1.4"))
+    assert set(jobs) == {"wheelship-build", "wheelship-test", "wheelship-compat", "wheelship-plan"}
+
+
+def test_default_branch_builds_and_tests_only(full: tuple[Consumer, GitlabCiLocal]) -> None:
+    _, gcl = full
+    assert set(names(gcl, Pipeline.branch("main"))) == {"wheelship-build", "wheelship-test"}
+
+
+def test_release_branch_tags_after_the_tests(full: tuple[Consumer, GitlabCiLocal]) -> None:
+    _, gcl = full
+    jobs = gcl.jobs(Pipeline.branch("release/1.4"))
+    assert set(jobs) == {"wheelship-build", "wheelship-test", "wheelship-compat", "wheelship-tag"}
+    assert jobs["wheelship-tag"].needs == ["wheelship-test"]
+
+
+def test_release_tag_publishes_and_deploys_behind_a_manual_gate(
+    full: tuple[Consumer, GitlabCiLocal],
+) -> None:
+    _, gcl = full
+    jobs = gcl.jobs(Pipeline.tag("v1.4.2"))
+    assert {n: j.when for n, j in jobs.items()} == {
+        "wheelship-build": "on_success",
+        "wheelship-test": "on_success",
+        "wheelship-plan": "on_success",
+        "wheelship-publish": "on_success",
+        "wheelship-deploy": "manual",
+        "wheelship-status": "on_success",
+        "wheelship-rollback": "manual",
+    }
+    assert jobs["wheelship-rollback"].allow_failure
+    assert not jobs["wheelship-deploy"].allow_failure  # the gate blocks the pipeline until run
+    assert jobs["wheelship-deploy"].needs == ["wheelship-build", "wheelship-publish"]
+
+
+@pytest.fixture(scope="module")
+def workflow_probe(tmp_path_factory: pytest.TempPathFactory) -> GitlabCiLocal:
+    """workflow.yml's rules on a probe job: gitlab-ci-local 4.73.0 evaluates ``workflow:rules``
+    only for their ``variables:`` and never drops a pipeline, but evaluates job rules like
+    GitLab — so the very same rules, as job rules, show which pipelines GitLab creates."""
+    rules = yaml.safe_load_all((TEMPLATES / "workflow.yml").read_text())
+    workflow = list(rules)[1]["workflow"]["rules"]
+    ci = {"probe": {"rules": workflow, "script": ["true"]}}
+    return GitlabCiLocal(make_consumer(None, tmp_path_factory.mktemp("wf") / "p", ci).path)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "extra", "created"),
+    [
+        (Pipeline.merge_request("feature/x", "main"), {}, True),
+        (Pipeline.branch("main"), {}, True),
+        (Pipeline.branch("feature/x"), {}, True),
+        (Pipeline.branch("feature/x"), {"CI_OPEN_MERGE_REQUESTS": "data-science/tsff!12"}, False),
+        (Pipeline.schedule("main"), {}, True),
+        (Pipeline.tag("v1.4.2"), {}, True),
+        (Pipeline.tag("1.4.2"), {}, True),
+        (Pipeline.tag("v2.0.0-rc.1"), {}, True),
+        (Pipeline.tag("nightly-2024"), {}, False),
+        (Pipeline.tag("v1.4"), {}, False),
+    ],
+    ids=[
+        "mr",
+        "default-branch",
+        "branch",
+        "branch-with-open-mr",
+        "schedule",
+        "release-tag",
+        "bare-release-tag",
+        "rc-tag",
+        "other-tag",
+        "partial-tag",
+    ],
+)
+def test_workflow_creates_one_pipeline_per_change_and_none_for_other_tags(
+    workflow_probe: GitlabCiLocal, pipeline: Pipeline, extra: dict[str, str], created: bool
+) -> None:
+    assert ("probe" in workflow_probe.jobs(pipeline, variables=extra)) is created
+
+
+def test_scheduled_pipeline_checks_drift_only(full: tuple[Consumer, GitlabCiLocal]) -> None:
+    _, gcl = full
+    assert names(gcl, Pipeline.schedule("main")) == {"wheelship-status": "on_success"}
+
+
+def test_inputs_turn_on_dev_publish_dev_deploy_runbook_and_auto_deploy(tmp_path: Path) -> None:
+    ci = {
+        "include": [
+            include_component(
+                "full-pipeline",
+                {
+                    "dev-publish": True,
+                    "dev-target": "dev",
+                    "runbook-target": "locked",
+                    "manual-deploy": False,
+                },
+            )
+        ]
+    }
+    gcl = GitlabCiLocal(make_consumer(None, tmp_path / "p", ci).path)
+    assert names(gcl, Pipeline.branch("main")) == {
+        "wheelship-build": "on_success",
+        "wheelship-test": "on_success",
+        "wheelship-publish": "on_success",
+        "wheelship-deploy-dev": "on_success",
+    }
+    tag = names(gcl, Pipeline.tag("v2.0.0"))
+    assert tag["wheelship-deploy"] == "on_success"
+    assert tag["wheelship-runbook"] == "on_success"
+
+
+def test_classic_project_include_with_inputs_gives_the_same_jobs(tmp_path: Path) -> None:
+    ci = {
+        "include": [
+            include_project("workflow"),
+            include_project("build", {"python-version": "3.11"}),
+            include_project("test", {"extras": "test,plots"}),
+        ]
+    }
+    gcl = GitlabCiLocal(make_consumer(None, tmp_path / "p", ci).path)
+    assert set(names(gcl, Pipeline.merge_request("f", "main"))) == {
+        "wheelship-build",
+        "wheelship-test",
+    }
+    assert "WHEELSHIP_EXTRAS: test,plots" in gcl.preview(Pipeline.merge_request("f", "main"))
+
+
+@pytest.mark.parametrize(
+    "pipeline",
+    [
+        Pipeline.merge_request("f", "release/1.4"),
+        Pipeline.branch("release/1.4"),
+        Pipeline.tag("v1.4.2"),
+    ],
+    ids=["mr", "release-branch", "tag"],
+)
+def test_rendered_full_pipeline_is_valid_against_gitlab_ci_schema(
+    full: tuple[Consumer, GitlabCiLocal], pipeline: Pipeline
+) -> None:
+    import sys
+
+    sys.path.insert(0, str(TEMPLATES.parent / "ci"))
+    import templates as tpl
+
+    rendered = yaml.safe_load(full[1].preview(pipeline))
+    assert tpl.schema_errors(rendered) == []
+    deploy = rendered["wheelship-deploy"]
+    assert deploy["environment"] == {
+        "name": "production",
+        "url": "$DATABRICKS_HOST",
+        "deployment_tier": "production",
+    }
+    assert deploy["resource_group"] == "wheelship-prod"
+    assert deploy["id_tokens"] == {"WHEELSHIP_ID_TOKEN": {"aud": "databricks"}}

@@ -1,0 +1,316 @@
+"""A FAKE of a few GitLab API endpoints, on loopback — not GitLab.
+
+GitLab itself cannot run here, so this small server stands in for the endpoints ``wheelship tag``
+and ``wheelship publish`` call, following docs.gitlab.com (api/releases, api/packages/pypi,
+user/packages/pypi_repository) and GitLab's ``lib/api/pypi_packages.rb``:
+
+Releases API (``JOB-TOKEN`` or ``PRIVATE-TOKEN`` header, else 401; another project: 404):
+
+* ``POST /api/v4/projects/:id/releases`` (JSON ``tag_name``, ``ref``, ``name``, ``description``,
+  ``tag_message``): 201 with the release; 409 ``Release already exists``; 400 when ``ref`` is
+  missing and the tag does not exist. With ``bare_repo`` set it creates the tag there as GitLab
+  does (annotated when ``tag_message`` is given), so a later ``git fetch --tags`` sees it.
+* ``GET /api/v4/projects/:id/releases/:tag_name``: 200 or 404.
+
+PyPI package registry (HTTP Basic auth: user ``gitlab-ci-token`` with the job token, or any user
+with the private token; else 401):
+
+* ``POST /api/v4/projects/:id/packages/pypi`` — twine's multipart upload; 201, or 400 when the
+  file name exists already.
+* ``GET /api/v4/projects/:id/packages/pypi/simple/:name/`` — PEP 503 HTML with ``#sha256=``
+  links, or PEP 691 JSON when asked for it and ``pypi_pep691`` is on (GitLab's
+  ``pypi_pep_691_json`` feature flag). An unknown package redirects to pypi.org when
+  ``pypi_forwarding`` is on (GitLab's package forwarding, on by default), else 404.
+* ``GET /api/v4/projects/:id/packages/pypi/files/:sha256/:file_name`` — the file.
+
+Every request is recorded (method, path, headers, JSON body) so tests check exactly what wheelship
+sent. ``fail_next`` injects one canned response for a ``"METHOD /path"`` key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+PEP691 = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None  # JSON-able, or bytes/str sent as is
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class FakeGitLab:
+    project_id: str = "42"
+    project_path: str = "group/project"
+    tokens: dict[str, str] = field(
+        default_factory=lambda: {"JOB-TOKEN": "job-token-value", "PRIVATE-TOKEN": "glpat-value"}
+    )
+    bare_repo: Path | None = None
+    pypi_forwarding: bool = True
+    pypi_pep691: bool = False
+    requests: list[Recorded] = field(default_factory=list)
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: canonical project name -> file name -> bytes
+    packages: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    fail_next: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    port: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v4"
+
+    @property
+    def pypi_url(self) -> str:
+        return f"{self.api_url}/projects/{self.project_id}/packages/pypi"
+
+    # --- auth ------------------------------------------------------------------------------------
+
+    def _header_token_ok(self, headers: dict[str, str]) -> bool:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return any(lowered.get(h.lower()) == v for h, v in self.tokens.items())
+
+    def _basic_ok(self, headers: dict[str, str]) -> bool:
+        auth = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if not auth.startswith("Basic "):
+            return False
+        user, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if user == "gitlab-ci-token":
+            return secret == self.tokens["JOB-TOKEN"]
+        return secret == self.tokens["PRIVATE-TOKEN"]
+
+    # --- dispatch --------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Response:
+        ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        body: Any = raw
+        if raw and ctype.startswith("application/json"):
+            body = json.loads(raw)
+        elif raw and ctype.startswith("multipart/"):
+            body = "<multipart upload>"
+        self.requests.append(Recorded(method, path, headers, body))
+        key = f"{method} {path}"
+        if key in self.fail_next:
+            status, obj = self.fail_next.pop(key)
+            return Response(status, obj)
+        prefix = "/api/v4/projects/"
+        if not path.startswith(prefix):
+            return Response(404, {"error": "404 Not Found"})
+        project, _, sub = path[len(prefix) :].partition("/")
+        if unquote(project) not in (self.project_id, self.project_path):
+            return Response(404, {"message": "404 Project Not Found"})
+        if sub == "packages/pypi" or sub.startswith("packages/pypi/"):
+            if not self._basic_ok(headers):
+                return Response(
+                    401,
+                    {"message": "401 Unauthorized"},
+                    headers={"WWW-Authenticate": 'Basic realm="GitLab Packages Registry"'},
+                )
+            return self._pypi(method, sub[len("packages/pypi") :], headers, raw, ctype)
+        if not self._header_token_ok(headers):
+            return Response(401, {"message": "401 Unauthorized"})
+        if method == "POST" and sub == "releases":
+            return self._create_release(body)
+        if method == "GET" and sub.startswith("releases/"):
+            tag = unquote(sub[len("releases/") :])
+            if tag in self.releases:
+                return Response(200, self.releases[tag])
+            return Response(404, {"message": "404 Not Found"})
+        return Response(404, {"error": "404 Not Found"})
+
+    # --- releases --------------------------------------------------------------------------------
+
+    def _resolve(self, ref: str) -> str | None:
+        if self.bare_repo is None:
+            return ref if len(ref) == 40 else None
+        proc = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+            cwd=self.bare_repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return proc.stdout.strip() or None
+
+    def _create_release(self, body: Any) -> Response:
+        if not isinstance(body, dict) or not body.get("tag_name"):
+            return Response(400, {"error": "tag_name is missing"})
+        tag = str(body["tag_name"])
+        if tag in self.releases:
+            return Response(409, {"message": "Release already exists"})
+        commit = self._resolve(f"refs/tags/{tag}") if self.bare_repo is not None else None
+        if commit is None:
+            ref = body.get("ref")
+            if not ref:
+                return Response(400, {"message": "Ref is not specified"})
+            commit = self._resolve(str(ref))
+            if commit is None:
+                return Response(400, {"message": "Ref is invalid"})
+            if self.bare_repo is not None:
+                args = ["git", "tag"]
+                if body.get("tag_message"):
+                    args += ["-a", "-m", str(body["tag_message"])]
+                subprocess.run(
+                    [*args, tag, commit],
+                    cwd=self.bare_repo,
+                    check=True,
+                    capture_output=True,
+                    env={
+                        **os.environ,
+                        "GIT_COMMITTER_NAME": "GitLab",
+                        "GIT_COMMITTER_EMAIL": "gitlab@example.com",
+                    },
+                )
+        release = {
+            "tag_name": tag,
+            "name": body.get("name") or tag,
+            "description": body.get("description") or "",
+            "commit": {"id": commit},
+        }
+        self.releases[tag] = release
+        return Response(201, release)
+
+    # --- PyPI registry ---------------------------------------------------------------------------
+
+    def _pypi(
+        self, method: str, sub: str, headers: dict[str, str], raw: bytes, ctype: str
+    ) -> Response:
+        if method == "POST" and sub in ("", "/"):
+            return self._upload(raw, ctype)
+        if method == "GET" and sub.startswith("/simple/"):
+            name = sub[len("/simple/") :].strip("/")
+            accept = {k.lower(): v for k, v in headers.items()}.get("accept", "")
+            return self._simple(name, accept)
+        if method == "GET" and sub.startswith("/files/"):
+            _, filename = sub[len("/files/") :].split("/", 1)
+            for files in self.packages.values():
+                if filename in files:
+                    return Response(200, files[filename], "application/octet-stream")
+        return Response(404, {"message": "404 Package Not Found"})
+
+    def _upload(self, raw: bytes, ctype: str) -> Response:
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {ctype}\r\n\r\n".encode() + raw
+        )
+        fields: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            fields[str(name)] = (part.get_filename(), part.get_payload(decode=True))
+        name = fields.get("name", (None, b""))[1].decode()
+        filename, content = fields["content"]
+        project = self.packages.setdefault(_canonical(name), {})
+        if filename in project:
+            return Response(400, {"message": "Validation failed: File name has already been taken"})
+        project[filename] = content
+        return Response(201, {"message": "201 Created"})
+
+    def _simple(self, name: str, accept: str) -> Response:
+        files = self.packages.get(_canonical(name))
+        if not files:
+            if self.pypi_forwarding:
+                return Response(
+                    302, b"", "text/html", {"Location": f"https://pypi.org/simple/{name}/"}
+                )
+            return Response(404, {"message": "404 Package Not Found"})
+        entries = []
+        for filename, content in sorted(files.items()):
+            sha = hashlib.sha256(content).hexdigest()
+            entries.append((filename, f"{self.pypi_url}/files/{sha}/{filename}", sha))
+        if self.pypi_pep691 and PEP691 in accept:
+            data = {
+                "meta": {"api-version": "1.1"},
+                "name": _canonical(name),
+                "files": [
+                    {"filename": f, "url": u, "hashes": {"sha256": s}} for f, u, s in entries
+                ],
+            }
+            return Response(200, json.dumps(data).encode(), f"{PEP691}; charset=utf-8")
+        links = "".join(
+            f'<a href="{html.escape(u)}#sha256={s}" data-requires-python="">{html.escape(f)}</a><br>'
+            for f, u, s in entries
+        )
+        page = (
+            f"<!DOCTYPE html>\n<html>\n  <head>\n    <title>Links for {html.escape(name)}</title>\n"
+            f"  </head>\n  <body>\n    <h1>Links for {html.escape(name)}</h1>\n    {links}\n"
+            "  </body>\n</html>\n"
+        )
+        return Response(200, page.encode(), "text/html; charset=utf-8")
+
+
+def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = -1  # one send per response (avoids Nagle/delayed-ACK stalls)
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            resp = fake.handle(
+                self.command, urlsplit(self.path).path, dict(self.headers.items()), raw
+            )
+            if isinstance(resp.body, bytes):
+                payload = resp.body
+            elif isinstance(resp.body, str):
+                payload = resp.body.encode()
+            else:
+                payload = json.dumps(resp.body).encode()
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type)
+            for name, value in resp.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def run_fake_gitlab(fake: FakeGitLab | None = None) -> Iterator[FakeGitLab]:
+    fake = fake or FakeGitLab()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
+    fake.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

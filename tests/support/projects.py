@@ -1,0 +1,59 @@
+"""Fixture projects (``tests/fixtures``) in throw-away git repositories, and a clean CI env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from support.gitrepo import GIT_ENV, GitRepo
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+#: Variables that make wheelship believe it runs in a pipeline (the suite itself may run in CI).
+CI_VARIABLES = ("CI", "GITLAB_CI")
+
+
+def project_repo(
+    tmp_path: Path, fixture: str, *, tag: str | None = None, name: str = "project"
+) -> GitRepo:
+    """A git repository holding a copy of ``tests/fixtures/<fixture>``, optionally tagged."""
+    repo = GitRepo.from_template(FIXTURES / fixture, tmp_path / name)
+    if tag:
+        repo.tag(tag)
+    return repo
+
+
+def pipeline_env(monkeypatch: pytest.MonkeyPatch, iid: int = 42, tag: str | None = None) -> None:
+    """Look like a GitLab pipeline (branch pipeline, or a tag pipeline when ``tag`` is set)."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("GITLAB_CI", "true")
+    monkeypatch.setenv("CI_PIPELINE_IID", str(iid))
+    if tag:
+        monkeypatch.setenv("CI_COMMIT_TAG", tag)
+    else:
+        monkeypatch.setenv("CI_COMMIT_BRANCH", "main")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CI or WHEELSHIP_* variables from the outer environment; git ignores user config."""
+    for key in list(os.environ):
+        if key in CI_VARIABLES or key.startswith(("CI_", "WHEELSHIP_", "SETUPTOOLS_SCM_")):
+            monkeypatch.delenv(key)
+    for key in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"):
+        monkeypatch.setenv(key, GIT_ENV[key])
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One build-environment cache for the whole session (each backend's env is made once)."""
+    return tmp_path_factory.mktemp("wheelship-cache")
+
+
+@pytest.fixture
+def build_env(clean_env: None, build_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean environment whose builds share the session's build-environment cache."""
+    monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(build_cache))
+    return build_cache

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from wheelship.buildenv import BuildEnv, env_key, requires_memo_key
+
+
+def test_env_key_ignores_order_and_spelling() -> None:
+    a = env_key(["setuptools>=77", "setuptools-scm>=8"], "uv")
+    assert a == env_key(["setuptools-scm >= 8", "setuptools >=77"], "uv")
+    assert a != env_key(["setuptools>=78", "setuptools-scm>=8"], "uv")
+    assert a != env_key(["setuptools>=77", "setuptools-scm>=8"], "pip")
+
+
+def test_missing_reads_installed_metadata(tmp_path: Path) -> None:
+    env = BuildEnv(tmp_path, "pip")
+    info = env.site_packages / "flit_core-3.12.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: flit_core\nVersion: 3.12.0\n")
+    assert env.missing(["flit-core>=3.11,<5"]) == []
+    assert env.missing(["flit_core>=4"]) == ["flit_core>=4"]
+    assert env.missing(["hatchling"]) == ["hatchling"]
+    assert env.missing(['tomli; python_version < "3"']) == []
+
+
+def test_requires_memo_key_follows_the_config_files(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    key = requires_memo_key(tmp_path, "sdist")
+    assert key is not None
+    assert key != requires_memo_key(tmp_path, "wheel")
+    (tmp_path / "setup.py").write_text("from setuptools import setup\nsetup()\n")
+    assert requires_memo_key(tmp_path, "sdist") not in (None, key)
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["scikit-build-core"]\nbuild-backend = "scikit_build_core.build"\n'
+    )
+    assert requires_memo_key(tmp_path, "sdist") is None  # asks for cmake only when missing
+
+
+def test_remembered_requires_round_trip(tmp_path: Path) -> None:
+    env = BuildEnv(tmp_path, "uv")
+    assert env.remembered_requires("k") is None
+    env.remember_requires("k", ["wheel", "cython"])
+    env.remember_requires("j", [])
+    assert env.remembered_requires("k") == ["cython", "wheel"]
+    assert env.remembered_requires("j") == []

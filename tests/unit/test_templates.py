@@ -1,0 +1,223 @@
+"""The components in templates/: headers, inputs, thin jobs, GitLab's schema, README, pin."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "ci"))
+
+import templates as tpl  # noqa: E402
+
+ALL = tpl.templates()
+JOBS = tpl.job_templates()
+IDS = [t.name for t in ALL]
+JOB_IDS = [t.name for t in JOBS]
+
+#: template -> the wheelship command its job runs
+COMMAND = {
+    "build": "build",
+    "test": "test",
+    "compat": "compat",
+    "plan": "plan",
+    "tag": "tag",
+    "publish": "publish",
+    "deploy": "deploy",
+    "status": "status",
+    "rollback": "rollback",
+    "runbook": "runbook",
+}
+#: variables the templates set for themselves or for tools other than the CLI command
+TEMPLATE_VARIABLES = {"WHEELSHIP_PYTHON_VERSION", "WHEELSHIP_INSTALL", "WHEELSHIP_INSTALL_ARGS"}
+
+
+def job_of(t: tpl.Template) -> dict[str, Any]:
+    (job,) = t.body.values()
+    assert isinstance(job, dict)
+    return job
+
+
+def test_every_job_has_a_template_and_the_full_pipeline_includes_them_all() -> None:
+    assert set(JOB_IDS) == set(COMMAND)
+    full = tpl.load(tpl.TEMPLATES / "full-pipeline.yml")
+    included = {Path(i["local"]).stem for i in full.body["include"]}
+    assert included == {*COMMAND, "workflow"}
+    assert set(full.body) == {"include"}, "the full pipeline only includes the job templates"
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_header_is_its_own_document(t: tpl.Template) -> None:
+    # GitLab requires `spec:` alone in the first document; one document with spec + jobs
+    # passes the JSON schema but is rejected by GitLab.
+    assert set(t.header) == {"spec"}
+    assert t.text.count("\n---\n") == 1
+    assert "spec" not in t.body
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_inputs_are_typed_described_and_defaulted(t: tpl.Template) -> None:
+    assert t.description and len(t.description) <= 256
+    for name, spec in t.inputs.items():
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", name), name
+        assert "default" in spec, f"{name}: every input has a default"
+        desc = spec.get("description", "")
+        assert desc.endswith(".") and desc[0].isupper(), f"{name}: one sentence description"
+        kind = spec.get("type", "string")
+        value = spec["default"]
+        expected = {"string": str, "boolean": bool, "array": list, "number": (int, float)}[kind]
+        assert isinstance(value, expected), f"{name}: default {value!r} is not a {kind}"
+        if "options" in spec:
+            assert value in spec["options"], f"{name}: default not among options"
+
+
+@pytest.mark.parametrize("t", JOBS, ids=JOB_IDS)
+def test_common_inputs_come_first_and_are_the_same_everywhere(t: tpl.Template) -> None:
+    names = list(t.inputs)
+    assert tuple(names[: len(tpl.COMMON_INPUTS)]) == tpl.COMMON_INPUTS
+    reference = tpl.load(tpl.TEMPLATES / "build.yml").inputs
+    for name in tpl.COMMON_INPUTS[4:]:  # as/stage/rules/needs defaults differ per job
+        assert t.inputs[name] == reference[name], name
+    assert t.inputs["as"]["default"] == f"wheelship-{t.name}"
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_every_input_is_used_and_every_reference_declared(t: tpl.Template) -> None:
+    refs = t.references()
+    assert refs <= set(t.inputs), f"undeclared: {refs - set(t.inputs)}"
+    assert set(t.inputs) <= refs, f"unused: {set(t.inputs) - refs}"
+
+
+@pytest.mark.parametrize("t", JOBS, ids=JOB_IDS)
+def test_job_is_thin_one_install_line_and_one_cli_call(t: tpl.Template) -> None:
+    job = job_of(t)
+    assert job["script"] == [f"wheelship {COMMAND[t.name]}"]
+    reference = job_of(tpl.load(tpl.TEMPLATES / "build.yml"))
+    assert job["before_script"] == reference["before_script"]
+    assert job["cache"] == reference["cache"]
+    for key in ("stage", "image", "rules", "needs"):
+        assert job[key] == f"$[[ inputs.{key} ]]"
+    for name, value in job["variables"].items():
+        assert name.isupper(), name
+        assert "$[[" not in str(value) or re.fullmatch(
+            r"[^$]*(\$\[\[ inputs\.[a-z-]+ \]\][^$]*)+", value
+        )
+    assert "CI_PROJECT_DIR" not in t.text, (
+        "gitlab-ci-local fakes CI_PROJECT_DIR; use relative paths"
+    )
+
+
+@pytest.mark.parametrize("name", ["build", "compat", "tag"])
+def test_jobs_that_compute_versions_clone_the_whole_history(name: str) -> None:
+    assert job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))["variables"]["GIT_DEPTH"] == "0"
+
+
+def test_jobs_that_talk_to_databricks_get_an_id_token_and_deploys_one_resource_group() -> None:
+    for name in ("plan", "deploy", "status", "rollback", "runbook"):
+        job = job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))
+        assert job["id_tokens"]["WHEELSHIP_ID_TOKEN"]["aud"] == "$[[ inputs.oidc-audience ]]"
+        assert job["variables"]["DATABRICKS_OIDC_TOKEN_ENV"] == "WHEELSHIP_ID_TOKEN"
+    for name in ("deploy", "rollback"):
+        job = job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))
+        assert job["resource_group"] == "wheelship-$[[ inputs.target ]]"
+        assert job["environment"]["deployment_tier"] == "$[[ inputs.environment-tier ]]"
+
+
+def test_test_job_reports_junit_and_coverage() -> None:
+    job = job_of(tpl.load(tpl.TEMPLATES / "test.yml"))
+    reports = job["artifacts"]["reports"]
+    assert reports["junit"].endswith("junit.xml")
+    assert reports["coverage_report"]["coverage_format"] == "cobertura"
+    assert re.search(job["coverage"].strip("/"), "TOTAL     120     6    95%")
+
+
+@pytest.mark.parametrize("t", ALL, ids=IDS)
+def test_valid_against_gitlab_ci_schema(t: tpl.Template) -> None:
+    assert tpl.lint(t) == []
+
+
+def test_schema_check_catches_mistakes() -> None:
+    build = tpl.load(tpl.TEMPLATES / "build.yml")
+    bad_header = {"spec": {"inputs": {"x": {"type": "integer", "default": 1}}}}
+    assert tpl.schema_errors(bad_header)
+    body = tpl.rendered(build)
+    job = next(iter(body.values()))
+    job["scripts"] = job.pop("script")
+    assert any("scripts" in e for e in tpl.schema_errors(body))
+
+
+def test_interpolation_keeps_types_and_splices_text() -> None:
+    build = tpl.load(tpl.TEMPLATES / "build.yml")
+    job = tpl.rendered(build, {"as": "b", "project-dir": "pkg"})["b"]
+    assert job["rules"][1] == {"when": "on_success"}
+    assert job["artifacts"]["paths"] == ["pkg/dist/"]
+
+
+def test_readme_tables_are_generated_from_the_headers() -> None:
+    readme = tpl.README.read_text(encoding="utf-8")
+    assert tpl.render_readme(readme) == readme, "run: python ci/templates.py readme"
+
+
+def test_readme_check_fails_on_drift(capsys: pytest.CaptureFixture[str]) -> None:
+    stale = tpl.README.read_text(encoding="utf-8").replace("| `extras` |", "| `extra` |", 1)
+    assert tpl.render_readme(stale) != stale
+
+
+def test_every_template_pins_the_same_exact_release() -> None:
+    pins = tpl.pins()
+    assert set(pins) == set(JOB_IDS)
+    (pin,) = set(pins.values())
+    assert re.fullmatch(r"\d+\.\d+\.\d+(rc\d+)?", pin)
+    full = tpl.load(tpl.TEMPLATES / "full-pipeline.yml")
+    assert full.inputs["wheelship"]["default"] == f"wheelship=={pin}"
+
+
+def test_stamp_rewrites_every_pin_and_check_pin_guards_tags(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "templates"
+    copy.mkdir()
+    for p in tpl.TEMPLATES.glob("*.yml"):
+        (copy / p.name).write_text(p.read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(tpl.README.read_text())
+    monkeypatch.setattr(tpl, "TEMPLATES", copy)
+    monkeypatch.setattr(tpl, "README", readme)
+
+    assert tpl.main(["stamp", "v2.3.4"]) == 0
+    assert set(tpl.pins().values()) == {"2.3.4"}
+    assert "`wheelship==2.3.4`" in readme.read_text()
+    assert tpl.main(["check-pin", "v2.3.4"]) == 0
+    assert tpl.main(["check-pin", "v2.3.5"]) == 1
+    err = capsys.readouterr().err
+    assert "run 'python ci/templates.py stamp 2.3.5', commit, and tag that commit" in err
+    assert tpl.main(["check-pin", "nightly"]) == 2
+    assert tpl.main(["stamp", "2.4.0-rc.1"]) == 0
+    assert set(tpl.pins().values()) == {"2.4.0rc1"}
+
+
+def _command_env_vars(command: str) -> set[str]:
+    import importlib
+
+    from wheelship.cli import new_parser
+
+    try:
+        module = importlib.import_module(f"wheelship.commands.{command}")
+    except ModuleNotFoundError:
+        pytest.skip(f"'wheelship {command}' has not landed yet")
+    parser: argparse.ArgumentParser = new_parser(command, "")
+    module.configure(parser)
+    return set(re.findall(r"env:\s+(WHEELSHIP_[A-Z0-9_]+)", parser.format_help()))
+
+
+@pytest.mark.parametrize("t", JOBS, ids=JOB_IDS)
+def test_every_wheelship_variable_is_a_setting_of_the_command(t: tpl.Template) -> None:
+    """A misspelt WHEELSHIP_* variable would be silently ignored by the CLI."""
+    known = _command_env_vars(COMMAND[t.name]) | TEMPLATE_VARIABLES
+    used = {v for v in job_of(t)["variables"] if v.startswith("WHEELSHIP_")}
+    assert used - known == set()
