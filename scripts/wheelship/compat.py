@@ -33,6 +33,7 @@ from wheelship.apidiff import (
 from wheelship.errors import BreakingChangesFound, ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.project import read_project
+from wheelship.tagging import compile_branch_pattern
 from wheelship.versioning import (
     Release,
     VersionSettings,
@@ -40,9 +41,6 @@ from wheelship.versioning import (
     compile_pattern,
     parse_tag,
 )
-
-#: The release branch names of GitLab flow: ``release/X.Y``.
-DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"
 
 
 class Level(StrEnum):
@@ -84,6 +82,8 @@ class CompatSettings:
     branch: str | None = None
     #: Never fetch history or tags from origin (a shallow clone is then an error).
     offline: bool = False
+    #: Where ``version``/``level`` come from, for the report ("the tag being created").
+    context: str | None = None
     environ: Mapping[str, str] | None = None
 
 
@@ -210,25 +210,6 @@ def decide(
     return Verdict.BREAKING, None
 
 
-def compile_branch_pattern(pattern: str | None) -> re.Pattern[str]:
-    try:
-        rx = re.compile(pattern or DEFAULT_RELEASE_BRANCH_PATTERN)
-    except re.error as exc:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} is not a valid regular expression ({exc})",
-            "fix WHEELSHIP_RELEASE_BRANCH_PATTERN / --release-branch-pattern",
-        ) from None
-    missing = {"major", "minor"} - set(rx.groupindex)
-    if missing:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} lacks the named groups "
-            f"{', '.join(sorted(missing))}",
-            "use (?P<major>...) and (?P<minor>...) groups, as in ^release/(?P<major>\\d+)\\."
-            "(?P<minor>\\d+)$",
-        )
-    return rx
-
-
 def _resolve_commit(repo: Path, ref: str, what: str) -> str:
     out = git.run(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
     if not out:
@@ -260,6 +241,10 @@ def _project_import_name(project: Path) -> str | None:
         return None
 
 
+#: Top-level packages that are never the project's API.
+_NOT_API = frozenset({"tests", "test", "testing", "docs", "doc", "examples", "benchmarks"})
+
+
 def _packages(
     settings: CompatSettings, project: Path, head: Snapshot, prefix: str
 ) -> dict[str, str]:
@@ -281,10 +266,14 @@ def _packages(
         directory = locate_package(head.files, dist_name, prefix)
         if directory is not None:
             return {dist_name: directory}
-    src = f"{prefix}src".rstrip("/")
-    found = top_level_packages(head.files, src)
-    if len(found) == 1:
-        return {found[0]: src}
+    # a single package under src/, else a single package at the project's top level
+    found: list[str] = []
+    for directory in (f"{prefix}src", prefix.rstrip("/")):
+        found = [p for p in top_level_packages(head.files, directory) if p not in _NOT_API]
+        if len(found) == 1:
+            return {found[0]: directory}
+        if found:
+            break
     raise ConfigurationError(
         f"cannot tell which package's API to check in {where}"
         + (f" (found {', '.join(found)})" if found else ""),
@@ -310,15 +299,18 @@ def check(settings: CompatSettings) -> CompatReport:
     if git.is_dirty(repo):
         log.warn("the working tree has uncommitted changes: compat checks HEAD's commit only")
 
-    # fetches history and tags when the clone is shallow or has none (GitLab CI clones)
-    reachable = _reachable_releases(
-        repo,
-        rx,
-        VersionSettings(
-            project=project, tag_pattern=settings.tag_pattern, offline=settings.offline
-        ),
-        ci.in_pipeline,
-    )
+    # fetches history and tags when the clone is shallow or has none (GitLab CI clones); not
+    # needed when the caller knows both the baseline and the level (wheelship tag)
+    reachable: list[Release] = []
+    if settings.against is None or settings.level is None:
+        reachable = _reachable_releases(
+            repo,
+            rx,
+            VersionSettings(
+                project=project, tag_pattern=settings.tag_pattern, offline=settings.offline
+            ),
+            ci.in_pipeline,
+        )
     version, version_reason = _version(settings, repo, ci, rx, brx)
     previous = previous_release(reachable, before=version)
 
@@ -407,7 +399,7 @@ def _version(
                 f"--version {settings.version!r} is not a release version",
                 "use X.Y.Z (or a tag such as v1.2.3)",
             )
-        return version, f"--version {settings.version}"
+        return version, settings.context or f"--version {settings.version}"
     at_head = [r for r in (parse_tag(t, rx) for t in git.tags_at(repo)) if r]
     if at_head:
         version = max(at_head)
@@ -430,7 +422,12 @@ def _level(
     ci: CiEnv,
 ) -> tuple[Level, str]:
     if settings.level is not None:
-        return settings.level, f"--level {settings.level.value}"
+        given = settings.context or f"--level {settings.level.value}"
+        if version is not None and previous is not None:
+            level, why = release_level(previous, version)
+            if level is settings.level:
+                return level, f"{why} ({given})"
+        return settings.level, given
     if version is not None and previous is not None:
         level, why = release_level(previous, version)
         return level, f"{why} ({version_reason})"

@@ -42,6 +42,7 @@ from wheelship.errors import ConfigurationError, PublishError
 from wheelship.gitlab import CiEnv
 from wheelship.manifest import DistFile, Manifest
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
+from wheelship.versioning import parse_tag
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{SIMPLE_JSON}, text/html;q=0.1"
@@ -390,6 +391,26 @@ def check_version(manifest: Manifest, target: Target, local_versions: LocalVersi
         )
 
 
+def check_release_tag(manifest: Manifest, ci: CiEnv) -> None:
+    """In a pipeline for a release tag, the files must be that release (not a dev build of an
+    earlier pipeline whose artifacts were passed along)."""
+    if not ci.commit_tag:
+        return
+    release = parse_tag(ci.commit_tag)
+    if release is None:
+        return
+    try:
+        same = Version(manifest.version) == Version(release.pep440)
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise PublishError(
+            f"the build is version {manifest.version}, but this pipeline is for release tag "
+            f"{ci.commit_tag} ({release.pep440})",
+            "publish the files built by this tag pipeline's build job",
+        )
+
+
 def publish(
     settings: PublishSettings,
     *,
@@ -401,12 +422,21 @@ def publish(
     manifest = Manifest.load(settings.dist)
     target = resolve_target(settings, ci)
     check_version(manifest, target, settings.local_versions)
+    check_release_tag(manifest, ci)
     manifest.verify(settings.dist)
     if not manifest.files:
         raise ConfigurationError(
             f"the manifest in {settings.dist} lists no files", "rebuild with 'wheelship build'"
         )
-    creds = credentials_of(target, env)
+    creds: Credentials | None
+    try:
+        creds = credentials_of(target, env)
+    except ConfigurationError as exc:
+        if not settings.dry_run:
+            raise
+        # A dry run on a laptop still shows the plan, reading the index anonymously.
+        log.warn(f"the real run would fail here: {exc}")
+        creds = None
     index = Index(target.simple_url, creds, session=session)
 
     plan = _plan(index, manifest)
@@ -418,13 +448,15 @@ def publish(
         result.skipped.append(f.name)
     if settings.dry_run:
         for f in plan.upload:
-            log.result(f"{verb} {f.name} to {target.repository_url} ({creds.source})")
+            source = creds.source if creds else "credentials missing"
+            log.result(f"{verb} {f.name} to {target.repository_url} ({source})")
         return result
     if not plan.upload:
         log.info(f"{manifest.name} {manifest.version}: every file is in the index already")
         return result
 
     paths = [settings.dist / f.name for f in plan.upload]
+    assert creds is not None
     failure = upload(paths, target.repository_url, creds, env)
     if failure is not None:
         # Another pipeline may have uploaded the same bytes meanwhile: that is success.

@@ -103,7 +103,15 @@ def tag_release(
         raise ConfigurationError(
             f"{settings.project} is not in a git repository", "run in the project's clone"
         )
-    api = _api_target(settings, ci) if settings.method == "release-api" else None
+    api: _ApiTarget | None = None
+    api_problem: str | None = None
+    if settings.method == "release-api":
+        try:
+            api = _api_target(settings, ci)
+        except ConfigurationError as exc:
+            if not settings.dry_run:
+                raise
+            api_problem = str(exc)  # a dry run on a laptop still shows the decision
     has_remote = git.has_remote(repo, settings.remote)
     if settings.method == "git-push" and not has_remote:
         raise ConfigurationError(
@@ -136,7 +144,7 @@ def tag_release(
     )
 
     if settings.dry_run:
-        _print_dry_run(settings, what, notes, api, repo, env)
+        _print_dry_run(settings, what, notes, api, api_problem, repo, env)
         return TagOutcome(decision, created=False, notes=notes)
 
     token = _token(settings, env, required=settings.method == "release-api")
@@ -235,17 +243,25 @@ def _print_dry_run(
     what: str,
     notes: str,
     api: _ApiTarget | None,
+    api_problem: str | None,
     repo: Path,
     env: Mapping[str, str],
 ) -> None:
     log.result(f"would create {what}")
+    header = f"({token_header(settings.token_var, settings.token_kind)} from ${settings.token_var})"
     if api is not None:
         client_url = f"{api.api_url}/projects/{api.project_id}/releases"
-        log.result(f"via: POST {client_url} ({_method_text(settings).split('(')[1]}")
-    else:
+        log.result(f"via: POST {client_url} {header}")
+    elif api_problem is not None:
+        log.result(f"via: POST <CI_API_V4_URL>/projects/<CI_PROJECT_ID>/releases {header}")
+        log.warn(f"the real run would fail here: {api_problem}")
+    needs_token = settings.method == "release-api"
+    if settings.method == "git-push":
         url = _strip_userinfo(git.remote_url(repo, settings.remote) or settings.remote)
-        log.result(f"via: git push {url} refs/tags/… (annotated tag)")
-    if not env.get(settings.token_var):
+        needs_token = urlsplit(url).scheme in ("http", "https")
+        auth = f" (Authorization header from ${settings.token_var})" if needs_token else ""
+        log.result(f"via: git push {url} refs/tags/… (annotated tag){auth}")
+    if needs_token and not env.get(settings.token_var):
         log.warn(
             f"{settings.token_var} is not set here: the real run needs it "
             "(protected variables reach protected branches only)"

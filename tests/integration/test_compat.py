@@ -476,6 +476,8 @@ def test_checks_the_commit_not_the_working_tree_and_changes_nothing(
     repo = release_repo(tmp_path / "repo", "compatible_additions")
     # an uncommitted break is not part of the release being checked
     apply_v2(repo, "lost_default")
+    # the branch griffe.load_git would create (and fail on, when a killed run left it behind)
+    repo.git("branch", "griffe-v1-0-0", "v1.0.0")
 
     def state() -> list[str]:
         return [
@@ -551,7 +553,7 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["--release-branch-pattern", "^rel/(\\d+)$"],
             "error: release branch pattern '^rel/(\\\\d+)$' lacks the named groups major, minor "
-            "— use (?P<major>...) and (?P<minor>...) groups, as in "
+            "— use (?P<major>\\d+) and (?P<minor>\\d+), e.g. "
             "^release/(?P<major>\\d+)\\.(?P<minor>\\d+)$",
         ),
     ]

@@ -261,8 +261,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    code, out, _err = cli(capsys, "--project", str(repo.path), "--method", "git-push", "--dry-run")
+    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push", "--dry-run")
     assert code == 0
+    assert "warning" not in err  # a path remote needs no token
     lines = out.splitlines()
     assert (
         lines[0]
@@ -582,3 +583,47 @@ def test_release_api_retries_a_transient_failure(
     assert (code, out) == (0, "v1.2.0\n"), err
     assert [r.method for r in gitlab.requests] == ["POST", "POST"]
     assert "v1.2.0" in gitlab.releases
+
+
+def test_dry_run_outside_ci_still_shows_the_decision(
+    project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, bare = project
+    code, out, err = cli(capsys, "--project", str(repo.path), "--dry-run")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        f"would create tag v1.2.0 at {repo.head()[:8]} on release/1.2 (minor after v1.1.0)",
+        "via: POST <CI_API_V4_URL>/projects/<CI_PROJECT_ID>/releases (JOB-TOKEN from "
+        "$CI_JOB_TOKEN)",
+    ]
+    assert (
+        "warning: the real run would fail here: the Releases API method needs --api-url "
+        "(CI_API_V4_URL) — run in GitLab CI, pass it, or use --method git-push\n"
+    ) in err
+    assert "v1.2.0" not in origin_tags(bare)
+
+
+def test_dry_run_of_an_https_push_names_the_token_it_needs(
+    http_project: tuple[GitRepo, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, bare, token = http_project
+    with run_git_http(bare.parent, token) as srv:
+        repo.git("remote", "set-url", "origin", srv.url(bare.name))
+        code, out, err = cli(
+            capsys,
+            "--project",
+            str(repo.path),
+            "--method",
+            "git-push",
+            "--token-var",
+            "PROJECT_TAG_TOKEN",
+            "--no-fetch",
+            "--dry-run",
+        )
+        assert srv.authorizations == []
+    assert code == 0
+    assert out.splitlines()[1] == (
+        f"via: git push {srv.url(bare.name)} refs/tags/… (annotated tag) (Authorization header "
+        "from $PROJECT_TAG_TOKEN)"
+    )
+    assert "warning: PROJECT_TAG_TOKEN is not set here: the real run needs it" in err

@@ -12,6 +12,7 @@ from wheelship.manifest import DistFile, Manifest
 from wheelship.registry import (
     IndexFile,
     PublishSettings,
+    check_release_tag,
     check_version,
     credentials_of,
     parse_simple_html,
@@ -223,3 +224,17 @@ def test_push_over_https_without_token_is_refused() -> None:
 def test_push_over_plain_http_to_a_remote_host_is_refused() -> None:
     with pytest.raises(ConfigurationError, match=r"plain http to a non-loopback host"):
         push_invocation("origin", "http://h.example.com/p.git", "v1", "u", "tok-abcdef", {})
+
+
+def test_a_tag_pipeline_publishes_only_its_release() -> None:
+    ci = CiEnv.from_env({"CI": "true", "CI_COMMIT_TAG": "v1.2.3"})
+    check_release_tag(MANIFEST, ci)
+    check_release_tag(MANIFEST, CiEnv.from_env({"CI_COMMIT_TAG": "nightly"}))
+    with pytest.raises(PublishError) as err:
+        check_release_tag(Manifest("tsff", "1.2.4.dev7", files=(WHL,)), ci)
+    assert str(err.value) == (
+        "the build is version 1.2.4.dev7, but this pipeline is for release tag v1.2.3 (1.2.3) — "
+        "publish the files built by this tag pipeline's build job"
+    )
+    rc = CiEnv.from_env({"CI_COMMIT_TAG": "v2.0.0-rc.1"})
+    check_release_tag(Manifest("tsff", "2.0.0rc1", files=(WHL,)), rc)

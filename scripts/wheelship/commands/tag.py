@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from wheelship.commands._common import load_section
+from wheelship.compat_gate import pre_tag_check
 from wheelship.releasing import PreTagCheck, TagSettings, tag_release
 from wheelship.settings import Option, add_options, opt, resolve
 from wheelship.tagging import DEFAULT_RELEASE_BRANCH_PATTERN
@@ -130,12 +131,12 @@ def settings_from(args: argparse.Namespace) -> TagSettings:
     )
 
 
-def checks() -> list[PreTagCheck]:
-    """The checks that run between deciding and creating the tag (the API compatibility check
-    of ``wheelship compat`` goes here)."""
-    return []
+def checks(args: argparse.Namespace) -> list[PreTagCheck]:
+    """The checks that run between deciding and creating the tag: the API compatibility check
+    refuses a breaking patch (its ``compat:`` settings, e.g. packages, come from the same file)."""
+    return [pre_tag_check(load_section(args, OPTIONS, "compat"))]
 
 
 def main(args: argparse.Namespace) -> int:
-    tag_release(settings_from(args), checks=checks())
+    tag_release(settings_from(args), checks=checks(args))
     return 0

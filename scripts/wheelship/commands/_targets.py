@@ -1,0 +1,91 @@
+"""Options shared by the commands that talk to a deploy target (plan, deploy, status, ...)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from wheelship import config
+from wheelship.deploy.workflow import Settings
+from wheelship.settings import Option, add_options, opt, resolve
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"expected a positive number, got {value}")
+    return value
+
+
+CONFIG = opt(
+    "config",
+    "--config",
+    help="the configuration file (relative to --project)",
+    env="WHEELSHIP_CONFIG",
+    default=config.DEFAULT_CONFIG,
+    metavar="FILE",
+)
+TARGET = opt("target", "--target", help="the deploy target (a key of targets:)", metavar="T")
+DIST = opt(
+    "dist",
+    "--dist",
+    help="the build's dist directory with wheelship-manifest.json (relative to --project)",
+    default="dist",
+    metavar="DIR",
+)
+OUT = opt(
+    "out",
+    "--out",
+    help="where plan, report and runbook files are written (relative to --project)",
+    default=".",
+    metavar="DIR",
+)
+PROJECT = opt(
+    "project",
+    "--project",
+    help="the project directory: package name from its pyproject.toml, base of relative paths",
+    default=".",
+    metavar="DIR",
+)
+CONCURRENCY = opt(
+    "concurrency",
+    "--concurrency",
+    help="how many job/cluster calls run at once",
+    type=_positive,
+    default=16,
+    metavar="N",
+)
+
+_PATHS = {"config", "dist", "out", "project"}
+
+COMMON: list[Option] = [CONFIG, TARGET, OUT, PROJECT, CONCURRENCY]
+
+
+def configure(parser: argparse.ArgumentParser, extra: list[Option]) -> None:
+    add_options(parser, [*COMMON, *extra])
+
+
+def settings(
+    args: argparse.Namespace, command: str, extra: list[Option]
+) -> tuple[Settings, dict[str, Any]]:
+    """Resolve the options (flag > env > the command's section of the config file > default)."""
+    first = resolve(args, [CONFIG, PROJECT])
+    config_path = Path(first["config"])
+    if not config_path.is_absolute():
+        config_path = Path(first["project"]) / config_path
+    args.config = str(config_path)
+    data = config.load(config_path)
+    values = resolve(args, [*COMMON, *extra], config.section(data, command), command)
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    kwargs: dict[str, Any] = {}
+    project = Path(values["project"])
+    for key, value in values.values.items():
+        if key in fields and value is not None:
+            kwargs[key] = Path(value) if key in _PATHS else value
+    # Like the templates say: the configuration, dist/ and the reports live in the project.
+    for key in ("dist", "out"):
+        if key in kwargs and not kwargs[key].is_absolute():
+            kwargs[key] = project / kwargs[key]
+    return Settings(**kwargs), values.values

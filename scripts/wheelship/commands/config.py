@@ -1,0 +1,40 @@
+"""``wheelship config --check``: validate wheelship.yml without calling the workspace."""
+
+from __future__ import annotations
+
+import argparse
+
+from wheelship import log
+from wheelship.commands import _targets
+from wheelship.deploy import workflow
+from wheelship.settings import opt
+
+EXTRA = [
+    opt(
+        "check",
+        "--check",
+        help="validate and exit (the only mode today)",
+        kind="flag",
+        default=False,
+    ),
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _targets.configure(parser, EXTRA)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings, _values = _targets.settings(args, "config", EXTRA)
+    cfg, package = workflow.check_config(settings)
+    for name, t in cfg.targets.items():
+        if settings.target and name != settings.target:
+            continue
+        host = t.host or "DATABRICKS_HOST"
+        log.result(
+            f"{name}: {package} -> {t.artifacts} on {host}; jobs: {t.jobs.select}; "
+            f"clusters: {t.clusters.mode}; keep {t.keep}"
+            + (f"; smoke: {t.smoke.job}" if t.smoke else "")
+        )
+    log.info(f"{settings.config}: valid")
+    return 0

@@ -1,0 +1,35 @@
+"""``wheelship deploy``: upload the wheel, repoint jobs, update clusters, apply retention."""
+
+from __future__ import annotations
+
+import argparse
+
+from wheelship import log
+from wheelship.commands import _targets
+from wheelship.deploy import workflow
+
+EXTRA = [_targets.DIST]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _targets.configure(parser, EXTRA)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings, _values = _targets.settings(args, "deploy", EXTRA)
+    plan, result = workflow.run_deploy(settings)
+    for warning in [*plan.warnings, *result.warnings]:
+        log.warn(warning)
+    if not plan.changes_anything:
+        log.result(f"{plan.package} {plan.version} on {plan.target}: nothing to change")
+    else:
+        log.result(
+            f"deployed {plan.package} {plan.version} to {plan.target}: {result.changed} change(s) "
+            f"in {result.seconds:.1f} s ({result.requests} requests)"
+        )
+    if plan.manual_clusters:
+        log.result(
+            f"{len(plan.manual_clusters)} cluster(s) need an admin: see {settings.out / 'runbook.md'}"
+        )
+    log.info(f"wrote {settings.out / 'deploy-report.md'} and {settings.out / 'deploy-report.json'}")
+    return 0

@@ -1,0 +1,39 @@
+"""``wheelship rollback``: deploy the previous (or a named) retained version again."""
+
+from __future__ import annotations
+
+import argparse
+
+from wheelship import log
+from wheelship.commands import _targets
+from wheelship.deploy import workflow
+from wheelship.settings import opt
+
+EXTRA = [
+    opt(
+        "to",
+        "--to",
+        help="the retained version to go back to (default: the previous one)",
+        metavar="X.Y.Z",
+    )
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _targets.configure(parser, EXTRA)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings, _values = _targets.settings(args, "rollback", EXTRA)
+    plan, result = workflow.run_rollback(settings)
+    for warning in [*plan.warnings, *result.warnings]:
+        log.warn(warning)
+    if not plan.changes_anything:
+        log.result(f"{plan.package} {plan.version} on {plan.target}: nothing to change")
+    else:
+        log.result(
+            f"rolled {plan.target} back to {plan.package} {plan.version}: {result.changed} change(s) "
+            f"in {result.seconds:.1f} s ({result.requests} requests)"
+        )
+    log.info(f"wrote {settings.out / 'deploy-report.md'} and {settings.out / 'deploy-report.json'}")
+    return 0

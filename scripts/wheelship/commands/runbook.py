@@ -1,0 +1,27 @@
+"""``wheelship runbook``: the admin runbook for clusters the pipeline may not change."""
+
+from __future__ import annotations
+
+import argparse
+
+from wheelship import log
+from wheelship.commands import _targets
+from wheelship.deploy import runbook, workflow
+from wheelship.settings import opt
+
+EXTRA = [
+    _targets.DIST,
+    opt("to", "--to", help="a retained version instead of the build in --dist", metavar="X.Y.Z"),
+]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    _targets.configure(parser, EXTRA)
+
+
+def main(args: argparse.Namespace) -> int:
+    settings, _values = _targets.settings(args, "runbook", EXTRA)
+    plan = workflow.run_runbook(settings)
+    log.result(runbook.runbook_markdown(plan))
+    log.info(f"wrote {settings.out / 'runbook.md'} and {settings.out / 'runbook.json'}")
+    return 0

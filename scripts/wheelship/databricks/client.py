@@ -1,0 +1,447 @@
+"""The one HTTP door to a Databricks workspace.
+
+Every Databricks call in wheelship goes through :class:`Client`: one connection-pooling session,
+per-request timeouts, retries with exponential backoff and jitter on 429 (honouring
+``Retry-After``), 503 and connection errors, pagination helpers, mapping of error responses to
+:class:`~wheelship.errors.DatabricksError`, request counting per endpoint, and bounded
+concurrency for per-job and per-cluster calls (:meth:`Client.map`).
+
+Errors carry the step and the object they happened in via :func:`in_step`, so the CLI prints
+``deploy: repoint job 123 (tsff-train): PERMISSION_DENIED: ...``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from wheelship import log, net
+from wheelship.errors import DatabricksError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Statuses retried for every method: the server did not act on the request.
+RETRY_ALWAYS = frozenset({429, 503})
+#: Statuses retried a few times: transient server trouble. Every write wheelship makes is
+#: idempotent (update with the same settings, install of an installed library, PUT with
+#: overwrite=false, run-now with an idempotency token), so retrying them is safe.
+RETRY_SOME = frozenset({500, 502, 504})
+
+
+class Auth(Protocol):
+    """What the client needs from a credential (see :mod:`wheelship.databricks.auth`)."""
+
+    name: str
+
+    def headers(self) -> dict[str, str]: ...
+
+    def invalidate(self) -> bool:
+        """Drop a cached token; True when fetching a new one may help."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    budget: float = 300.0  # seconds per call, across all attempts
+    base: float = 0.5  # first backoff
+    cap: float = 10.0  # longest backoff
+    server_error_attempts: int = 3  # for RETRY_SOME
+    connect_attempts: int = 4  # connection refused/reset, timeouts
+
+
+@contextmanager
+def in_step(step: str, obj: str | None = None) -> Iterator[None]:
+    """Name the step (and object) in any DatabricksError raised inside, unless a deeper step
+    already did."""
+    try:
+        yield
+    except DatabricksError as exc:
+        if exc.step is None:
+            exc.step, exc.obj = step, obj
+        raise
+
+
+_ENDPOINT_PREFIXES = (
+    "/api/2.0/fs/files",
+    "/api/2.0/fs/directories",
+    "/api/2.0/workspace-files/import-file",
+)
+
+
+def endpoint(path: str) -> str:
+    """The endpoint a path belongs to, without file paths (for counters and rate limits)."""
+    for prefix in _ENDPOINT_PREFIXES:
+        if path.startswith(prefix):
+            return prefix
+    return path
+
+
+def _parse_error(resp: requests.Response) -> tuple[str, str]:
+    """``(error_code, message)`` from any error body the service sends (JSON, ``CODE: msg``
+    text, an HTML error page)."""
+    text = resp.text or ""
+    code, message = "", ""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        raw_code = body.get("error_code")
+        code = str(raw_code) if raw_code is not None else ""
+        message = str(body.get("message") or body.get("error") or body.get("detail") or "")
+        if isinstance(body.get("error"), str) and not body.get("message"):
+            code = code or str(body.get("error"))
+            message = str(body.get("error_description") or body.get("error"))
+    elif text:
+        m = re.match(r"^([A-Z][A-Z_]+): (.*)$", text.strip(), re.S)
+        if m:
+            code, message = m.group(1), m.group(2)
+        else:
+            m = re.search(r"<pre>(.*?)</pre>", text, re.S) or re.search(
+                r"<title>(.*?)</title>", text, re.S
+            )
+            message = (m.group(1) if m else text).strip()
+    if not message:
+        message = resp.headers.get("X-Databricks-Reason-Phrase") or resp.reason or "no message"
+    if not code or code.isdigit():
+        code = {
+            400: "BAD_REQUEST",
+            401: "UNAUTHENTICATED",
+            403: "PERMISSION_DENIED",
+            404: "NOT_FOUND",
+            409: "RESOURCE_CONFLICT",
+            429: "REQUEST_LIMIT_EXCEEDED",
+            503: "TEMPORARILY_UNAVAILABLE",
+        }.get(resp.status_code, f"HTTP_{resp.status_code}")
+    return code, " ".join(message.split())[:500]
+
+
+def _fix_for(status: int, code: str, message: str, host: str) -> str:
+    if status == 401 or "access token" in message.lower():
+        return f"check the credentials for {host} (DATABRICKS_TOKEN, OAuth client or OIDC token)"
+    if code == "PERMISSION_DENIED" or status == 403:
+        return "grant the deploy identity the permission named above, or use another identity"
+    if status == 429:
+        return "the workspace is rate limiting; run again later or lower --concurrency"
+    if status >= 500:
+        return "the workspace had a server error; run again (every step is idempotent)"
+    if "does not exist" in message.lower() or code in {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}:
+        return "the object is gone or the id is wrong; check wheelship.yml and the workspace"
+    return "see the message from the workspace"
+
+
+def _retry_after(resp: requests.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Client:
+    """A workspace client. Thread-safe: :meth:`map` runs calls on a bounded pool."""
+
+    def __init__(
+        self,
+        host: str,
+        auth: Auth,
+        *,
+        concurrency: int = 8,
+        timeout: tuple[float, float] = net.DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.host = host.rstrip("/")
+        self.auth = auth
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self.session = session or pooled_session(self.concurrency)
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        self._gates: dict[str, float] = {}  # endpoint -> clock time before which not to send
+
+    # -- accounting ----------------------------------------------------------------------------
+
+    @property
+    def requests_sent(self) -> int:
+        with self._lock:
+            return sum(self.counts.values())
+
+    def _count(self, method: str, path: str, retried: bool) -> None:
+        key = f"{method} {endpoint(path)}"
+        with self._lock:
+            self.counts[key] += 1
+            if retried:
+                self.retries[key] += 1
+
+    def _wait_gate(self, ep: str) -> None:
+        with self._lock:
+            until = self._gates.get(ep, 0.0)
+        delay = until - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+
+    def _close_gate(self, ep: str, seconds: float) -> None:
+        # Every thread holds back from a throttled endpoint until Retry-After has passed, so
+        # a burst of parallel calls does not earn a burst of 429s.
+        with self._lock:
+            self._gates[ep] = max(self._gates.get(ep, 0.0), self._clock() + seconds)
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.cap, self.retry.base * (2.0**attempt))
+        return ceiling / 2 + self._rng() * ceiling / 2
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        body: Callable[[], IO[bytes] | bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        timeout: tuple[float, float] | None = None,
+    ) -> requests.Response:
+        """Send one logical request (with retries) and return the 2xx response; any other
+        answer raises :class:`DatabricksError`. ``body`` is a factory, so a retry re-opens a
+        streamed upload from the start."""
+        url = self.host + path
+        ep = endpoint(path)
+        started = self._clock()
+        attempt = 0
+        server_errors = 0
+        connect_errors = 0
+        last_problem = ""
+        refreshed = False
+        while True:
+            self._wait_gate(ep)
+            hdrs = {"Accept": "application/json"}
+            hdrs.update(self.auth.headers())
+            if headers:
+                hdrs.update(headers)
+            data: Any = None
+            opened: IO[bytes] | None = None
+            if body is not None:
+                produced = body()
+                if isinstance(produced, bytes):
+                    data = produced
+                else:
+                    opened = data = produced
+            elif json_body is not None:
+                data = json.dumps(json_body)
+                hdrs["Content-Type"] = "application/json"
+            self._count(method, path, attempt > 0)
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=_query(params),
+                    data=data,
+                    headers=hdrs,
+                    timeout=timeout or self.timeout,
+                    stream=stream,
+                    allow_redirects=False,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                connect_errors += 1
+                last_problem = _describe_connection_error(exc)
+                if connect_errors >= self.retry.connect_attempts or self._out_of_budget(started, 0):
+                    raise DatabricksError(
+                        f"cannot reach {self.host}: {last_problem}",
+                        "check the workspace URL (host: / DATABRICKS_HOST) and the network",
+                    ) from None
+                delay = self._backoff(attempt)
+                log.debug(f"{method} {ep}: {last_problem}; retrying in {delay:.1f}s")
+                self._sleep(delay)
+                attempt += 1
+                continue
+            finally:
+                if opened is not None:
+                    opened.close()
+            status = resp.status_code
+            if 200 <= status < 300:
+                return resp
+            if status == 401 and not refreshed and self.auth.invalidate():
+                # An OAuth token can expire between two calls: fetch a fresh one once.
+                refreshed = True
+                resp.close()
+                attempt += 1
+                continue
+            retryable = status in RETRY_ALWAYS or (
+                status in RETRY_SOME and server_errors + 1 < self.retry.server_error_attempts
+            )
+            if retryable:
+                if status in RETRY_SOME:
+                    server_errors += 1
+                hinted = _retry_after(resp) if status in RETRY_ALWAYS else None
+                delay = hinted + self._rng() * 0.1 if hinted is not None else self._backoff(attempt)
+                if status == 429:
+                    self._close_gate(ep, delay)
+                if not self._out_of_budget(started, delay):
+                    log.debug(f"{method} {ep}: HTTP {status}; retrying in {delay:.1f}s")
+                    resp.close()
+                    self._sleep(delay)
+                    attempt += 1
+                    continue
+            raise self.error(resp)
+
+    def _out_of_budget(self, started: float, delay: float) -> bool:
+        return self._clock() + delay - started > self.retry.budget
+
+    def error(self, resp: requests.Response) -> DatabricksError:
+        code, message = _parse_error(resp)
+        status = resp.status_code
+        resp.close()
+        return DatabricksError(
+            f"{code}: {message}",
+            _fix_for(status, code, message, self.host),
+            status=status,
+            error_code=code,
+        )
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return _json(self.request("GET", path, params=params))
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return _json(self.request("POST", path, json_body=dict(body or {})))
+
+    def paginate(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        items: str,
+        *,
+        token_param: str = "page_token",  # noqa: S107 - a query parameter name
+        token_field: str = "next_page_token",  # noqa: S107
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a token-paginated list. Stops on an absent or empty token, and
+        refuses a token that repeats (a server bug would otherwise loop forever)."""
+        query = dict(params or {})
+        seen: set[str] = set()
+        while True:
+            page = self.get(path, query)
+            yield from page.get(items) or []
+            token = page.get(token_field)
+            if not token:
+                return
+            if token in seen:
+                raise DatabricksError(
+                    f"{path} returned the page token {token!r} twice",
+                    "report this to Databricks support; the listing cannot be completed",
+                )
+            seen.add(token)
+            query[token_param] = token
+
+    # -- bounded concurrency -------------------------------------------------------------------
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(item) ...]`` with at most ``concurrency`` calls in flight, results in input
+        order. On the first error no new call starts; running ones finish; the error raises."""
+        work = list(items)
+        if len(work) <= 1 or self.concurrency == 1:
+            return [fn(item) for item in work]
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(work))) as pool:
+            futures: list[Future[R]] = [pool.submit(fn, item) for item in work]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in futures if f in done and f.exception() is not None]
+            if failed:
+                for f in pending:
+                    f.cancel()
+                wait([f for f in pending if not f.cancelled()])
+                exc = failed[0].exception()
+                assert exc is not None
+                raise exc
+            return [f.result() for f in futures]
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def pooled_session(concurrency: int) -> requests.Session:
+    """A wheelship session whose pool keeps a connection per concurrent call alive."""
+    session = net.new_session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, concurrency) + 4, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _query(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not params:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = value
+    return out
+
+
+def _json(resp: requests.Response) -> dict[str, Any]:
+    if not resp.content:
+        return {}
+    try:
+        data = resp.json()
+    except ValueError:
+        raise DatabricksError(
+            f"{resp.request.method} {resp.url}: the answer is not JSON ({resp.text[:80]!r})",
+            "check that host: points at a Databricks workspace",
+        ) from None
+    return data if isinstance(data, dict) else {"value": data}
+
+
+def _describe_connection_error(exc: Exception) -> str:
+    text = str(exc)
+    for marker, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("Temporary failure in name resolution", "unknown host name"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate verification failed"),
+        ("timed out", "timed out"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
+    ):
+        if marker in text:
+            return short
+    return type(exc).__name__
+
+
+def quote_path(path: str) -> str:
+    """Percent-encode a file path for the Files API, keeping ``/``."""
+    return quote(path, safe="/")

@@ -1,0 +1,530 @@
+"""Apply a plan: its ordered, idempotent, named steps, and nothing else.
+
+Order protects users: the wheel is uploaded and verified before any job points at it; jobs are
+repointed before clusters change; old wheels go last, and only when nothing references them.
+Each step is idempotent, so a deploy interrupted anywhere is finished by running it again.
+
+Apply decides nothing the plan has not decided, with three guards that re-read the workspace
+right before acting: a job is re-read before its update (the update carries complete task
+entries of the settings as they are *now*); an ``if-idle`` restart re-checks that no run is
+active on the cluster; a file is deleted only if the clusters the plan expected to drop it
+really did.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wheelship import log
+from wheelship.databricks import paths
+from wheelship.databricks.client import Client, in_step
+from wheelship.databricks.model import SETTLED_STATUSES, LibraryStatus
+from wheelship.databricks.snapshot import JOBS_API, get_job, library_statuses, read_active_runs
+from wheelship.databricks.storage import AlreadyExists, Storage
+from wheelship.deploy import references
+from wheelship.deploy.plan import UNINSTALL_ON_RESTART, ClusterChange, Deletion, JobChange, Plan
+from wheelship.errors import DatabricksError
+
+
+@dataclass
+class StepResult:
+    step: str
+    obj: str
+    outcome: str  # done | unchanged | skipped | queued | pending-restart | failed
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class ClusterOutcome:
+    cluster_id: str
+    name: str
+    state: str  # INSTALLED | FAILED | PENDING_RESTART | QUEUED | TIMEOUT | CHANGED
+    restarted: bool
+    libraries: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    steps: list[StepResult] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    clusters: list[ClusterOutcome] = field(default_factory=list)
+    smoke: dict[str, Any] | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    requests: int = 0
+    error: str | None = None
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for s in self.steps if s.outcome == "done")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Polling cadence for waits (tests shorten it; the workspace's own pace sets the rest)."""
+
+    first: float = 2.0
+    longest: float = 10.0
+    progress_every: float = 30.0
+
+
+class StepLimit(Exception):
+    """Raised after ``max_steps`` steps, to test interrupted deploys."""
+
+
+class Applier:
+    def __init__(
+        self,
+        client: Client,
+        storage: Storage,
+        plan: Plan,
+        *,
+        dist: Path | None = None,
+        command: str = "deploy",
+        timing: Timing | None = None,
+        max_steps: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.storage = storage
+        self.plan = plan
+        self.dist = dist
+        self.command = command
+        self.timing = timing or Timing()
+        self.max_steps = max_steps
+        self.clock = clock
+        self.sleep = sleep
+        self.result = ApplyResult()
+        self._steps_started = 0
+        self._run_token = uuid.uuid4().hex
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _record(self, step: str, obj: str, outcome: str, detail: str, started: float) -> None:
+        self.result.steps.append(
+            StepResult(step, obj, outcome, detail, round(self.clock() - started, 3))
+        )
+        if outcome in {"done", "failed"}:
+            log.info(f"  {step} {obj}: {detail or outcome}")
+
+    def _count_step(self) -> None:
+        self._steps_started += 1
+        if self.max_steps is not None and self._steps_started > self.max_steps:
+            raise StepLimit(self._steps_started)
+
+    @contextmanager
+    def _phase(self, key: str, title: str) -> Iterator[None]:
+        started = self.clock()
+        with log.section(f"wheelship_{self.command}_{key}", title):
+            try:
+                yield
+            finally:
+                self.result.phases[key] = round(self.clock() - started, 3)
+
+    def _step(self, name: str) -> str:
+        return f"{self.command}: {name}"
+
+    # -- the run -------------------------------------------------------------------------------
+
+    def run(self) -> ApplyResult:
+        started = self.clock()
+        before = self.client.requests_sent
+        try:
+            self._run()
+        except DatabricksError as exc:
+            self.result.error = str(exc)
+            raise
+        finally:
+            self.result.seconds = round(self.clock() - started, 3)
+            self.result.requests = self.client.requests_sent - before
+        return self.result
+
+    def _run(self) -> None:
+        plan = self.plan
+        if plan.upload:
+            with self._phase("upload", f"Upload {plan.upload.wheel}"):
+                self._upload()
+        if plan.jobs:
+            with self._phase(
+                "jobs", f"Repoint {len(plan.jobs)} job(s) to {plan.package} {plan.version}"
+            ):
+                self.client.map(self._repoint, plan.jobs)
+        clusters = plan.automated_clusters
+        if clusters:
+            with self._phase("clusters", f"Update {len(clusters)} cluster(s)"):
+                self._clusters(clusters)
+        if plan.deletions:
+            with self._phase("retention", f"Delete {len(plan.deletions)} old wheel(s)"):
+                self.client.map(self._delete, plan.deletions)
+        if plan.smoke:
+            with self._phase("smoke", f"Smoke run of job {plan.smoke.name}"):
+                self._smoke()
+
+    # -- 1. upload -----------------------------------------------------------------------------
+
+    def _upload(self) -> None:
+        up = self.plan.upload
+        assert up is not None and self.dist is not None
+        local = self.dist / up.wheel
+        started = self.clock()
+        self._count_step()
+        with in_step(self._step("upload"), up.path):
+            try:
+                self.storage.upload(up.wheel, local, create_folder=up.create_folder)
+                outcome, detail = "done", f"uploaded {up.size} bytes"
+            except AlreadyExists:
+                outcome, detail = "unchanged", "already there"
+            size, digest = self.storage.digest(up.wheel)
+            if (size, digest) != (up.size, up.sha256):
+                if outcome == "done":
+                    # Nothing references the file yet: remove the bad copy so a rerun can retry.
+                    self.storage.delete(up.wheel)
+                    raise DatabricksError(
+                        f"verification failed: the workspace holds {size} bytes with sha256 {digest}, "
+                        f"expected {up.size} bytes with sha256 {up.sha256}",
+                        "run the deploy again; if it repeats, check for a proxy rewriting uploads",
+                    )
+                raise DatabricksError(
+                    f"{up.path} already exists with different bytes (sha256 {digest})",
+                    "a released version is never overwritten: release a new version",
+                )
+            self._record(
+                "upload", up.path, outcome, detail + f"; verified sha256 {digest[:12]}…", started
+            )
+
+    # -- 2. jobs -------------------------------------------------------------------------------
+
+    def _repoint(self, change: JobChange) -> None:
+        started = self.clock()
+        self._count_step()
+        plan = self.plan
+        with in_step(self._step("repoint job"), change.label):
+            job = get_job(self.client, change.job_id)
+            rw = references.rewrite(
+                job.get("settings") or {}, plan.package, plan.version, plan.artifact
+            )
+            if not rw:
+                self._record(
+                    "repoint job", change.label, "unchanged", "already on the version", started
+                )
+                return
+            self.client.post(
+                f"{JOBS_API}/update", {"job_id": change.job_id, "new_settings": rw.new_settings}
+            )
+            olds = sorted({c.old for c in rw.changes})
+            self._record(
+                "repoint job",
+                change.label,
+                "done",
+                f"{len(rw.changes)} reference(s): {', '.join(paths.basename(o) for o in olds)} -> {plan.version}",
+                started,
+            )
+
+    # -- 3. clusters ---------------------------------------------------------------------------
+
+    def _clusters(self, changes: tuple[ClusterChange, ...]) -> None:
+        self.client.map(self._libraries, [c for c in changes if c.install or c.uninstall])
+        restarts = [c for c in changes if c.restart]
+        busy: dict[str, str] = {}
+        if any(c.restart_policy == "if-idle" for c in restarts):
+            with in_step(self._step("check active runs")):
+                for run in read_active_runs(self.client):
+                    for cid in run.cluster_ids:
+                        busy.setdefault(cid, f"{run.run_id} ({run.name})")
+        self.client.map(lambda c: self._restart_and_wait(c, busy), changes)
+        failed = [o for o in self.result.clusters if o.state in {"FAILED", "TIMEOUT"}]
+        if failed:
+            first = failed[0]
+            what = (
+                f"library installation FAILED on {len(failed)} cluster(s), first {first.cluster_id} ({first.name})"
+                if first.state == "FAILED"
+                else f"cluster {first.cluster_id} ({first.name}) did not settle within the wait"
+            )
+            detail = f": {first.messages[0]}" if first.messages else ""
+            raise DatabricksError(
+                what + detail,
+                "see deploy-report.md; fix the cause and run the deploy again (old wheels are kept "
+                "until every cluster has dropped them)",
+                step=self._step("clusters"),
+            )
+
+    def _libraries(self, change: ClusterChange) -> None:
+        started = self.clock()
+        self._count_step()
+        with in_step(self._step("update libraries on cluster"), change.label):
+            # Uninstall first: a second version of a package next to a loaded one fails to install.
+            if change.uninstall:
+                self.client.post(
+                    "/api/2.0/libraries/uninstall",
+                    {
+                        "cluster_id": change.cluster_id,
+                        "libraries": [dict(x) for x in change.uninstall],
+                    },
+                )
+            if change.install:
+                self.client.post(
+                    "/api/2.0/libraries/install",
+                    {
+                        "cluster_id": change.cluster_id,
+                        "libraries": [dict(x) for x in change.install],
+                    },
+                )
+        parts = []
+        if change.install:
+            parts.append(f"install {self.plan.version}")
+        if change.uninstall:
+            parts.append(
+                f"uninstall {', '.join(_lib_label(x, self.plan.package) for x in change.uninstall)}"
+            )
+        self._record("update libraries on cluster", change.label, "done", "; ".join(parts), started)
+
+    def _restart_and_wait(self, change: ClusterChange, busy: Mapping[str, str]) -> None:
+        restarted = False
+        if change.restart:
+            started = self.clock()
+            self._count_step()
+            if change.cluster_id in busy and change.restart_policy == "if-idle":
+                note = f"not restarted: a run started meanwhile ({busy[change.cluster_id]})"
+                self.result.warnings.append(f"cluster {change.label}: {note}")
+                self._record("restart cluster", change.label, "skipped", note, started)
+            else:
+                with in_step(self._step("restart cluster"), change.label):
+                    try:
+                        self.client.post(
+                            "/api/2.1/clusters/restart", {"cluster_id": change.cluster_id}
+                        )
+                        restarted = True
+                        self._record(
+                            "restart cluster", change.label, "done", "restart requested", started
+                        )
+                    except DatabricksError as exc:
+                        if exc.error_code != "INVALID_STATE":
+                            raise
+                        note = f"not restarted: {exc.what}"
+                        self.result.warnings.append(f"cluster {change.label}: {note}")
+                        self._record("restart cluster", change.label, "skipped", note, started)
+                        if "terminat" in exc.what.lower():
+                            # It stopped meanwhile: the change applies at its next start.
+                            self.result.clusters.append(
+                                ClusterOutcome(change.cluster_id, change.name, "QUEUED", False)
+                            )
+                            return
+        outcome = self._wait(change, restarted)
+        self.result.clusters.append(outcome)
+
+    def _settled(
+        self, change: ClusterChange, statuses: tuple[LibraryStatus, ...], restarted: bool
+    ) -> tuple[bool, str, list[LibraryStatus]]:
+        want = paths.canonical(self.plan.artifact)
+        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
+        new = [
+            s
+            for s in mine
+            if isinstance(s.library.get("whl"), str)
+            and paths.canonical(s.library["whl"]) == want
+            and s.status != UNINSTALL_ON_RESTART
+        ]
+        old = [s for s in mine if s not in new]
+        if not new:
+            return False, "PENDING", mine
+        status = new[0].status
+        if status not in SETTLED_STATUSES:
+            return False, status, mine
+        if restarted and old:
+            return False, f"{status}; old version still listed", mine
+        return True, status, mine
+
+    def _wait(self, change: ClusterChange, restarted: bool) -> ClusterOutcome:
+        started = self.clock()
+        if change.wait <= 0:
+            state = "QUEUED" if change.state not in {"RUNNING", "RESIZING"} else "CHANGED"
+            return ClusterOutcome(change.cluster_id, change.name, state, restarted)
+        label = change.label
+        delay = self.timing.first
+        last_progress = started
+        statuses: tuple[LibraryStatus, ...] = ()
+        status = "PENDING"
+        with in_step(self._step("wait for cluster"), label):
+            while True:
+                statuses = library_statuses(self.client, change.cluster_id)
+                done, status, _mine = self._settled(change, statuses, restarted)
+                elapsed = self.clock() - started
+                if done:
+                    break
+                if elapsed >= change.wait:
+                    self._record(
+                        "wait for cluster",
+                        label,
+                        "failed",
+                        f"still {status} after {int(elapsed)} s",
+                        started,
+                    )
+                    return self._outcome(change, "TIMEOUT", restarted, statuses)
+                if self.clock() - last_progress >= self.timing.progress_every:
+                    log.info(
+                        f"  cluster {label}: {self.plan.package} {self.plan.version} {status} ({int(elapsed)} s)"
+                    )
+                    last_progress = self.clock()
+                self.sleep(min(delay, max(0.0, change.wait - elapsed)))
+                delay = min(self.timing.longest, delay * 1.5)
+        outcome = self._outcome(change, status, restarted, statuses)
+        if (
+            outcome.state == "FAILED"
+            and not restarted
+            and any(
+                s.status == UNINSTALL_ON_RESTART
+                for s in statuses
+                if references.library_ref(s.library, self.plan.package)
+            )
+        ):
+            # The new version cannot load next to the old one: it installs at the next restart.
+            outcome.state = "PENDING_RESTART"
+            self.result.warnings.append(
+                f"cluster {label}: {self.plan.version} installs at the next restart "
+                f"(the old version is still loaded: {_first_message(statuses) or 'UNINSTALL_ON_RESTART'})"
+            )
+        elif not restarted and any(
+            s.status == UNINSTALL_ON_RESTART
+            for s in statuses
+            if references.library_ref(s.library, self.plan.package)
+        ):
+            outcome.state = "PENDING_RESTART"
+            self.result.warnings.append(
+                f"cluster {label}: the old version is UNINSTALL_ON_RESTART until the next restart"
+            )
+        self._record(
+            "wait for cluster",
+            label,
+            "failed" if outcome.state == "FAILED" else "done",
+            outcome.state,
+            started,
+        )
+        return outcome
+
+    def _outcome(
+        self,
+        change: ClusterChange,
+        state: str,
+        restarted: bool,
+        statuses: tuple[LibraryStatus, ...],
+    ) -> ClusterOutcome:
+        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
+        return ClusterOutcome(
+            change.cluster_id,
+            change.name,
+            state,
+            restarted,
+            libraries=[
+                {"library": dict(s.library), "status": s.status, "messages": list(s.messages)}
+                for s in mine
+            ],
+            messages=[m for s in mine if s.status == "FAILED" for m in s.messages],
+        )
+
+    # -- 4. retention --------------------------------------------------------------------------
+
+    def _delete(self, d: Deletion) -> None:
+        started = self.clock()
+        self._count_step()
+        with in_step(self._step("delete"), d.path):
+            want = paths.canonical(d.path)
+            for cid in d.guard_clusters:
+                statuses = library_statuses(self.client, cid)
+                if any(
+                    isinstance(s.library.get("whl"), str)
+                    and paths.canonical(s.library["whl"]) == want
+                    for s in statuses
+                ):
+                    note = f"kept: cluster {cid} still lists it"
+                    self.result.warnings.append(
+                        f"retention kept {d.wheel}: cluster {cid} still lists it"
+                    )
+                    self._record("delete", d.path, "skipped", note, started)
+                    return
+            self.storage.delete(d.wheel)
+            self._record("delete", d.path, "done", f"deleted {d.version}", started)
+
+    # -- 5. smoke ------------------------------------------------------------------------------
+
+    def _smoke(self) -> None:
+        smoke = self.plan.smoke
+        assert smoke is not None
+        started = self.clock()
+        self._count_step()
+        label = f"{smoke.job_id} ({smoke.name})"
+        with in_step(self._step("smoke run"), label):
+            run = self.client.post(
+                f"{JOBS_API}/run-now",
+                {"job_id": smoke.job_id, "idempotency_token": f"wheelship-{self._run_token}"},
+            )
+            run_id = int(run["run_id"])
+            log.info(f"  smoke run {run_id} of job {label} started")
+            delay = self.timing.first
+            last_progress = started
+            while True:
+                body = self.client.get(f"{JOBS_API}/runs/get", {"run_id": run_id})
+                state = body.get("state") or {}
+                life = str(state.get("life_cycle_state") or "PENDING")
+                elapsed = self.clock() - started
+                if life in {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}:
+                    break
+                if elapsed >= smoke.timeout:
+                    self.client.post(f"{JOBS_API}/runs/cancel", {"run_id": run_id})
+                    self.result.smoke = {
+                        "run_id": run_id,
+                        "result": "TIMEDOUT",
+                        "url": body.get("run_page_url"),
+                    }
+                    raise DatabricksError(
+                        f"run {run_id} did not finish within {smoke.timeout} s (cancelled)",
+                        "raise smoke.timeout, or look at the run; roll back with 'wheelship rollback'",
+                    )
+                if self.clock() - last_progress >= self.timing.progress_every:
+                    log.info(f"  smoke run {run_id}: {life} ({int(elapsed)} s)")
+                    last_progress = self.clock()
+                self.sleep(min(delay, max(0.0, smoke.timeout - elapsed)))
+                delay = min(self.timing.longest, delay * 1.5)
+            result = str(state.get("result_state") or life)
+            message = str(
+                state.get("state_message")
+                or (body.get("status") or {}).get("termination_details", {}).get("message")
+                or ""
+            )
+            self.result.smoke = {
+                "run_id": run_id,
+                "result": result,
+                "url": body.get("run_page_url"),
+                "message": message,
+            }
+            if result != "SUCCESS":
+                self._record("smoke run", label, "failed", f"run {run_id}: {result}", started)
+                raise DatabricksError(
+                    f"run {run_id} ended {result}" + (f": {message}" if message else ""),
+                    "look at the run; roll back with 'wheelship rollback --target "
+                    + self.plan.target
+                    + "'",
+                )
+            self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
+
+
+def _lib_label(lib: Mapping[str, Any], package: str) -> str:
+    found = references.library_ref(lib, package)
+    if found and found[2]:
+        return found[2]
+    return str(lib.get("whl") or (lib.get("pypi") or {}).get("package") or lib)
+
+
+def _first_message(statuses: tuple[LibraryStatus, ...]) -> str:
+    for s in statuses:
+        if s.messages:
+            return s.messages[0]
+    return ""

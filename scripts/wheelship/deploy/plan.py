@@ -1,0 +1,668 @@
+"""The deploy plan: a pure function of (target, release, workspace snapshot).
+
+``plan()`` does no I/O. It decides everything a deploy will do — the upload, each job's
+reference changes, each cluster's install/uninstall/restart, the files retention deletes, the
+smoke run — and refuses bad input (unknown ids, a wheel that exists with other bytes, a version
+that is not retained) before anything changes. ``plan``, ``deploy``, ``status``, ``rollback`` and
+``runbook`` are all views of its result.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from wheelship.databricks import paths
+from wheelship.databricks.model import Cluster, Job, LibraryStatus, Snapshot
+from wheelship.deploy import references
+from wheelship.deploy.references import RefChange
+from wheelship.deploy.targets import ClusterSelection, JobSelection, Target
+from wheelship.errors import ConfigurationError, DatabricksError
+
+UNINSTALL_ON_RESTART = "UNINSTALL_ON_RESTART"
+
+
+@dataclass(frozen=True)
+class Release:
+    """The version to make live. ``local`` releases come from a build (dist directory) and are
+    uploaded when missing; rollbacks name a retained file that must already exist."""
+
+    package: str  # canonical name
+    version: str
+    wheel: str  # file name
+    size: int | None
+    sha256: str | None
+    local: bool = True
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    wheel: str
+    size: int
+    sha256: str
+    create_folder: bool
+
+
+@dataclass(frozen=True)
+class JobChange:
+    job_id: int
+    name: str
+    changes: tuple[RefChange, ...]
+    new_settings: Mapping[str, Any]
+    versions_before: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.job_id} ({self.name})"
+
+
+@dataclass(frozen=True)
+class ClusterChange:
+    cluster_id: str
+    name: str
+    state: str
+    mode: str  # automated | manual
+    access_mode: str | None
+    install: tuple[Mapping[str, Any], ...]
+    uninstall: tuple[Mapping[str, Any], ...]
+    restart: bool
+    restart_policy: str
+    wait: int  # seconds to wait for the libraries to settle (0: do not wait)
+    note: str | None  # why no restart, or what happens next
+    versions_before: tuple[str, ...]
+    current: tuple[LibraryStatus, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.cluster_id} ({self.name})"
+
+    @property
+    def mutates(self) -> bool:
+        return self.mode == "automated" and bool(self.install or self.uninstall or self.restart)
+
+    @property
+    def needs_restart(self) -> bool:
+        """The change is complete only after a restart (some other version is still loaded,
+        or the new one failed next to it)."""
+        return bool(self.uninstall) or any(s.status == UNINSTALL_ON_RESTART for s in self.current)
+
+
+@dataclass(frozen=True)
+class Deletion:
+    path: str
+    wheel: str
+    version: str
+    #: clusters that list the file now and stop listing it only after their planned restart;
+    #: apply re-reads them and keeps the file if any still lists it.
+    guard_clusters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Kept:
+    wheel: str
+    version: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SmokeRun:
+    job_id: int
+    name: str
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    host: str
+    package: str
+    version: str
+    action: str  # deploy | rollback
+    artifact: str
+    sha256: str | None
+    size: int | None
+    upload: Upload | None
+    jobs: tuple[JobChange, ...]
+    clusters: tuple[ClusterChange, ...]
+    deletions: tuple[Deletion, ...]
+    kept: tuple[Kept, ...]
+    smoke: SmokeRun | None
+    warnings: tuple[str, ...] = ()
+    unchanged_jobs: int = 0
+    unchanged_clusters: int = 0
+
+    @property
+    def manual_clusters(self) -> tuple[ClusterChange, ...]:
+        return tuple(c for c in self.clusters if c.mode == "manual")
+
+    @property
+    def automated_clusters(self) -> tuple[ClusterChange, ...]:
+        return tuple(c for c in self.clusters if c.mutates)
+
+    @property
+    def changes_anything(self) -> bool:
+        """Whether deploy would change the workspace (the smoke run is not a change)."""
+        return bool(self.upload or self.jobs or self.automated_clusters or self.deletions)
+
+    def steps(self) -> list[tuple[str, str]]:
+        """``(step, object)`` in apply order, for display."""
+        out: list[tuple[str, str]] = []
+        if self.upload:
+            out.append(("upload", self.upload.path))
+        out += [("repoint job", j.label) for j in self.jobs]
+        for c in self.automated_clusters:
+            if c.install or c.uninstall:
+                out.append(("update libraries on cluster", c.label))
+            if c.restart:
+                out.append(("restart cluster", c.label))
+        out += [("delete", d.path) for d in self.deletions]
+        if self.smoke:
+            out.append(("smoke run", f"{self.smoke.job_id} ({self.smoke.name})"))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["changes_anything"] = self.changes_anything
+        data["steps"] = [{"step": s, "object": o} for s, o in self.steps()]
+        return data
+
+
+# -- selection ---------------------------------------------------------------------------------
+
+
+def _matches(
+    name: str, tags: Mapping[str, str], names: Iterable[str], want: Mapping[str, str]
+) -> bool:
+    name_ok = not names or any(fnmatch.fnmatchcase(name, g) for g in names)
+    tags_ok = all(tags.get(k) == v for k, v in want.items())
+    return name_ok and tags_ok
+
+
+def _job_excluded(job: Job, sel: JobSelection) -> bool:
+    for item in sel.exclude:
+        if isinstance(item, int) and item == job.job_id:
+            return True
+        if isinstance(item, str) and fnmatch.fnmatchcase(job.name, item):
+            return True
+    return False
+
+
+def select_jobs(jobs: Iterable[Job], sel: JobSelection, package: str) -> list[Job]:
+    """Jobs matching the selection. A job matches when its id is listed, or when names/tags are
+    given and it matches them all (any name glob and every tag). ``referencing`` keeps only jobs
+    that reference the package (all of them when no filter is given)."""
+    jobs = list(jobs)
+    known = {j.job_id for j in jobs}
+    missing = [i for i in sel.ids if i not in known]
+    if missing:
+        raise ConfigurationError(
+            f"unknown job id {missing[0]} in jobs.ids",
+            "check the id in the Jobs UI, or remove it from wheelship.yml",
+        )
+    out = []
+    for job in jobs:
+        if _job_excluded(job, sel):
+            continue
+        by_filter = job.job_id in sel.ids or (
+            bool(sel.names or sel.tags) and _matches(job.name, job.tags, sel.names, sel.tags)
+        )
+        if sel.select == "listed":
+            if by_filter:
+                out.append(job)
+        elif (by_filter or not sel.has_filters) and references.find_refs(job.settings, package):
+            out.append(job)
+    return out
+
+
+def _cluster_excluded(cluster: Cluster, sel: ClusterSelection) -> bool:
+    return any(
+        item == cluster.cluster_id or fnmatch.fnmatchcase(cluster.name, item)
+        for item in sel.exclude
+    )
+
+
+def select_clusters(clusters: Iterable[Cluster], sel: ClusterSelection) -> list[Cluster]:
+    if sel.mode == "off":
+        return []
+    clusters = list(clusters)
+    by_id = {c.cluster_id: c for c in clusters}
+    for cid in sel.ids:
+        if cid not in by_id:
+            raise ConfigurationError(
+                f"unknown cluster id {cid!r} in clusters.ids",
+                "check the id in the Compute UI, or remove it from wheelship.yml",
+            )
+        if not by_id[cid].is_all_purpose:
+            raise ConfigurationError(
+                f"cluster {cid} is a {by_id[cid].source} cluster, not an all-purpose cluster",
+                "job clusters get the wheel from the job's libraries; remove it from clusters.ids",
+            )
+    out = []
+    for c in clusters:
+        if not c.is_all_purpose or _cluster_excluded(c, sel):
+            continue
+        if c.cluster_id in sel.ids or (
+            bool(sel.names or sel.tags) and _matches(c.name, c.tags, sel.names, sel.tags)
+        ):
+            out.append(c)
+    return out
+
+
+# -- versions ----------------------------------------------------------------------------------
+
+
+def _vkey(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def sort_versions(versions: Iterable[str]) -> list[str]:
+    """Newest first."""
+    return sorted(set(versions), key=_vkey, reverse=True)
+
+
+def job_versions(job: Job, package: str) -> list[str]:
+    return sort_versions(references.referenced_versions(job.settings, package))
+
+
+def package_libraries(cluster: Cluster, package: str) -> list[tuple[LibraryStatus, str | None]]:
+    out = []
+    for st in cluster.libraries:
+        found = references.library_ref(st.library, package)
+        if found:
+            out.append((st, found[2]))
+    return out
+
+
+def cluster_versions(cluster: Cluster, package: str) -> list[str]:
+    """Versions that are loaded now (running clusters, including ones marked for uninstall) or
+    will be loaded at the next start (terminated clusters)."""
+    live = set()
+    for st, version in package_libraries(cluster, package):
+        if version is None or st.status == "FAILED":
+            continue
+        if st.status == UNINSTALL_ON_RESTART and not cluster.is_active:
+            continue
+        live.add(version)
+    return sort_versions(live)
+
+
+# -- the plan ----------------------------------------------------------------------------------
+
+
+def _plan_cluster(
+    cluster: Cluster,
+    sel: ClusterSelection,
+    package: str,
+    new_lib: Mapping[str, Any],
+    snap: Snapshot,
+) -> ClusterChange | None:
+    libs = package_libraries(cluster, package)
+    want = paths.canonical(new_lib["whl"])
+    has_new = any(
+        st.status != UNINSTALL_ON_RESTART
+        and isinstance(st.library.get("whl"), str)
+        and paths.canonical(st.library["whl"]) == want
+        for st, _v in libs
+    )
+    others = [
+        st
+        for st, _v in libs
+        if st.status != UNINSTALL_ON_RESTART
+        and not (
+            isinstance(st.library.get("whl"), str) and paths.canonical(st.library["whl"]) == want
+        )
+    ]
+    pending_removal = [st for st, _v in libs if st.status == UNINSTALL_ON_RESTART]
+    install = () if has_new else (dict(new_lib),)
+    uninstall = tuple(dict(st.library) for st in others)
+    loaded_other = bool(uninstall) or bool(pending_removal)
+    if not install and not uninstall and not (cluster.is_active and pending_removal):
+        return None
+
+    restart = False
+    note: str | None = None
+    if sel.mode == "manual":
+        note = "manual mode: a cluster admin applies the change (see the runbook)"
+    elif not cluster.is_active:
+        if cluster.state in {"TERMINATED", "TERMINATING"}:
+            note = "terminated: the change is queued and applies at the next start"
+        else:
+            note = f"{cluster.state.lower()}: the change applies when the cluster is running"
+    elif loaded_other:
+        busy = snap.runs_on(cluster.cluster_id)
+        if sel.restart == "never":
+            note = "restart: never — the old version stays loaded until the next restart"
+        elif sel.restart == "if-idle" and busy:
+            runs = ", ".join(f"{r.run_id} ({r.name})" for r in busy[:3])
+            note = f"not restarted: busy (active run {runs}) — the old version stays loaded until the next restart"
+        else:
+            restart = True
+            if busy:
+                note = f"restart: always — interrupts {len(busy)} active run(s)"
+    wait = sel.wait if (sel.mode == "automated" and cluster.is_active) else 0
+    return ClusterChange(
+        cluster_id=cluster.cluster_id,
+        name=cluster.name,
+        state=cluster.state,
+        mode=sel.mode,
+        access_mode=cluster.access_mode,
+        install=install,
+        uninstall=uninstall,
+        restart=restart,
+        restart_policy=sel.restart,
+        wait=wait,
+        note=note,
+        versions_before=tuple(cluster_versions(cluster, package)),
+        current=tuple(st for st, _v in libs),
+    )
+
+
+def _retention(
+    target: Target,
+    release: Release,
+    snap: Snapshot,
+    after_jobs: Mapping[int, Mapping[str, Any]],
+    cluster_changes: Iterable[ClusterChange],
+    warnings: list[str],
+) -> tuple[list[Deletion], list[Kept]]:
+    wheels: dict[str, str] = {}
+    for f in snap.artifacts or ():
+        version = references.wheel_version(f.name, release.package)
+        if version:
+            wheels[f.name] = version
+    others = [n for n in wheels if n != release.wheel]
+    newest = sort_versions(wheels[n] for n in others)[: target.keep]
+    # Which files stay referenced after this deploy, by whom.
+    job_refs: dict[str, str] = {}
+    for job in snap.jobs:
+        settings = after_jobs.get(job.job_id, job.settings)
+        for ref in references.referenced_wheels(settings, release.package):
+            job_refs.setdefault(paths.canonical(ref), f"job {job.job_id} ({job.name})")
+    changed = {c.cluster_id: c for c in cluster_changes if c.mutates}
+    cluster_refs: dict[str, list[tuple[Cluster, bool]]] = {}
+    for cluster in snap.clusters:
+        change = changed.get(cluster.cluster_id)
+        for st in cluster.libraries:
+            whl = st.library.get("whl")
+            if not isinstance(whl, str):
+                continue
+            key = paths.canonical(whl)
+            uninstalled = change is not None and (
+                st.status == UNINSTALL_ON_RESTART or dict(st.library) in change.uninstall
+            )
+            # Gone after this deploy only if this deploy uninstalls it AND restarts the cluster;
+            # otherwise the entry stays listed (UNINSTALL_ON_RESTART) until the next start.
+            goes_away = uninstalled and change is not None and change.restart
+            cluster_refs.setdefault(key, []).append((cluster, goes_away))
+
+    deletions: list[Deletion] = []
+    kept: list[Kept] = []
+    for name in sort_versions_names(wheels):
+        version = wheels[name]
+        if name == release.wheel:
+            continue
+        if version in newest:
+            kept.append(Kept(name, version, f"one of the {target.keep} newest earlier versions"))
+            continue
+        path = paths.join(target.artifacts, name)
+        key = paths.canonical(path)
+        if key in job_refs:
+            kept.append(Kept(name, version, f"still referenced by {job_refs[key]}"))
+            warnings.append(f"retention keeps {name}: still referenced by {job_refs[key]}")
+            continue
+        holders = cluster_refs.get(key, [])
+        staying = [c for c, goes in holders if not goes]
+        if staying:
+            who = f"cluster {staying[0].cluster_id} ({staying[0].name})"
+            kept.append(Kept(name, version, f"still installed on {who}"))
+            warnings.append(f"retention keeps {name}: still installed on {who}")
+            continue
+        deletions.append(
+            Deletion(path, name, version, tuple(sorted(c.cluster_id for c, _g in holders)))
+        )
+    return deletions, kept
+
+
+def sort_versions_names(wheels: Mapping[str, str]) -> list[str]:
+    return sorted(wheels, key=lambda n: _vkey(wheels[n]), reverse=True)
+
+
+def _find_job(jobs: Iterable[Job], ref: int | str, what: str) -> Job:
+    jobs = list(jobs)
+    if isinstance(ref, int):
+        for job in jobs:
+            if job.job_id == ref:
+                return job
+        raise ConfigurationError(f"{what}: unknown job id {ref}", "check the id in the Jobs UI")
+    found = [j for j in jobs if j.name == ref]
+    if not found:
+        raise ConfigurationError(
+            f"{what}: no job named {ref!r}", "check the job name, or use its id"
+        )
+    if len(found) > 1:
+        ids = ", ".join(str(j.job_id) for j in found)
+        raise ConfigurationError(
+            f"{what}: {len(found)} jobs are named {ref!r} ({ids})", "use the job id"
+        )
+    return found[0]
+
+
+def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "deploy") -> Plan:
+    package = release.package
+    artifact = paths.join(target.artifacts, release.wheel)
+    warnings: list[str] = []
+
+    # 1. the artifact: uploaded once, never overwritten with other bytes.
+    upload: Upload | None = None
+    existing = snap.artifact(release.wheel)
+    sha256 = release.sha256
+    if existing is not None:
+        remote_sha = snap.digests.get(release.wheel)
+        if release.local and (
+            existing.size != release.size
+            or (remote_sha is not None and remote_sha != release.sha256)
+        ):
+            raise DatabricksError(
+                f"{artifact} already exists with different bytes "
+                f"({existing.size} bytes, sha256 {remote_sha or 'unknown'}; the build has "
+                f"{release.size} bytes, sha256 {release.sha256})",
+                "a released version is never overwritten: release a new version",
+                step="upload",
+            )
+        sha256 = sha256 or remote_sha
+    elif release.local:
+        assert release.size is not None and release.sha256 is not None
+        upload = Upload(
+            artifact, release.wheel, release.size, release.sha256, snap.artifacts is None
+        )
+    else:
+        retained = sort_versions(
+            v
+            for f in snap.artifacts or ()
+            if (v := references.wheel_version(f.name, package)) is not None
+        )
+        raise ConfigurationError(
+            f"version {release.version} is not retained in {target.artifacts}",
+            f"roll back to one of: {', '.join(retained)}"
+            if retained
+            else "no version is retained there",
+        )
+
+    # 2. jobs: every pinned reference to the package, nothing else.
+    selected = select_jobs(snap.jobs, target.jobs, package)
+    job_changes: list[JobChange] = []
+    after_jobs: dict[int, Mapping[str, Any]] = {}
+    unchanged_jobs = 0
+    for job in selected:
+        refs = references.find_refs(job.settings, package)
+        if not refs:
+            warnings.append(f"job {job.job_id} ({job.name}) does not reference {package}")
+        for ref in refs:
+            if not ref.is_pinned:
+                warnings.append(
+                    f"job {job.job_id} ({job.name}): {ref.location} = {ref.value!r} does not pin a "
+                    f"version; left as is"
+                )
+        rw = references.rewrite(job.settings, package, release.version, artifact)
+        if not rw:
+            unchanged_jobs += 1
+            continue
+        after_jobs[job.job_id] = references.apply_rewrite(job.settings, rw)
+        job_changes.append(
+            JobChange(
+                job.job_id, job.name, rw.changes, rw.new_settings, tuple(job_versions(job, package))
+            )
+        )
+    selected_ids = {j.job_id for j in selected}
+    stray = [
+        j
+        for j in snap.jobs
+        if j.job_id not in selected_ids
+        and any(v != release.version for v in references.referenced_versions(j.settings, package))
+    ]
+    if stray:
+        names = ", ".join(f"{j.job_id} ({j.name})" for j in stray[:5])
+        more = f" and {len(stray) - 5} more" if len(stray) > 5 else ""
+        warnings.append(f"not selected, so left on other versions of {package}: job {names}{more}")
+
+    # 3. clusters
+    cluster_changes: list[ClusterChange] = []
+    unchanged_clusters = 0
+    new_lib = {"whl": artifact}
+    for cluster in select_clusters(snap.clusters, target.clusters):
+        change = _plan_cluster(cluster, target.clusters, package, new_lib, snap)
+        if change is None:
+            unchanged_clusters += 1
+            continue
+        cluster_changes.append(change)
+        if (
+            change.note
+            and change.mode == "automated"
+            and change.needs_restart
+            and not change.restart
+        ):
+            warnings.append(f"cluster {change.label}: {change.note}")
+
+    # 4. retention
+    deletions, kept = _retention(target, release, snap, after_jobs, cluster_changes, warnings)
+
+    # 5. smoke
+    smoke = None
+    if target.smoke is not None:
+        job = _find_job(snap.jobs, target.smoke.job, f"targets.{target.name}.smoke.job")
+        smoke = SmokeRun(job.job_id, job.name, target.smoke.timeout)
+
+    return Plan(
+        target=target.name,
+        host=snap.host,
+        package=package,
+        version=release.version,
+        action=action,
+        artifact=artifact,
+        sha256=sha256,
+        size=release.size if release.size is not None else (existing.size if existing else None),
+        upload=upload,
+        jobs=tuple(job_changes),
+        clusters=tuple(cluster_changes),
+        deletions=tuple(deletions),
+        kept=tuple(kept),
+        smoke=smoke,
+        warnings=tuple(warnings),
+        unchanged_jobs=unchanged_jobs,
+        unchanged_clusters=unchanged_clusters,
+    )
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectStatus:
+    kind: str  # job | cluster
+    id: str
+    name: str
+    versions: tuple[str, ...]
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    target: str
+    host: str
+    package: str
+    objects: tuple[ObjectStatus, ...]
+    retained: tuple[str, ...]
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def live(self) -> tuple[str, ...]:
+        return tuple(sort_versions(v for o in self.objects for v in o.versions))
+
+    @property
+    def drift(self) -> bool:
+        return len(self.live) > 1
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["live"] = list(self.live)
+        data["drift"] = self.drift
+        return data
+
+
+def status(target: Target, package: str, snap: Snapshot) -> Status:
+    objects: list[ObjectStatus] = []
+    notes: list[str] = []
+    for job in select_jobs(snap.jobs, target.jobs, package):
+        refs = references.find_refs(job.settings, package)
+        unpinned = [r for r in refs if not r.is_pinned]
+        detail = f"{len(unpinned)} unpinned reference(s)" if unpinned else ""
+        objects.append(
+            ObjectStatus(
+                "job", str(job.job_id), job.name, tuple(job_versions(job, package)), detail
+            )
+        )
+    for cluster in select_clusters(snap.clusters, target.clusters):
+        details = []
+        for st, version in package_libraries(cluster, package):
+            if st.status not in {"INSTALLED"}:
+                msg = f"{version or st.library}: {st.status}"
+                if st.messages:
+                    msg += f" ({st.messages[0]})"
+                details.append(msg)
+        objects.append(
+            ObjectStatus(
+                "cluster",
+                cluster.cluster_id,
+                cluster.name,
+                tuple(cluster_versions(cluster, package)),
+                f"{cluster.state}" + (f"; {'; '.join(details)}" if details else ""),
+            )
+        )
+    retained = sort_versions(
+        v
+        for f in snap.artifacts or ()
+        if (v := references.wheel_version(f.name, package)) is not None
+    )
+    return Status(target.name, snap.host, package, tuple(objects), tuple(retained), tuple(notes))
+
+
+def current_version(st: Status) -> str | None:
+    """The newest live version (what rollback goes back from)."""
+    return st.live[0] if st.live else None
+
+
+def previous_version(st: Status) -> str | None:
+    """The newest retained version older than the newest live one."""
+    current = current_version(st)
+    if current is None:
+        return None
+    older = [v for v in st.retained if _vkey(v) < _vkey(current)]
+    return older[0] if older else None

@@ -1,0 +1,381 @@
+"""The ``targets:`` section of ``wheelship.yml``: schema, validation with key paths, defaults.
+
+Every unknown key, wrong type and bad value is refused with the path of the offending key
+(``targets.prod.clusters.restart: expected one of never, if-idle, always, got 'sometimes'``), so
+``wheelship config --check`` can validate a configuration without calling the workspace.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from wheelship.errors import ConfigurationError
+
+JOB_SELECT = ("referencing", "listed")
+CLUSTER_MODES = ("automated", "manual", "off")
+RESTART_POLICIES = ("never", "if-idle", "always")
+
+_FIX = "see the README's wheelship.yml section"
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class JobSelection:
+    """Which jobs deploy repoints. ``referencing``: every job that references the package,
+    narrowed by the filters; ``listed``: exactly the jobs the filters name."""
+
+    select: str = "referencing"
+    ids: tuple[int, ...] = ()
+    names: tuple[str, ...] = ()  # globs (fnmatch), case-sensitive like the Jobs UI
+    tags: Mapping[str, str] = field(default_factory=dict)
+    exclude: tuple[int | str, ...] = ()  # job ids, or name globs
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.ids or self.names or self.tags)
+
+
+@dataclass(frozen=True)
+class ClusterSelection:
+    """Which all-purpose clusters get the wheel, and how."""
+
+    mode: str = "off"
+    ids: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+    exclude: tuple[str, ...] = ()  # cluster ids, or name globs
+    restart: str = "if-idle"
+    wait: int = 900
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.ids or self.names or self.tags)
+
+
+@dataclass(frozen=True)
+class Smoke:
+    job: int | str  # job id or exact job name
+    timeout: int = 1800
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    host: str | None
+    profile: str | None
+    artifacts: str
+    keep: int = 3
+    jobs: JobSelection = field(default_factory=JobSelection)
+    clusters: ClusterSelection = field(default_factory=ClusterSelection)
+    smoke: Smoke | None = None
+
+    @property
+    def storage_kind(self) -> str:
+        return storage_kind(self.artifacts)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    package: str | None
+    targets: Mapping[str, Target]
+
+    def target(self, name: str | None) -> Target:
+        if not self.targets:
+            raise ConfigurationError(
+                "the configuration has no targets:", f"add a targets: section ({_FIX})"
+            )
+        if name is None:
+            if len(self.targets) == 1:
+                return next(iter(self.targets.values()))
+            raise ConfigurationError(
+                "no target given",
+                f"pass --target (or set WHEELSHIP_TARGET) to one of: {', '.join(self.targets)}",
+            )
+        if name not in self.targets:
+            raise ConfigurationError(
+                f"unknown target {name!r}", f"use one of: {', '.join(self.targets)}"
+            )
+        return self.targets[name]
+
+
+def storage_kind(path: str) -> str:
+    if path.startswith("/Volumes/"):
+        return "volumes"
+    if path.startswith("/Workspace/"):
+        return "workspace"
+    if path.startswith("dbfs:/"):
+        return "dbfs"
+    raise ValueError(path)
+
+
+# -- validation helpers ------------------------------------------------------------------------
+
+
+def _err(path: str, what: str, fix: str = _FIX) -> ConfigurationError:
+    return ConfigurationError(f"{path}: {what}", fix)
+
+
+def _type_name(value: Any) -> str:
+    return {
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        type(None): "nothing",
+    }.get(type(value), type(value).__name__)
+
+
+def _mapping(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _err(path, f"expected a mapping, got {_type_name(value)}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _err(f"{path}.{key}", "keys must be strings")
+    return value
+
+
+def _known(data: Mapping[str, Any], path: str, allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            raise _err(f"{path}.{key}", "unknown key", f"use one of: {', '.join(allowed)}")
+
+
+def _str(value: Any, path: str, *, empty: bool = False) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _err(path, f"expected a string, got {_type_name(value)}")
+    text = str(value).strip()
+    if not text and not empty:
+        raise _err(path, "must not be empty")
+    return text
+
+
+def _int(value: Any, path: str, *, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise _err(path, f"expected an integer, got {_type_name(value)}")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())  # ${VAR} expansion always yields strings
+    if not isinstance(value, int):
+        raise _err(path, f"expected an integer, got {_type_name(value)}")
+    if value < minimum:
+        raise _err(path, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
+    text = _str(value, path)
+    if text not in choices:
+        raise _err(path, f"expected one of {', '.join(choices)}, got {text!r}")
+    return text
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return [value]  # a single id reads naturally as a scalar
+    if not isinstance(value, list):
+        raise _err(path, f"expected a list, got {_type_name(value)}")
+    return value
+
+
+def _job_id(value: Any, path: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _err(path, f"expected a job id (a positive integer), got {value!r}")
+    return value
+
+
+def _tags(value: Any, path: str) -> dict[str, str]:
+    data = _mapping(value, path)
+    return {k: _str(v, f"{path}.{k}", empty=True) for k, v in data.items()}
+
+
+def _artifacts(value: Any, path: str) -> str:
+    text = _str(value, path).rstrip("/")
+    if text.startswith("/Volumes/"):
+        parts = [p for p in text.split("/") if p]
+        if len(parts) < 4:
+            raise _err(
+                path,
+                f"{text!r} is not inside a volume",
+                "use /Volumes/<catalog>/<schema>/<volume>[/<dir>]",
+            )
+    elif text.startswith("/Workspace/"):
+        if len([p for p in text.split("/") if p]) < 2:
+            raise _err(
+                path,
+                f"{text!r} is the workspace root",
+                "use a folder such as /Workspace/Shared/wheels",
+            )
+    elif text.startswith("dbfs:/"):
+        if text == "dbfs:":
+            raise _err(
+                path, "the DBFS root is not a place for wheels", "use dbfs:/FileStore/wheels"
+            )
+    else:
+        raise _err(
+            path,
+            f"expected a /Volumes/..., /Workspace/... or dbfs:/... path, got {text!r}",
+            "Unity Catalog volumes are recommended: /Volumes/<catalog>/<schema>/<volume>/wheels",
+        )
+    if any(part in {".", ".."} for part in text.split("/")):
+        raise _err(path, f"{text!r} contains '.' or '..'", "use a normalized absolute path")
+    return text
+
+
+def _host(value: Any, path: str) -> str:
+    text = _str(value, path).rstrip("/")
+    if "://" not in text:
+        text = "https://" + text
+    if not re.match(r"^https?://[^/\s]+$", text):
+        raise _err(path, f"{text!r} is not a workspace URL", "use https://<workspace-host>")
+    return text
+
+
+def _jobs(value: Any, path: str) -> JobSelection:
+    data = _mapping(value or {}, path)
+    _known(data, path, ("select", "ids", "names", "tags", "exclude"))
+    select = _choice(data.get("select", "referencing"), f"{path}.select", JOB_SELECT)
+    ids = tuple(
+        _job_id(v, f"{path}.ids[{i}]")
+        for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
+    )
+    names = tuple(
+        _str(v, f"{path}.names[{i}]")
+        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
+    )
+    tags = _tags(data.get("tags", {}), f"{path}.tags")
+    exclude: list[int | str] = []
+    for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude")):
+        where = f"{path}.exclude[{i}]"
+        if isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit()):
+            exclude.append(_job_id(v, where))
+        else:
+            exclude.append(_str(v, where))
+    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=tuple(exclude))
+    if select == "listed" and not sel.has_filters:
+        raise _err(
+            f"{path}.select",
+            "'listed' needs ids, names or tags to list the jobs",
+            "add ids:/names:/tags:, or use select: referencing",
+        )
+    return sel
+
+
+def _clusters(value: Any, path: str) -> ClusterSelection:
+    data = _mapping(value or {}, path)
+    _known(data, path, ("mode", "ids", "names", "tags", "exclude", "restart", "wait"))
+    raw_mode = data.get("mode", "off")
+    if raw_mode is False:
+        raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
+    mode = _choice(raw_mode, f"{path}.mode", CLUSTER_MODES)
+    ids = tuple(
+        _str(v, f"{path}.ids[{i}]") for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
+    )
+    names = tuple(
+        _str(v, f"{path}.names[{i}]")
+        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
+    )
+    tags = _tags(data.get("tags", {}), f"{path}.tags")
+    exclude = tuple(
+        _str(v, f"{path}.exclude[{i}]")
+        for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
+    )
+    restart = _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
+    wait = _int(data.get("wait", 900), f"{path}.wait")
+    sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait)
+    if mode != "off" and not sel.has_filters:
+        # Installing on every all-purpose cluster of a workspace is never what a team means.
+        raise _err(
+            f"{path}.mode",
+            f"mode {mode} needs ids, names or tags to select the clusters",
+            "add ids:/names:/tags:, or set mode: off",
+        )
+    return sel
+
+
+def _smoke(value: Any, path: str) -> Smoke | None:
+    if value is None:
+        return None
+    data = _mapping(value, path)
+    _known(data, path, ("job", "timeout"))
+    if "job" not in data:
+        raise _err(f"{path}.job", "missing", "name the job to run after the deploy (id or name)")
+    raw = data["job"]
+    job: int | str = (
+        _job_id(raw, f"{path}.job")
+        if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())
+        else _str(raw, f"{path}.job")
+    )
+    return Smoke(job=job, timeout=_int(data.get("timeout", 1800), f"{path}.timeout", minimum=1))
+
+
+def _target(name: str, value: Any, path: str) -> Target:
+    data = _mapping(value, path)
+    _known(data, path, ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke"))
+    if "artifacts" not in data:
+        raise _err(
+            f"{path}.artifacts",
+            "missing",
+            "set the folder for the wheels, e.g. /Volumes/<catalog>/<schema>/<volume>/wheels",
+        )
+    host = _host(data["host"], f"{path}.host") if data.get("host") not in (None, "") else None
+    profile = _str(data["profile"], f"{path}.profile") if data.get("profile") else None
+    return Target(
+        name=name,
+        host=host,
+        profile=profile,
+        artifacts=_artifacts(data["artifacts"], f"{path}.artifacts"),
+        keep=_int(data.get("keep", 3), f"{path}.keep"),
+        jobs=_jobs(data.get("jobs"), f"{path}.jobs"),
+        clusters=_clusters(data.get("clusters"), f"{path}.clusters"),
+        smoke=_smoke(data.get("smoke"), f"{path}.smoke"),
+    )
+
+
+def parse(data: Mapping[str, Any]) -> DeployConfig:
+    """Validate the deploy part of a loaded ``wheelship.yml`` (package + targets)."""
+    package = None
+    if data.get("package") not in (None, ""):
+        package = _str(data["package"], "package")
+        if not _PACKAGE_NAME.match(package):
+            raise _err("package", f"{package!r} is not a valid distribution name")
+    raw_targets = data.get("targets")
+    targets: dict[str, Target] = {}
+    if raw_targets is not None:
+        for name, value in _mapping(raw_targets, "targets").items():
+            if not re.match(r"^[A-Za-z0-9_.-]+$", name):
+                raise _err(f"targets.{name}", "target names use letters, digits, '.', '_' and '-'")
+            targets[name] = _target(name, value, f"targets.{name}")
+    return DeployConfig(package=package, targets=targets)
+
+
+def project_name(project_dir: Path) -> str | None:
+    """``[project].name`` from ``pyproject.toml``, the default for ``package:``."""
+    pyproject = project_dir / "pyproject.toml"
+    if not pyproject.is_file():
+        return None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{pyproject}: {exc}", "fix the TOML syntax") from None
+    name = data.get("project", {}).get("name")
+    return str(name) if isinstance(name, str) and name else None
+
+
+def resolve_package(cfg: DeployConfig, project_dir: Path) -> str:
+    name = cfg.package or project_name(project_dir)
+    if not name:
+        raise ConfigurationError(
+            "the package to deploy is unknown",
+            "set package: in wheelship.yml, or run in a project with [project].name in pyproject.toml",
+        )
+    return str(canonicalize_name(name))

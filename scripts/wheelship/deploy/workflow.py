@@ -1,0 +1,277 @@
+"""The work layer of ``config``, ``plan``, ``deploy``, ``status``, ``rollback`` and ``runbook``.
+
+Each ``run_*`` function takes a :class:`Settings` and never touches argparse: the commands call
+them, tests call them, ``wheelship demo`` calls them. All of them read the workspace into a
+snapshot and compute the pure plan; only ``run_deploy`` and ``run_rollback`` apply it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from wheelship import config as config_file
+from wheelship import log
+from wheelship.databricks import auth, snapshot
+from wheelship.databricks.client import Client, RetryPolicy, pooled_session
+from wheelship.databricks.model import Snapshot
+from wheelship.databricks.storage import Storage, open_storage
+from wheelship.deploy import plan as planning
+from wheelship.deploy import references, report, runbook, targets
+from wheelship.deploy.apply import Applier, ApplyResult, Timing
+from wheelship.deploy.plan import Plan, Release, Status
+from wheelship.errors import ConfigurationError, DriftDetected
+from wheelship.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Path = Path(config_file.DEFAULT_CONFIG)
+    target: str | None = None
+    dist: Path = Path("dist")
+    out: Path = Path(".")
+    project: Path = Path(".")
+    concurrency: int = 16
+    to: str | None = None  # rollback
+    fail_on_drift: bool = False
+    timing: Timing = field(default_factory=Timing)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    environ: Mapping[str, str] | None = None
+    max_steps: int | None = None  # tests: stop after this many apply steps
+
+
+@dataclass
+class Session:
+    """What one command works with: the target, its package, a client and the storage."""
+
+    target: targets.Target
+    package: str
+    client: Client
+    storage: Storage
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def load_config(settings: Settings) -> targets.DeployConfig:
+    data = config_file.load(settings.config, required=True, environ=settings.environ)
+    return targets.parse(data)
+
+
+def check_config(settings: Settings) -> tuple[targets.DeployConfig, str]:
+    cfg = load_config(settings)
+    package = targets.resolve_package(cfg, settings.project)
+    if settings.target is not None:
+        cfg.target(settings.target)
+    if not cfg.targets:
+        raise ConfigurationError(
+            f"{settings.config}: no targets: section",
+            "add one (see the README's wheelship.yml section)",
+        )
+    return cfg, package
+
+
+def load_target(settings: Settings) -> tuple[targets.Target, str]:
+    cfg = load_config(settings)
+    return cfg.target(settings.target), targets.resolve_package(cfg, settings.project)
+
+
+def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None = None) -> Session:
+    target, package = loaded or load_target(settings)
+    creds = auth.resolve(target.host, target.profile, settings.environ)
+    http = pooled_session(settings.concurrency)
+    client = Client(
+        creds.host,
+        auth.build(creds, http, settings.environ),
+        concurrency=settings.concurrency,
+        retry=settings.retry,
+        session=http,
+    )
+    log.debug(f"databricks: {creds.host} with {creds.auth_type} auth from {creds.source}")
+    return Session(target, package, client, open_storage(client, target.artifacts))
+
+
+def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
+    manifest = Manifest.load(dist)
+    if canonicalize_name(manifest.name) != package:
+        raise ConfigurationError(
+            f"{dist} holds a build of {manifest.name}, not of {package}",
+            "pass the dist directory of this project's build, or fix package: in wheelship.yml",
+        )
+    manifest.verify(dist)
+    wheel = manifest.wheel()
+    return Release(
+        package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True
+    ), manifest
+
+
+def read_snapshot(
+    s: Session, *, command: str, digest: str | None = None, runs: bool = True
+) -> Snapshot:
+    cl = s.target.clusters
+    with log.section(f"wheelship_{command}_read", f"Read the workspace {s.client.host}"):
+        snap = snapshot.read(
+            s.client,
+            s.storage,
+            digest_names=[digest] if digest else [],
+            cluster_ids=cl.ids,
+            clusters=True,
+            runs=runs and cl.mode == "automated" and cl.restart != "never",
+            command=command,
+        )
+    log.info(
+        f"  {len(snap.jobs)} job(s), {len(snap.clusters)} cluster(s), {s.client.requests_sent} request(s)"
+    )
+    return snap
+
+
+def _write_plan(plan: Plan, settings: Settings) -> None:
+    report.write_plan(plan, settings.out)
+    if plan.manual_clusters:
+        write_runbook(plan, settings.out)
+
+
+def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
+    return (
+        report.write_json(out / "runbook.json", runbook.runbook_json(plan)),
+        report.write_text(out / "runbook.md", runbook.runbook_markdown(plan)),
+    )
+
+
+def run_plan(settings: Settings) -> Plan:
+    """Read-only: what deploy would do. Writes plan.json and plan.md."""
+    loaded = load_target(settings)
+    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    s = open_session(settings, loaded)
+    try:
+        snap = read_snapshot(s, command="plan", digest=release.wheel)
+        result = planning.plan(s.target, release, snap)
+        _write_plan(result, settings)
+        return result
+    finally:
+        s.close()
+
+
+def _apply(
+    s: Session, plan: Plan, settings: Settings, command: str, dist: Path | None
+) -> ApplyResult:
+    applier = Applier(
+        s.client,
+        s.storage,
+        plan,
+        dist=dist,
+        command=command,
+        timing=settings.timing,
+        max_steps=settings.max_steps,
+    )
+    try:
+        result = applier.run()
+    finally:
+        report.write_deploy_report(plan, applier.result, settings.out)
+    return result
+
+
+def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
+    loaded = load_target(settings)
+    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    s = open_session(settings, loaded)
+    try:
+        snap = read_snapshot(s, command="deploy", digest=release.wheel)
+        the_plan = planning.plan(s.target, release, snap)
+        _write_plan(the_plan, settings)
+        log.info(report.plan_summary(the_plan))
+        return the_plan, _apply(s, the_plan, settings, "deploy", settings.dist)
+    finally:
+        s.close()
+
+
+def run_status(settings: Settings) -> Status:
+    s = open_session(settings)
+    try:
+        snap = read_snapshot(s, command="status", runs=False)
+        st = planning.status(s.target, s.package, snap)
+    finally:
+        s.close()
+    if settings.fail_on_drift and st.drift:
+        raise DriftDetected(
+            f"{len(st.live)} versions of {st.package} are live on {st.target}: {', '.join(st.live)}",
+            f"deploy one version to every selected job and cluster ('wheelship deploy --target {st.target}')",
+        )
+    return st
+
+
+def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
+    st = planning.status(s.target, s.package, snap)
+    version = to or planning.previous_version(st)
+    if version is None:
+        current = planning.current_version(st)
+        raise ConfigurationError(
+            f"no earlier version of {s.package} is retained in {s.target.artifacts}"
+            + (f" (live: {current})" if current else ""),
+            "name a version with --to, or deploy a build instead",
+        )
+    wheels = [
+        f
+        for f in snap.artifacts or ()
+        if (v := references.wheel_version(f.name, s.package)) is not None
+        and references.same_version(v, version)
+    ]
+    if not wheels:
+        raise ConfigurationError(
+            f"version {version} is not retained in {s.target.artifacts}",
+            f"roll back to one of: {', '.join(st.retained)}"
+            if st.retained
+            else "no version is retained there",
+        )
+    f = wheels[0]
+    return Release(s.package, version, f.name, f.size, snap.digests.get(f.name), local=False)
+
+
+def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
+    s = open_session(settings)
+    try:
+        snap = read_snapshot(s, command="rollback")
+        release = rollback_release(s, snap, settings.to)
+        # The digest of the retained file goes into the report and the runbook.
+        size, sha = s.storage.digest(release.wheel)
+        release = dataclasses.replace(release, size=size, sha256=sha)
+        snap = dataclasses.replace(snap, digests={**snap.digests, release.wheel: sha})
+        the_plan = planning.plan(s.target, release, snap, action="rollback")
+        _write_plan(the_plan, settings)
+        log.info(report.plan_summary(the_plan))
+        return the_plan, _apply(s, the_plan, settings, "rollback", None)
+    finally:
+        s.close()
+
+
+def run_runbook(settings: Settings) -> Plan:
+    """The admin runbook for the selected clusters (all of them, whatever their mode)."""
+    target, package = load_target(settings)
+    if target.clusters.mode == "off":
+        raise ConfigurationError(
+            f"target {target.name} selects no clusters (clusters.mode: off)",
+            "set clusters.mode (manual or automated) and the clusters to select",
+        )
+    manual = dataclasses.replace(
+        target, clusters=dataclasses.replace(target.clusters, mode="manual")
+    )
+    local = None if settings.to else release_from_dist(settings.dist, package)[0]
+    s = open_session(settings, (manual, package))
+    try:
+        if local is None:
+            snap = read_snapshot(s, command="runbook", runs=False)
+            release = rollback_release(s, snap, settings.to)
+            size, sha = s.storage.digest(release.wheel)
+            release = dataclasses.replace(release, size=size, sha256=sha)
+        else:
+            release = local
+            snap = read_snapshot(s, command="runbook", digest=release.wheel, runs=False)
+        the_plan = planning.plan(manual, release, snap, action="runbook")
+        write_runbook(the_plan, settings.out)
+        return the_plan
+    finally:
+        s.close()

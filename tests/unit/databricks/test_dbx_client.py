@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from support.fake_transport import Call, FakeTransport
+from wheelship import log
+from wheelship.databricks.auth import PatAuth
+from wheelship.databricks.client import Client, RetryPolicy, endpoint, in_step
+from wheelship.errors import DatabricksError
+
+HOST = "https://adb-1.azuredatabricks.net"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+def make(fake: FakeTransport, clock: Clock | None = None, **kwargs: object) -> Client:
+    clock = clock or Clock()
+    return Client(
+        HOST,
+        PatAuth("dapi-secret-token"),
+        session=fake.session(),
+        sleep=clock.sleep,
+        clock=clock,
+        rng=lambda: 0.5,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_get_sends_bearer_and_lowercase_booleans() -> None:
+    fake = FakeTransport().on("GET", "/api/2.2/jobs/list", (200, {"jobs": []}))
+    make(fake).get("/api/2.2/jobs/list", {"expand_tasks": True, "limit": 100, "name": None})
+    call = fake.calls[0]
+    assert call.headers["Authorization"] == "Bearer dapi-secret-token"
+    assert call.query == {"expand_tasks": ["true"], "limit": ["100"]}
+    assert call.headers["User-Agent"].startswith("wheelship/")
+
+
+def test_429_honours_retry_after_then_succeeds() -> None:
+    clock = Clock()
+    fake = FakeTransport().on(
+        "POST",
+        "/api/2.2/jobs/update",
+        (
+            429,
+            {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow down"},
+            {"Retry-After": "3"},
+        ),
+        (200, {}),
+    )
+    client = make(fake, clock)
+    assert client.post("/api/2.2/jobs/update", {"job_id": 1}) == {}
+    assert len(fake.calls) == 2
+    assert clock.sleeps[0] == pytest.approx(3.05)  # Retry-After plus a little jitter
+    assert client.counts["POST /api/2.2/jobs/update"] == 2
+    assert client.retries["POST /api/2.2/jobs/update"] == 1
+
+
+def test_503_and_connection_errors_back_off_exponentially() -> None:
+    clock = Clock()
+    fake = FakeTransport().on(
+        "GET",
+        "/api/2.1/clusters/get",
+        (503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}),
+        requests.ConnectionError("Connection reset by peer"),
+        (503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "busy"}),
+        (200, {"cluster_id": "c"}),
+    )
+    assert make(fake, clock).get("/api/2.1/clusters/get", {"cluster_id": "c"}) == {
+        "cluster_id": "c"
+    }
+    # base 0.5 s doubling, jitter fixed at the middle of [ceiling/2, ceiling]
+    assert clock.sleeps == [0.375, 0.75, 1.5]
+
+
+def test_server_errors_are_retried_a_few_times_only() -> None:
+    fake = FakeTransport().on(
+        "GET", "/api/2.2/jobs/get", (500, {"error_code": "INTERNAL_ERROR", "message": "boom"})
+    )
+    with pytest.raises(DatabricksError) as info:
+        make(fake).get("/api/2.2/jobs/get", {"job_id": 1})
+    assert len(fake.calls) == 3
+    assert info.value.what == "INTERNAL_ERROR: boom"
+    assert "run again" in (info.value.fix or "")
+
+
+def test_retry_budget_bounds_rate_limited_calls() -> None:
+    clock = Clock()
+    fake = FakeTransport().on(
+        "GET",
+        "/x",
+        (429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "no"}, {"Retry-After": "20"}),
+    )
+    with pytest.raises(DatabricksError, match="REQUEST_LIMIT_EXCEEDED"):
+        make(fake, clock, retry=RetryPolicy(budget=60)).get("/x")
+    assert len(fake.calls) == 3  # 0 s, ~20 s, ~40 s; the next wait would pass the budget
+
+
+def test_unreachable_host_is_one_clear_error() -> None:
+    fake = FakeTransport().on(
+        "GET", "/api", requests.ConnectionError("[Errno 111] Connection refused")
+    )
+    with pytest.raises(DatabricksError) as info:
+        make(fake).get("/api/2.2/jobs/list")
+    assert str(info.value) == (
+        f"cannot reach {HOST}: connection refused — check the workspace URL (host: / DATABRICKS_HOST) and the network"
+    )
+    assert len(fake.calls) == RetryPolicy().connect_attempts
+
+
+def test_error_bodies_map_to_codes_and_fixes() -> None:
+    fake = (
+        FakeTransport()
+        .on("GET", "/bad-token", (403, {"error_code": 403, "message": "Invalid access token."}))
+        .on(
+            "GET",
+            "/denied",
+            (
+                403,
+                {
+                    "error_code": "PERMISSION_DENIED",
+                    "message": "User x does not have Manage on job 1",
+                },
+            ),
+        )
+        .on(
+            "GET",
+            "/html",
+            (
+                403,
+                b"<html><title>Error 403 Invalid access token.</title></html>",
+                {"Content-Type": "text/html"},
+            ),
+        )
+        .on(
+            "GET",
+            "/text",
+            (
+                400,
+                b"INVALID_STATE: Cluster c is in unexpected state Terminated.",
+                {"Content-Type": "text/plain"},
+            ),
+        )
+        .on("GET", "/empty", (404, None))
+    )
+    client = make(fake)
+    cases = {
+        "/bad-token": ("PERMISSION_DENIED: Invalid access token.", "check the credentials"),
+        "/denied": (
+            "PERMISSION_DENIED: User x does not have Manage on job 1",
+            "grant the deploy identity",
+        ),
+        "/html": ("PERMISSION_DENIED: Error 403 Invalid access token.", "check the credentials"),
+        "/text": ("INVALID_STATE: Cluster c is in unexpected state Terminated.", "see the message"),
+        "/empty": ("NOT_FOUND: Not Found", "the object is gone"),
+    }
+    for path, (what, fix) in cases.items():
+        with pytest.raises(DatabricksError) as info:
+            client.get(path)
+        assert info.value.what == what
+        assert (info.value.fix or "").startswith(fix)
+
+
+def test_in_step_names_step_and_object_once() -> None:
+    fake = FakeTransport().on(
+        "POST", "/api/2.2/jobs/update", (403, {"error_code": "PERMISSION_DENIED", "message": "no"})
+    )
+    client = make(fake)
+    with (
+        pytest.raises(DatabricksError) as info,
+        in_step("deploy: outer"),
+        in_step("deploy: repoint job", "123 (tsff-train)"),
+    ):
+        client.post("/api/2.2/jobs/update", {})
+    assert str(info.value).startswith(
+        "deploy: repoint job 123 (tsff-train): PERMISSION_DENIED: no — "
+    )
+
+
+def test_token_never_appears_in_errors() -> None:
+    fake = FakeTransport().on(
+        "GET",
+        "/echo",
+        (400, {"error_code": "BAD_REQUEST", "message": "bad header Bearer dapi-secret-token"}),
+    )
+    with pytest.raises(DatabricksError) as info:
+        make(fake).get("/echo")
+    assert "dapi-secret-token" not in log.redact(str(info.value))
+
+
+def test_paginate_follows_tokens_and_stops_on_empty() -> None:
+    pages = {
+        None: {"jobs": [1, 2], "next_page_token": "a"},
+        "a": {"jobs": [3], "next_page_token": ""},
+    }
+
+    def answer(call: Call) -> tuple[int, object]:
+        return 200, pages[call.query.get("page_token", [None])[0]]
+
+    fake = FakeTransport().on("GET", "/api/2.2/jobs/list", answer)
+    assert list(make(fake).paginate("/api/2.2/jobs/list", {"limit": 2}, "jobs")) == [1, 2, 3]
+    assert fake.calls[1].query == {"limit": ["2"], "page_token": ["a"]}
+
+
+def test_paginate_refuses_a_repeating_token() -> None:
+    fake = FakeTransport().on("GET", "/l", (200, {"items": [1], "next_page_token": "same"}))
+    with pytest.raises(DatabricksError, match="page token 'same' twice"):
+        list(make(fake).paginate("/l", None, "items"))
+
+
+def test_a_429_holds_back_every_thread_on_that_endpoint() -> None:
+    clock = Clock()
+    fake = FakeTransport().on(
+        "GET",
+        "/e",
+        (429, {"error_code": "REQUEST_LIMIT_EXCEEDED"}, {"Retry-After": "2"}),
+        (200, {}),
+    )
+    client = make(fake, clock)
+    client.get("/e")
+    # a later call on the same endpoint waits for the gate without sending anything first
+    clock.sleeps.clear()
+    client.get("/e")
+    assert clock.sleeps == []  # the gate (2.05 s) had passed: the first call slept it already
+
+
+def test_map_bounds_concurrency_and_keeps_order() -> None:
+    fake = FakeTransport()
+    client = Client(HOST, PatAuth("dapi-x"), session=fake.session(), concurrency=3)
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work(i: int) -> int:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+        return i * 2
+
+    assert client.map(work, range(12)) == [i * 2 for i in range(12)]
+    assert peak == 3
+
+
+def test_map_stops_starting_work_after_a_failure() -> None:
+    client = Client(HOST, PatAuth("dapi-x"), session=FakeTransport().session(), concurrency=2)
+    started: list[int] = []
+
+    def work(i: int) -> int:
+        started.append(i)
+        time.sleep(0.01)
+        if i == 0:
+            raise DatabricksError("boom")
+        return i
+
+    with pytest.raises(DatabricksError, match="boom"):
+        client.map(work, range(50))
+    assert len(started) < 50
+
+
+def test_endpoint_strips_file_paths() -> None:
+    assert endpoint("/api/2.0/fs/files/Volumes/a/b/c/x.whl") == "/api/2.0/fs/files"
+    assert endpoint("/api/2.2/jobs/get") == "/api/2.2/jobs/get"
+
+
+def test_streamed_upload_body_is_reopened_on_retry(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "w.whl"
+    path.write_bytes(b"x" * 1000)
+    fake = FakeTransport().on(
+        "PUT", "/api/2.0/fs/files", (503, {"error_code": "TEMPORARILY_UNAVAILABLE"}), (204, None)
+    )
+    make(fake).request("PUT", "/api/2.0/fs/files/Volumes/a/b/c/w.whl", body=lambda: path.open("rb"))
+    assert [len(c.body) for c in fake.calls] == [1000, 1000]

@@ -1,0 +1,407 @@
+"""The pure plan on plain data: every deploy decision without a workspace."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from wheelship.databricks.model import ActiveRun, Cluster, Job, LibraryStatus, RemoteFile, Snapshot
+from wheelship.deploy import plan as p
+from wheelship.deploy import references, targets
+from wheelship.errors import ConfigurationError, DatabricksError
+
+ART = "/Volumes/ml/tsff/wheels"
+
+
+def whl(version: str, folder: str = ART) -> str:
+    return f"{folder}/tsff-{version}-py3-none-any.whl"
+
+
+def name(version: str) -> str:
+    return f"tsff-{version}-py3-none-any.whl"
+
+
+def job(job_id: int, job_name: str, version: str | None, **extra: Any) -> Job:
+    libs = [{"whl": whl(version)}] if version else [{"pypi": {"package": "requests"}}]
+    settings = {
+        "name": job_name,
+        "tags": extra.pop("tags", {}),
+        "tasks": [
+            {
+                "task_key": "main",
+                "python_wheel_task": {"package_name": "tsff", "entry_point": "train"},
+                "libraries": libs,
+            }
+        ],
+        **extra,
+    }
+    return Job(job_id, job_name, settings, settings["tags"])
+
+
+def cluster(cid: str, state: str, *libs: tuple[str, str], **kw: Any) -> Cluster:
+    return Cluster(
+        cid,
+        kw.pop("name", cid),
+        state,
+        libraries=tuple(LibraryStatus({"whl": whl(v)}, s) for v, s in libs),
+        **kw,
+    )
+
+
+def target(**overrides: Any) -> targets.Target:
+    data: dict[str, Any] = {
+        "artifacts": ART,
+        "keep": 1,
+        "clusters": {"mode": "automated", "tags": {"tsff": "prod"}, "restart": "if-idle"},
+    }
+    data.update(overrides)
+    return targets.parse({"targets": {"prod": data}}).target("prod")
+
+
+RELEASE = p.Release("tsff", "1.3.0", name("1.3.0"), 1000, "a" * 64)
+
+
+def snapshot(**overrides: Any) -> Snapshot:
+    prod = {"tsff": "prod"}
+    base = Snapshot(
+        host="https://h",
+        jobs=(
+            job(1, "tsff-train", "1.2.0"),
+            job(2, "tsff-score", "1.2.0"),
+            job(3, "unrelated", None),
+            job(4, "tsff-smoke", "1.2.0"),
+        ),
+        clusters=(
+            cluster("idle", "RUNNING", ("1.2.0", "INSTALLED"), tags=prod),
+            cluster("busy", "RUNNING", ("1.2.0", "INSTALLED"), tags=prod),
+            cluster("off", "TERMINATED", ("1.2.0", "INSTALLED"), tags=prod),
+            cluster("other", "RUNNING", ("1.0.0", "INSTALLED")),  # not selected
+            cluster("jobc", "RUNNING", tags=prod, source="JOB"),
+        ),
+        artifacts=tuple(RemoteFile(name(v), 900) for v in ("1.0.0", "1.1.0", "1.2.0")),
+        active_runs=(ActiveRun(77, 9, "nightly", ("busy",)),),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+def simulate(snap: Snapshot, plan: p.Plan) -> Snapshot:
+    """The workspace after a successful apply (the emulator does this for real in the
+    integration tests)."""
+    jobs = []
+    for j in snap.jobs:
+        rw = (
+            references.rewrite(j.settings, plan.package, plan.version, plan.artifact)
+            if any(c.job_id == j.job_id for c in plan.jobs)
+            else None
+        )
+        jobs.append(
+            dataclasses.replace(j, settings=references.apply_rewrite(j.settings, rw)) if rw else j
+        )
+    clusters = []
+    changes = {c.cluster_id: c for c in plan.automated_clusters}
+    for c in snap.clusters:
+        ch = changes.get(c.cluster_id)
+        if ch is None:
+            clusters.append(c)
+            continue
+        libs = [
+            dataclasses.replace(s, status="UNINSTALL_ON_RESTART")
+            if dict(s.library) in ch.uninstall
+            else s
+            for s in c.libraries
+        ]
+        for lib in ch.install:
+            libs.append(
+                LibraryStatus(
+                    dict(lib),
+                    "FAILED"
+                    if any(s.status == "UNINSTALL_ON_RESTART" for s in libs) and c.is_active
+                    else "INSTALLED",
+                )
+            )
+        if ch.restart:
+            libs = [
+                dataclasses.replace(s, status="INSTALLED")
+                for s in libs
+                if s.status != "UNINSTALL_ON_RESTART"
+            ]
+        clusters.append(dataclasses.replace(c, libraries=tuple(libs)))
+    files = [f for f in snap.artifacts or () if f.name not in {d.wheel for d in plan.deletions}]
+    if plan.upload:
+        files.append(RemoteFile(plan.upload.wheel, plan.upload.size))
+    digests = dict(snap.digests)
+    if plan.upload:
+        digests[plan.upload.wheel] = plan.upload.sha256
+    return dataclasses.replace(
+        snap, jobs=tuple(jobs), clusters=tuple(clusters), artifacts=tuple(files), digests=digests
+    )
+
+
+def test_fresh_deploy_plans_every_step_in_order() -> None:
+    plan = p.plan(target(smoke={"job": "tsff-smoke"}), RELEASE, snapshot())
+    assert plan.upload == p.Upload(whl("1.3.0"), name("1.3.0"), 1000, "a" * 64, False)
+    assert [j.job_id for j in plan.jobs] == [1, 2, 4]
+    assert plan.jobs[0].changes == (
+        references.RefChange("tasks[main].libraries[0].whl", whl("1.2.0"), whl("1.3.0")),
+    )
+    assert plan.jobs[0].new_settings["tasks"][0]["python_wheel_task"] == {
+        "package_name": "tsff",
+        "entry_point": "train",
+    }
+    by_id = {c.cluster_id: c for c in plan.clusters}
+    assert set(by_id) == {"idle", "busy", "off"}  # job clusters and unselected ones are left alone
+    assert by_id["idle"].install == ({"whl": whl("1.3.0")},)
+    assert by_id["idle"].uninstall == ({"whl": whl("1.2.0")},)
+    assert by_id["idle"].restart is True and by_id["idle"].wait == 900
+    assert by_id["busy"].restart is False and "busy (active run 77 (nightly))" in (
+        by_id["busy"].note or ""
+    )
+    assert (
+        by_id["off"].restart is False
+        and by_id["off"].wait == 0
+        and "queued" in (by_id["off"].note or "")
+    )
+    assert plan.smoke == p.SmokeRun(4, "tsff-smoke", 1800)
+    assert [s for s, _ in plan.steps()] == [
+        "upload",
+        "repoint job",
+        "repoint job",
+        "repoint job",
+        "update libraries on cluster",
+        "restart cluster",
+        "update libraries on cluster",
+        "update libraries on cluster",
+        "delete",
+        "smoke run",
+    ]
+    assert any("busy" in w and "not restarted" in w for w in plan.warnings)
+
+
+def test_retention_keeps_newest_and_referenced_files() -> None:
+    plan = p.plan(target(keep=1), RELEASE, snapshot())
+    # keep 1 earlier version (1.2.0); 1.1.0 is unreferenced -> deleted; 1.0.0 is installed on
+    # an unselected cluster -> kept.
+    assert [d.wheel for d in plan.deletions] == [name("1.1.0")]
+    kept = {k.wheel: k.reason for k in plan.kept}
+    assert kept[name("1.2.0")] == "one of the 1 newest earlier versions"
+    assert kept[name("1.0.0")] == "still installed on cluster other (other)"
+
+
+def test_retention_with_keep_0_guards_files_on_restarted_clusters_only() -> None:
+    plan = p.plan(target(keep=0), RELEASE, snapshot())
+    dels = {d.wheel: d for d in plan.deletions}
+    # 1.2.0 stays: the busy and the terminated cluster still list it until their next start.
+    assert name("1.2.0") not in dels
+    assert any(
+        k.wheel == name("1.2.0") and "still installed on cluster busy" in k.reason
+        for k in plan.kept
+    )
+    assert dels[name("1.1.0")].guard_clusters == ()
+
+
+def test_retention_guard_names_clusters_that_drop_the_file_on_restart() -> None:
+    snap = snapshot(
+        clusters=(cluster("idle", "RUNNING", ("1.2.0", "INSTALLED"), tags={"tsff": "prod"}),)
+    )
+    plan = p.plan(target(keep=0), RELEASE, snap)
+    dels = {d.wheel: d for d in plan.deletions}
+    assert dels[name("1.2.0")].guard_clusters == ("idle",)
+
+
+def test_retention_never_deletes_a_file_an_unselected_job_references() -> None:
+    t = target(keep=0, jobs={"select": "listed", "ids": [1]})
+    plan = p.plan(t, RELEASE, snapshot(clusters=()))
+    assert name("1.2.0") not in {d.wheel for d in plan.deletions}
+    assert any("still referenced by job 2 (tsff-score)" in w for w in plan.warnings)
+
+
+def test_second_plan_after_apply_changes_nothing() -> None:
+    t = target(clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always"})
+    snap = snapshot()
+    first = p.plan(t, RELEASE, snap)
+    after = simulate(snap, first)
+    second = p.plan(t, RELEASE, after)
+    assert not second.changes_anything
+    assert second.steps() == []
+    assert second.unchanged_jobs == 3 and second.unchanged_clusters == 3
+
+
+def test_busy_cluster_is_finished_by_a_later_deploy_once_idle() -> None:
+    t = target()
+    snap = snapshot()
+    after = simulate(snap, p.plan(t, RELEASE, snap))
+    busy = next(c for c in after.clusters if c.cluster_id == "busy")
+    assert {s.status for s in busy.libraries} == {"UNINSTALL_ON_RESTART", "FAILED"}
+    still_busy = p.plan(t, RELEASE, after)
+    assert not still_busy.changes_anything  # nothing to do until it is idle
+    idle = p.plan(t, RELEASE, dataclasses.replace(after, active_runs=()))
+    change = next(c for c in idle.clusters if c.cluster_id == "busy")
+    assert change.restart and not change.install and not change.uninstall
+    assert idle.steps() == [("restart cluster", "busy (busy)")]
+
+
+def test_restart_policies() -> None:
+    for policy, expected in (("never", False), ("always", True)):
+        t = target(clusters={"mode": "automated", "ids": ["busy"], "restart": policy})
+        change = p.plan(t, RELEASE, snapshot()).clusters[0]
+        assert change.restart is expected
+        if policy == "always":
+            assert change.note == "restart: always — interrupts 1 active run(s)"
+
+
+def test_first_install_needs_no_restart() -> None:
+    snap = snapshot(clusters=(cluster("fresh", "RUNNING", tags={"tsff": "prod"}),))
+    change = p.plan(target(), RELEASE, snap).clusters[0]
+    assert (
+        change.install == ({"whl": whl("1.3.0")},) and not change.uninstall and not change.restart
+    )
+
+
+def test_pypi_installed_versions_are_uninstalled_too() -> None:
+    c = Cluster(
+        "c",
+        "c",
+        "RUNNING",
+        tags={"tsff": "prod"},
+        libraries=(LibraryStatus({"pypi": {"package": "tsff==1.1.0"}}, "INSTALLED"),),
+    )
+    change = p.plan(target(), RELEASE, snapshot(clusters=(c,))).clusters[0]
+    assert change.uninstall == ({"pypi": {"package": "tsff==1.1.0"}},) and change.restart
+
+
+def test_manual_mode_never_mutates_clusters() -> None:
+    t = target(clusters={"mode": "manual", "tags": {"tsff": "prod"}})
+    plan = p.plan(t, RELEASE, snapshot())
+    assert len(plan.manual_clusters) == 3
+    assert plan.automated_clusters == ()
+    assert not any(s.startswith(("update libraries", "restart")) for s, _ in plan.steps())
+
+
+def test_existing_artifact_with_same_bytes_is_not_uploaded() -> None:
+    files = (RemoteFile(name("1.3.0"), 1000),)
+    plan = p.plan(target(), RELEASE, snapshot(artifacts=files, digests={name("1.3.0"): "a" * 64}))
+    assert plan.upload is None
+
+
+@pytest.mark.parametrize(("size", "digest"), [(999, "a" * 64), (1000, "b" * 64)])
+def test_existing_artifact_with_other_bytes_is_refused(size: int, digest: str) -> None:
+    files = (RemoteFile(name("1.3.0"), size),)
+    with pytest.raises(DatabricksError) as info:
+        p.plan(target(), RELEASE, snapshot(artifacts=files, digests={name("1.3.0"): digest}))
+    assert str(info.value).startswith(
+        f"upload: {ART}/{name('1.3.0')} already exists with different bytes"
+    )
+    assert "never overwritten" in str(info.value)
+
+
+def test_missing_folder_is_created_by_the_upload() -> None:
+    plan = p.plan(target(), RELEASE, snapshot(artifacts=None))
+    assert plan.upload is not None and plan.upload.create_folder
+
+
+def test_unknown_ids_are_refused_before_anything_changes() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown job id 999 in jobs\.ids"):
+        p.plan(target(jobs={"ids": [999]}), RELEASE, snapshot())
+    with pytest.raises(ConfigurationError, match=r"unknown cluster id 'nope' in clusters\.ids"):
+        p.plan(target(clusters={"mode": "automated", "ids": ["nope"]}), RELEASE, snapshot())
+    with pytest.raises(ConfigurationError, match="cluster jobc is a JOB cluster"):
+        p.plan(target(clusters={"mode": "automated", "ids": ["jobc"]}), RELEASE, snapshot())
+    with pytest.raises(
+        ConfigurationError, match=r"targets\.prod\.smoke\.job: no job named 'missing'"
+    ):
+        p.plan(target(smoke={"job": "missing"}), RELEASE, snapshot())
+
+
+def test_job_filters() -> None:
+    snap = snapshot(
+        jobs=(
+            job(1, "tsff-train", "1.2.0", tags={"team": "fc"}),
+            job(2, "tsff-score", "1.2.0", tags={"team": "other"}),
+            job(3, "legacy-tsff", "1.2.0", tags={"team": "fc"}),
+            job(4, "tsff-old", "1.1.0", tags={"team": "fc"}),
+        )
+    )
+    sel = (
+        targets.parse(
+            {
+                "targets": {
+                    "t": {
+                        "artifacts": ART,
+                        "jobs": {"names": ["tsff-*"], "tags": {"team": "fc"}, "exclude": ["*-old"]},
+                    }
+                }
+            }
+        )
+        .target("t")
+        .jobs
+    )
+    assert [j.job_id for j in p.select_jobs(snap.jobs, sel, "tsff")] == [1]
+    sel = dataclasses.replace(sel, ids=(3,))
+    assert [j.job_id for j in p.select_jobs(snap.jobs, sel, "tsff")] == [1, 3]
+
+
+def test_listed_job_without_reference_is_a_warning() -> None:
+    plan = p.plan(target(jobs={"select": "listed", "ids": [3]}), RELEASE, snapshot())
+    assert "job 3 (unrelated) does not reference tsff" in plan.warnings
+
+
+def test_unpinned_reference_is_reported_and_left() -> None:
+    settings = {
+        "name": "float",
+        "tasks": [{"task_key": "a", "libraries": [{"pypi": {"package": "tsff>=1"}}]}],
+    }
+    plan = p.plan(target(), RELEASE, snapshot(jobs=(Job(5, "float", settings),)))
+    assert plan.jobs == ()
+    assert any("does not pin a version; left as is" in w for w in plan.warnings)
+
+
+def test_rollback_needs_a_retained_file() -> None:
+    rel = p.Release("tsff", "0.9.0", name("0.9.0"), None, None, local=False)
+    with pytest.raises(ConfigurationError) as info:
+        p.plan(target(), rel, snapshot(), action="rollback")
+    assert info.value.what == f"version 0.9.0 is not retained in {ART}"
+    assert info.value.fix == "roll back to one of: 1.2.0, 1.1.0, 1.0.0"
+
+
+def test_rollback_plan_repoints_without_upload() -> None:
+    snap = simulate(snapshot(), p.plan(target(keep=3), RELEASE, snapshot()))
+    rel = p.Release("tsff", "1.2.0", name("1.2.0"), 900, "c" * 64, local=False)
+    plan = p.plan(target(keep=3), rel, snap, action="rollback")
+    assert plan.upload is None and plan.action == "rollback"
+    assert [j.job_id for j in plan.jobs] == [1, 2, 4]
+    assert all(c.changes[0].new == whl("1.2.0") for c in plan.jobs)
+    assert name("1.3.0") in {k.wheel for k in plan.kept}
+
+
+def test_status_reports_versions_and_drift() -> None:
+    snap = snapshot()
+    st = p.status(target(), "tsff", snap)
+    assert st.live == ("1.2.0",) and not st.drift
+    by = {(o.kind, o.id): o for o in st.objects}
+    assert by[("job", "1")].versions == ("1.2.0",)
+    assert by[("cluster", "off")].versions == ("1.2.0",)
+    assert p.previous_version(st) == "1.1.0"
+    after = simulate(snap, p.plan(target(), RELEASE, snap))
+    st2 = p.status(target(), "tsff", after)
+    # busy still has 1.2.0 loaded (UNINSTALL_ON_RESTART), the rest runs 1.3.0
+    assert st2.live == ("1.3.0", "1.2.0") and st2.drift
+    assert by_versions(st2)["busy"] == ("1.2.0",)
+    assert by_versions(st2)["off"] == ("1.3.0",)
+
+
+def by_versions(st: p.Status) -> dict[str, tuple[str, ...]]:
+    return {o.id: o.versions for o in st.objects}
+
+
+def test_plan_json_is_plain_data() -> None:
+    import json
+
+    data = p.plan(target(), RELEASE, snapshot()).to_json()
+    text = json.dumps(data)
+    assert data["changes_anything"] is True and data["steps"][0] == {
+        "step": "upload",
+        "object": whl("1.3.0"),
+    }
+    assert "tsff-1.3.0" in text
