@@ -428,7 +428,15 @@ def publish(
         raise ConfigurationError(
             f"the manifest in {settings.dist} lists no files", "rebuild with 'wheelship build'"
         )
-    creds = credentials_of(target, env)
+    creds: Credentials | None
+    try:
+        creds = credentials_of(target, env)
+    except ConfigurationError as exc:
+        if not settings.dry_run:
+            raise
+        # A dry run on a laptop still shows the plan, reading the index anonymously.
+        log.warn(f"the real run would fail here: {exc}")
+        creds = None
     index = Index(target.simple_url, creds, session=session)
 
     plan = _plan(index, manifest)
@@ -440,13 +448,15 @@ def publish(
         result.skipped.append(f.name)
     if settings.dry_run:
         for f in plan.upload:
-            log.result(f"{verb} {f.name} to {target.repository_url} ({creds.source})")
+            source = creds.source if creds else "credentials missing"
+            log.result(f"{verb} {f.name} to {target.repository_url} ({source})")
         return result
     if not plan.upload:
         log.info(f"{manifest.name} {manifest.version}: every file is in the index already")
         return result
 
     paths = [settings.dist / f.name for f in plan.upload]
+    assert creds is not None
     failure = upload(paths, target.repository_url, creds, env)
     if failure is not None:
         # Another pipeline may have uploaded the same bytes meanwhile: that is success.

@@ -252,13 +252,16 @@ def _print_dry_run(
     if api is not None:
         client_url = f"{api.api_url}/projects/{api.project_id}/releases"
         log.result(f"via: POST {client_url} {header}")
-    elif settings.method == "release-api":
+    elif api_problem is not None:
         log.result(f"via: POST <CI_API_V4_URL>/projects/<CI_PROJECT_ID>/releases {header}")
         log.warn(f"the real run would fail here: {api_problem}")
-    else:
+    needs_token = settings.method == "release-api"
+    if settings.method == "git-push":
         url = _strip_userinfo(git.remote_url(repo, settings.remote) or settings.remote)
-        log.result(f"via: git push {url} refs/tags/… (annotated tag)")
-    if not env.get(settings.token_var):
+        needs_token = urlsplit(url).scheme in ("http", "https")
+        auth = f" (Authorization header from ${settings.token_var})" if needs_token else ""
+        log.result(f"via: git push {url} refs/tags/… (annotated tag){auth}")
+    if needs_token and not env.get(settings.token_var):
         log.warn(
             f"{settings.token_var} is not set here: the real run needs it "
             "(protected variables reach protected branches only)"

@@ -59,6 +59,7 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     dist = project / "dist"
     assert out == f"{dist / 'tsff-1.0.0-py3-none-any.whl'}\n"
     assert sorted(p.name for p in dist.iterdir()) == [
+        "build.env",
         "tsff-1.0.0-py3-none-any.whl",
         "tsff-1.0.0.tar.gz",
         "wheelship-manifest.json",
@@ -68,7 +69,7 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (manifest.name, manifest.version, manifest.tag) == ("tsff", "1.0.0", "v1.0.0")
     assert manifest.commit == git(project, "rev-parse", "HEAD")
     assert [f.kind for f in manifest.files] == ["sdist", "wheel"]
-    env = dotenv.read(project / "build.env")
+    env = dotenv.read(dist / "build.env")
     assert env["WHEELSHIP_VERSION"] == "1.0.0"
     assert env["WHEELSHIP_WHEEL"] == "tsff-1.0.0-py3-none-any.whl"
     assert env["WHEELSHIP_WHEEL_SHA256"] == manifest.wheel().sha256
@@ -205,7 +206,7 @@ def test_static_version_between_releases_is_stamped_with_the_dev_version(
     assert result.wheel.name == f"{stem}-1.2.4.dev40-py3-none-any.whl"  # type: ignore[attr-defined]
     assert "\nVersion: 1.2.4.dev40\n" in wheel_metadata(result.wheel)  # type: ignore[attr-defined]
     assert '"1.2.3"' in (repo.path / "pyproject.toml").read_text()  # the checkout is untouched
-    assert repo.git("status", "--porcelain") == "?? build.env\n?? dist/".replace("\n", "\n")
+    assert repo.git("status", "--porcelain") == "?? dist/"
 
 
 def test_static_version_that_contradicts_the_tag(
@@ -240,7 +241,7 @@ def test_readme_that_does_not_render_fails_and_leaves_dist_alone(
         "where)"
     )
     assert [p.name for p in keep.parent.iterdir()] == [keep.name]
-    assert not (repo.path / "build.env").exists()
+    assert not (repo.path / "dist" / "build.env").exists()
 
 
 def test_missing_long_description_fails_strict(
@@ -343,3 +344,34 @@ def test_example_project_is_a_deterministic_tagged_repository(tmp_path: Path) ->
     assert git(a, "describe", "--tags", "--exact-match") == "v1.0.0"
     assert git(b, "tag") == ""
     assert not (a / "src" / "tsff" / "_version.py").exists()
+
+
+@pytest.mark.parametrize("fixture", ["setuptools_scm", "hatch_vcs", "poetry_static"])
+def test_one_backend_process_builds_the_same_bytes_as_one_process_per_hook(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fixture: str,
+) -> None:
+    """The first build in an empty cache asks every hook in its own process (and remembers the
+    extra requirements); the next runs sdist and wheel in one backend process."""
+    monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
+    repo = project_repo(tmp_path, fixture, tag="v1.2.3")
+    first = build(repo.path, outdir=tmp_path / "first")
+    assert "in one backend process" not in capsys.readouterr().err
+    second = build(repo.path, outdir=tmp_path / "second")
+    assert "debug: building sdist and wheel in one backend process" in capsys.readouterr().err
+    assert first.wheel.read_bytes() == second.wheel.read_bytes()  # type: ignore[attr-defined]
+    assert first.sdist.read_bytes() == second.sdist.read_bytes()  # type: ignore[attr-defined]
+
+
+def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wheelship.demo.make_example import main as make_example
+
+    assert make_example([str(tmp_path / "tsff")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'tsff'}\n"
+    assert make_example([str(tmp_path / "tsff")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'tsff'} already exists — choose a new directory\n"
+    )

@@ -275,3 +275,23 @@ def test_a_local_version_is_refused(
         "CI or from a tag, or pass --local-versions allow\n"
     )
     assert index.stored() == {}
+
+
+def test_dry_run_without_credentials_reads_the_index_anonymously(
+    index: PypiServer,
+    dist_a: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert publish(capsys, dist_a, index.url)[0] == 0
+    monkeypatch.delenv("TWINE_PASSWORD")
+    code, out, err = publish(capsys, dist_a, index.url, "--dry-run")
+    assert code == 0
+    assert sorted(out.splitlines()) == sorted(
+        f"skipped {n} (already in the index with the same sha256)" for n in names(dist_a)
+    )
+    assert err == (
+        "warning: the real run would fail here: environment variable TWINE_PASSWORD (named by "
+        "--password-var) is not set — set it to the index token or password (a masked CI/CD "
+        "variable)\n"
+    )

@@ -261,8 +261,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    code, out, _err = cli(capsys, "--project", str(repo.path), "--method", "git-push", "--dry-run")
+    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push", "--dry-run")
     assert code == 0
+    assert "warning" not in err  # a path remote needs no token
     lines = out.splitlines()
     assert (
         lines[0]
@@ -600,3 +601,29 @@ def test_dry_run_outside_ci_still_shows_the_decision(
         "(CI_API_V4_URL) — run in GitLab CI, pass it, or use --method git-push\n"
     ) in err
     assert "v1.2.0" not in origin_tags(bare)
+
+
+def test_dry_run_of_an_https_push_names_the_token_it_needs(
+    http_project: tuple[GitRepo, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, bare, token = http_project
+    with run_git_http(bare.parent, token) as srv:
+        repo.git("remote", "set-url", "origin", srv.url(bare.name))
+        code, out, err = cli(
+            capsys,
+            "--project",
+            str(repo.path),
+            "--method",
+            "git-push",
+            "--token-var",
+            "PROJECT_TAG_TOKEN",
+            "--no-fetch",
+            "--dry-run",
+        )
+        assert srv.authorizations == []
+    assert code == 0
+    assert out.splitlines()[1] == (
+        f"via: git push {srv.url(bare.name)} refs/tags/… (annotated tag) (Authorization header "
+        "from $PROJECT_TAG_TOKEN)"
+    )
+    assert "warning: PROJECT_TAG_TOKEN is not set here: the real run needs it" in err

@@ -1,0 +1,412 @@
+"""The :class:`Emulator`: start, stop, knobs, and read-back of state for test assertions."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from wheelship.emulator import invariants as _invariants
+from wheelship.emulator import persistence
+from wheelship.emulator.auth import Principal
+from wheelship.emulator.blobs import BlobStore
+from wheelship.emulator.clock import SimClock
+from wheelship.emulator.faults import FaultPlan, Latency, RateLimits
+from wheelship.emulator.lifecycle import ordered_statuses
+from wheelship.emulator.router import Router
+from wheelship.emulator.seed import apply_seed, load_seed
+from wheelship.emulator.server import EmulatorHTTPServer, Engine, RequestRecord
+from wheelship.emulator.services import register_all
+from wheelship.emulator.state import Durations, Workspace
+from wheelship.errors import ConfigurationError
+
+ADMIN = "admin"
+
+
+class _IPv6Server(EmulatorHTTPServer):
+    address_family = socket.AF_INET6
+
+
+def new_token() -> str:
+    return "dapi" + secrets.token_hex(16)
+
+
+class Emulator:
+    """A Databricks workspace on loopback. Use as a context manager (or ``start()``/``stop()``)."""
+
+    def __init__(
+        self,
+        seed: Mapping[str, Any] | str | Path | None = None,
+        token: str | None = None,
+        state_dir: str | Path | None = None,
+        clock_speed: float = 1.0,
+        latency: float | Mapping[str, float] | None = None,
+        rate_limits: Mapping[str, Any] | None = None,
+        faults: Iterable[Any] = (),
+        fault_seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        durations: Durations | Mapping[str, float] | None = None,
+    ) -> None:
+        try:
+            self.clock = SimClock(clock_speed)
+            self.faults = FaultPlan(faults, seed=fault_seed)
+            self.rate_limits = RateLimits(rate_limits)
+            self.latency = Latency(latency)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigurationError(f"emulator: {exc}", "fix the emulator settings") from None
+        self._seed = seed
+        self._token = token
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.host = host
+        self._port = port
+        self._durations = durations
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._engine: Engine | None = None
+        self.resumed = False
+        self.startup_seconds = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> Emulator:
+        if self._server is not None:
+            return self
+        started = time.perf_counter()
+        blobs = BlobStore(persistence.blob_dir(self.state_dir) if self.state_dir else None)
+        ws = Workspace(clock=self.clock, blobs=blobs)
+        try:
+            self._populate(ws)
+        except BaseException:
+            blobs.close()
+            raise
+        router = Router()
+        register_all(router)
+        engine = Engine(
+            ws=ws,
+            router=router,
+            faults=self.faults,
+            limits=self.rate_limits,
+            latency=self.latency,
+        )
+        if self.state_dir is not None:
+            state_dir = self.state_dir
+
+            def persist() -> None:
+                persistence.save(ws, state_dir)
+
+            engine.persist = persist
+        server_cls: type[EmulatorHTTPServer] = EmulatorHTTPServer
+        if ":" in self.host:
+            server_cls = _IPv6Server
+        try:
+            server = server_cls((self.host, self._port), engine)
+        except OSError as exc:
+            blobs.close()
+            raise ConfigurationError(
+                f"emulator: cannot listen on {self.host}:{self._port}: {exc.strerror or exc}",
+                "choose another --port (0 picks a free one) or --host",
+            ) from None
+        self._engine = engine
+        self._server = server
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        ws.base_url = f"http://{host}:{self.port}"
+        if engine.persist is not None:
+            with ws.lock:
+                engine.persist()
+                engine.saved_version = ws.version
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="wheelship-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        self.startup_seconds = time.perf_counter() - started
+        return self
+
+    def _populate(self, ws: Workspace) -> None:
+        if self._durations is not None:
+            values = (
+                self._durations.__dict__
+                if isinstance(self._durations, Durations)
+                else dict(self._durations)
+            )
+            for key, value in values.items():
+                if not hasattr(ws.durations, key):
+                    raise ConfigurationError(f"emulator: unknown duration {key!r}", "see Durations")
+                setattr(ws.durations, key, float(value))
+        if self.state_dir is not None and persistence.exists(self.state_dir):
+            try:
+                persistence.load(ws, self.state_dir)
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                raise ConfigurationError(
+                    f"emulator: cannot resume from {self.state_dir}: {exc}",
+                    "remove the state directory to start a fresh workspace",
+                ) from None
+            self.resumed = True
+            referenced = {
+                node.blob_id
+                for tree in (ws.volumes, ws.workspace, ws.dbfs)
+                for node in tree.nodes.values()
+                if node.blob_id
+            }
+            for orphan in ws.blobs.ids() - referenced:
+                ws.blobs.delete(orphan)
+        else:
+            data, base = load_seed(self._seed)
+            apply_seed(ws, data, base)
+        if self._token is not None:
+            for value in [v for v, (n, _) in ws.auth.tokens.items() if n == ADMIN]:
+                del ws.auth.tokens[value]
+            ws.auth.add_token(ADMIN, self._token, Principal(ws.admin_user, "admin"))
+        elif not any(n == ADMIN for n, _ in ws.auth.tokens.values()):
+            ws.auth.add_token(ADMIN, new_token(), Principal(ws.admin_user, "admin"))
+
+    def stop(self) -> None:
+        server, engine = self._server, self._engine
+        if server is None or engine is None:
+            return
+        engine.stopping.set()
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        ws = engine.ws
+        if engine.persist is not None:
+            with ws.lock:
+                ws.tick()
+                engine.persist()
+        ws.blobs.close()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and credentials -----------------------------------------------------------
+    @property
+    def _ws(self) -> Workspace:
+        if self._engine is None:
+            raise RuntimeError("the emulator is not running: use it as a context manager")
+        return self._engine.ws
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the emulator is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return self._ws.base_url
+
+    @property
+    def token(self) -> str:
+        """The admin token."""
+        return self._ws.auth.token_value(ADMIN)
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """Token name -> value, for every PAT (the admin token is ``"admin"``)."""
+        return {name: value for value, (name, _) in self._ws.auth.tokens.items()}
+
+    @property
+    def workspace_id(self) -> int:
+        return self._ws.workspace_id
+
+    # -- knobs -------------------------------------------------------------------------------
+    def set_latency(self, seconds: float | None, endpoint: str | None = None) -> None:
+        """Answer every request (or those matching ``endpoint``) ``seconds`` late."""
+        self.latency.set(seconds, endpoint)
+
+    def set_rate_limit(
+        self, endpoint: str, per_second: float | None, burst: float | None = None
+    ) -> None:
+        """Answer 429 + Retry-After above ``per_second`` (None removes the limit)."""
+        if per_second is None:
+            self.rate_limits.set(endpoint, None)
+        else:
+            self.rate_limits.set(
+                endpoint, {"rate": per_second, "burst": burst or max(1.0, per_second)}
+            )
+
+    def add_fault(self, kind: str, rate: float = 1.0, endpoint: str = "*", **kwargs: Any) -> Any:
+        """Inject ``kind`` (500, 503, 429, reset, slow) into matching requests; ``count=N``
+        stops after N injections."""
+        return self.faults.add(kind, rate, endpoint, **kwargs)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def durations(self) -> Durations:
+        return self._ws.durations
+
+    def advance(self, seconds: float) -> None:
+        """Move simulated time forward and apply every transition due by then."""
+        self.clock.advance(seconds)
+        with self._ws.lock:
+            self._ws.tick()
+
+    def settle(self, limit: float = 24 * 3600.0) -> float:
+        """Advance simulated time until nothing is in motion (clusters, libraries, runs);
+        returns the simulated seconds it took."""
+        ws = self._ws
+        total = 0.0
+        with ws.lock:
+            ws.tick()
+            while total < limit:
+                dues = [c.due for c in ws.clusters.values() if c.due is not None]
+                dues += [
+                    lib.due
+                    for c in ws.clusters.values()
+                    for lib in c.libraries
+                    if lib.due is not None
+                ]
+                dues += [r.due for r in ws.runs.values() if r.due is not None]
+                if not dues:
+                    break
+                step = max(0.0, min(dues) - ws.now()) + 0.001
+                self.clock.advance(step)
+                total += step
+                ws.tick()
+        return total
+
+    # -- request log -------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RequestRecord]:
+        assert self._engine is not None
+        return self._engine.log.snapshot()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Requests per endpoint (``"METHOD /api/x.y/service/verb"``)."""
+        assert self._engine is not None
+        return self._engine.log.counts()
+
+    def clear_log(self) -> None:
+        assert self._engine is not None
+        self._engine.log.clear()
+
+    @property
+    def internal_errors(self) -> list[str]:
+        """Tracebacks of handler crashes (answered 500); tests assert this stays empty."""
+        assert self._engine is not None
+        return list(self._engine.internal_errors)
+
+    def invariants(self) -> list[str]:
+        with self._ws.lock:
+            self._ws.tick()
+            return _invariants.check(self._ws)
+
+    # -- state read-back ---------------------------------------------------------------------
+    @contextmanager
+    def state(self) -> Iterator[Workspace]:
+        """The live workspace under its lock, for anything the helpers below do not cover."""
+        ws = self._ws
+        with ws.lock:
+            ws.tick()
+            yield ws
+
+    def job_settings(self, job_id: int) -> dict[str, Any]:
+        with self.state() as ws:
+            return copy.deepcopy(ws.jobs[int(job_id)].settings)
+
+    def jobs(self) -> dict[int, dict[str, Any]]:
+        """job id -> settings."""
+        with self.state() as ws:
+            return {jid: copy.deepcopy(j.settings) for jid, j in ws.jobs.items()}
+
+    def cluster(self, cluster_id: str) -> dict[str, Any]:
+        from wheelship.emulator.services.clusters import cluster_json
+
+        with self.state() as ws:
+            return cluster_json(ws, ws.clusters[cluster_id])
+
+    def cluster_state(self, cluster_id: str) -> str:
+        with self.state() as ws:
+            return ws.clusters[cluster_id].state
+
+    def cluster_libraries(self, cluster_id: str) -> list[dict[str, Any]]:
+        """``[{"library": {...}, "status": "INSTALLED", "messages": [...]}, ...]``."""
+        with self.state() as ws:
+            return copy.deepcopy(ordered_statuses(ws.clusters[cluster_id]))
+
+    def runs(self, job_id: int | None = None) -> list[dict[str, Any]]:
+        from wheelship.emulator.services.jobs import run_json
+
+        with self.state() as ws:
+            return [
+                run_json(ws, r)
+                for r in sorted(ws.runs.values(), key=lambda r: r.run_id)
+                if job_id is None or r.job_id == job_id
+            ]
+
+    def file_exists(self, path: str) -> bool:
+        with self.state() as ws:
+            tree, clean = ws.lookup(path)
+            node = tree.get(clean)
+            return node is not None and not node.is_dir
+
+    def read_file(self, path: str) -> bytes:
+        """A file's bytes (``/Volumes/..``, ``/Workspace/..`` or ``dbfs:/..``)."""
+        with self.state() as ws:
+            tree, clean = ws.lookup(path)
+            node = tree.get(clean)
+            if node is None or node.is_dir or node.blob_id is None:
+                raise FileNotFoundError(path)
+            return ws.blobs.read(node.blob_id)
+
+    def file_sha256(self, path: str) -> str:
+        with self.state() as ws:
+            tree, clean = ws.lookup(path)
+            node = tree.get(clean)
+            if node is None or node.is_dir or node.blob_id is None:
+                raise FileNotFoundError(path)
+            blob_id = node.blob_id
+            return ws.blobs.sha256(blob_id)
+
+    def files(self, prefix: str = "/") -> dict[str, int]:
+        """Every file path under ``prefix`` (any store form) -> size."""
+        out: dict[str, int] = {}
+        with self.state() as ws:
+            stores = (
+                ("volumes", ws.volumes, ""),
+                ("workspace", ws.workspace, "/Workspace"),
+                ("dbfs", ws.dbfs, "dbfs:"),
+            )
+            for _, tree, shown in stores:
+                for node in tree.walk_files():
+                    name = shown + node.path
+                    if prefix == "/" or name.startswith(prefix):
+                        out[name] = node.size
+        return out
+
+    def put_file(self, path: str, data: bytes) -> None:
+        """Create or replace a file directly (test setup), creating parent folders."""
+        with self.state() as ws:
+            ws.put_bytes(path, data)
+
+    def delete_file(self, path: str) -> None:
+        with self.state() as ws:
+            ws.delete_path(path)
+
+    def blob_digest(self, data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()

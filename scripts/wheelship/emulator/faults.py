@@ -1,0 +1,196 @@
+"""Knobs for benchmarks and failure tests: latency, rate limits and seeded fault injection.
+
+Endpoints are named ``"METHOD /api/<version>/<service>/<verb>"`` (Files API paths collapse to
+``/api/2.0/fs/files`` and ``/api/2.0/fs/directories``). A pattern is a shell glob matched against
+that name; a pattern without a space matches the path for any method
+(``"/api/*/jobs/*"``, ``"POST /api/2.0/libraries/install"``, ``"*"``).
+
+Rate limits and latency use real time: they act on the client's wall clock.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+FAULT_KINDS = ("500", "503", "429", "reset", "slow")
+
+
+def matches(pattern: str, endpoint: str) -> bool:
+    if pattern in ("*", ""):
+        return True
+    if " " not in pattern:
+        _, _, path = endpoint.partition(" ")
+        return fnmatch.fnmatchcase(path, pattern)
+    return fnmatch.fnmatchcase(endpoint, pattern)
+
+
+@dataclass
+class Fault:
+    """Inject ``kind`` into a ``rate`` fraction of matching requests, at most ``count`` times."""
+
+    kind: str
+    rate: float = 1.0
+    endpoint: str = "*"
+    count: int | None = None
+    delay: float = 5.0  # "slow": seconds before the answer
+    retry_after: int = 1  # "429": the Retry-After header
+    injected: int = 0
+
+    def __post_init__(self) -> None:
+        self.kind = str(self.kind)
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(
+                f"fault kind must be one of {', '.join(FAULT_KINDS)}, not {self.kind!r}"
+            )
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"fault rate must be between 0 and 1, not {self.rate}")
+
+    @classmethod
+    def parse(cls, item: Any) -> Fault:
+        """A Fault, a mapping of its fields, or ``"kind[:rate[:endpoint]]"`` (the CLI form)."""
+        if isinstance(item, Fault):
+            return item
+        if isinstance(item, Mapping):
+            known = {"kind", "rate", "endpoint", "count", "delay", "retry_after"}
+            unknown = set(item) - known
+            if unknown:
+                raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+            return cls(**dict(item))
+        if isinstance(item, str):
+            kind, _, rest = item.partition(":")
+            rate_text, _, endpoint = rest.partition(":")
+            try:
+                rate = float(rate_text) if rate_text else 1.0
+            except ValueError:
+                raise ValueError(f"fault rate {rate_text!r} is not a number") from None
+            return cls(kind=kind, rate=rate, endpoint=endpoint or "*")
+        raise ValueError(f"cannot read a fault from {item!r}")
+
+
+class FaultPlan:
+    """Seeded, so a failing test replays the same faults."""
+
+    def __init__(self, faults: Iterable[Any] = (), seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self.faults: list[Fault] = [Fault.parse(f) for f in faults]
+
+    def add(self, kind: str, rate: float = 1.0, endpoint: str = "*", **kwargs: Any) -> Fault:
+        fault = Fault(kind=kind, rate=rate, endpoint=endpoint, **kwargs)
+        with self._lock:
+            self.faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self.faults.clear()
+
+    def pick(self, endpoint: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.count is not None and fault.injected >= fault.count:
+                    continue
+                if not matches(fault.endpoint, endpoint):
+                    continue
+                if fault.rate >= 1.0 or self._random.random() < fault.rate:
+                    fault.injected += 1
+                    return fault
+        return None
+
+
+@dataclass
+class _Bucket:
+    rate: float
+    burst: float
+    tokens: float
+    stamp: float
+
+
+class RateLimits:
+    """Token buckets per (pattern, endpoint): ``{pattern: per_second}`` or
+    ``{pattern: {"rate": per_second, "burst": n}}``."""
+
+    def __init__(self, limits: Mapping[str, Any] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._rules: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        for pattern, value in (limits or {}).items():
+            self.set(pattern, value)
+
+    def set(self, pattern: str, value: Any) -> None:
+        """Limit ``pattern`` to ``value`` requests/s (None removes the limit)."""
+        with self._lock:
+            for key in [k for k in self._buckets if k[0] == pattern]:
+                del self._buckets[key]
+            if value is None:
+                self._rules.pop(pattern, None)
+                return
+            if isinstance(value, Mapping):
+                rate = float(value["rate"])
+                burst = float(value.get("burst", max(1.0, rate)))
+            else:
+                rate = float(value)
+                burst = max(1.0, rate)
+            if rate <= 0:
+                raise ValueError(f"rate limit for {pattern!r} must be > 0")
+            self._rules[pattern] = (rate, burst)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()
+            self._buckets.clear()
+
+    def check(self, endpoint: str) -> int | None:
+        """None when the request may pass, else the Retry-After seconds."""
+        with self._lock:
+            if not self._rules:
+                return None
+            now = time.monotonic()
+            for pattern, (rate, burst) in self._rules.items():
+                if not matches(pattern, endpoint):
+                    continue
+                bucket = self._buckets.get((pattern, endpoint))
+                if bucket is None:
+                    bucket = self._buckets[(pattern, endpoint)] = _Bucket(rate, burst, burst, now)
+                bucket.tokens = min(bucket.burst, bucket.tokens + (now - bucket.stamp) * rate)
+                bucket.stamp = now
+                if bucket.tokens < 1.0:
+                    return max(1, math.ceil((1.0 - bucket.tokens) / rate))
+                bucket.tokens -= 1.0
+        return None
+
+
+class Latency:
+    """Seconds to wait before answering: one value for everything and/or per pattern."""
+
+    def __init__(self, value: float | Mapping[str, float] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.default = 0.0
+        self.per_endpoint: dict[str, float] = {}
+        self.set(value)
+
+    def set(self, value: float | Mapping[str, float] | None, endpoint: str | None = None) -> None:
+        with self._lock:
+            if endpoint is not None:
+                if value is None:
+                    self.per_endpoint.pop(endpoint, None)
+                else:
+                    self.per_endpoint[endpoint] = float(value)  # type: ignore[arg-type]
+            elif isinstance(value, Mapping):
+                self.per_endpoint = {k: float(v) for k, v in value.items()}
+            else:
+                self.default = float(value or 0.0)
+
+    def for_endpoint(self, endpoint: str) -> float:
+        with self._lock:
+            for pattern, seconds in self.per_endpoint.items():
+                if matches(pattern, endpoint):
+                    return seconds
+            return self.default

@@ -1,0 +1,116 @@
+"""Keep the workspace in a directory, so a deploy can be interrupted and resumed against the
+same workspace: ``state.json`` (written atomically after every change) and ``blobs/``.
+
+The state file holds the workspace's credentials (it is the workspace); it is created with mode
+0600 and must stay on the machine that runs the emulator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from wheelship.emulator.auth import FederationPolicy, Principal, ServicePrincipal
+from wheelship.emulator.state import Cluster, Job, LibraryEntry, Run, RunTask, Workspace
+
+FORMAT = 1
+STATE_FILE = "state.json"
+
+
+def blob_dir(state_dir: Path) -> Path:
+    return state_dir / "blobs"
+
+
+def save(ws: Workspace, state_dir: Path) -> None:
+    data: dict[str, Any] = {
+        "format": FORMAT,
+        "sim_now": ws.now(),
+        "workspace_id": ws.workspace_id,
+        "account_id": ws.account_id,
+        "admin_user": ws.admin_user,
+        "next": {
+            "object": ws.next_object_id,
+            "job": ws.next_job_id,
+            "run": ws.next_run_id,
+            "handle": ws.next_handle,
+        },
+        "durations": dataclasses.asdict(ws.durations),
+        "declared_volumes": None if ws.declared_volumes is None else sorted(ws.declared_volumes),
+        "trees": {
+            "volumes": ws.volumes.to_json(),
+            "workspace": ws.workspace.to_json(),
+            "dbfs": ws.dbfs.to_json(),
+        },
+        "clusters": [dataclasses.asdict(c) for c in ws.clusters.values()],
+        "jobs": [dataclasses.asdict(j) for j in ws.jobs.values()],
+        "runs": [dataclasses.asdict(r) for r in ws.runs.values()],
+        "auth": {
+            "tokens": [
+                {"value": value, "name": name, "principal": dataclasses.asdict(principal)}
+                for value, (name, principal) in ws.auth.tokens.items()
+            ],
+            "service_principals": [
+                dataclasses.asdict(sp) for sp in ws.auth.service_principals.values()
+            ],
+            "policies": [dataclasses.asdict(p) for p in ws.auth.policies],
+        },
+    }
+    state_dir.mkdir(parents=True, exist_ok=True)
+    target = state_dir / STATE_FILE
+    tmp = state_dir / f".{STATE_FILE}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+def exists(state_dir: Path) -> bool:
+    return (state_dir / STATE_FILE).is_file()
+
+
+def load(ws: Workspace, state_dir: Path) -> None:
+    """Replace ``ws``'s contents with the saved workspace."""
+    data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise ValueError(f"unsupported state format {data.get('format')!r}")
+    ws.clock.set_now(float(data["sim_now"]))
+    ws.workspace_id = int(data["workspace_id"])
+    ws.account_id = str(data["account_id"])
+    ws.admin_user = str(data["admin_user"])
+    nxt = data["next"]
+    ws.next_object_id = int(nxt["object"])
+    ws.next_job_id = int(nxt["job"])
+    ws.next_run_id = int(nxt["run"])
+    ws.next_handle = int(nxt["handle"])
+    for key, value in data["durations"].items():
+        setattr(ws.durations, key, float(value))
+    volumes = data["declared_volumes"]
+    ws.declared_volumes = None if volumes is None else set(volumes)
+    ws.volumes.load_json(data["trees"]["volumes"])
+    ws.workspace.load_json(data["trees"]["workspace"])
+    ws.dbfs.load_json(data["trees"]["dbfs"])
+    ws.clusters = {}
+    for item in data["clusters"]:
+        libs = [LibraryEntry(**lib) for lib in item.pop("libraries")]
+        cluster = Cluster(**item, libraries=libs)
+        ws.clusters[cluster.cluster_id] = cluster
+    ws.jobs = {int(j["job_id"]): Job(**j) for j in data["jobs"]}
+    ws.runs = {}
+    ws.task_runs = {}
+    for item in data["runs"]:
+        tasks = [RunTask(**t) for t in item.pop("tasks")]
+        run = Run(**item, tasks=tasks)
+        ws.runs[run.run_id] = run
+        for task in tasks:
+            ws.task_runs[task.run_id] = (run.run_id, task.task_key)
+    auth = data["auth"]
+    ws.auth.tokens = {t["value"]: (t["name"], Principal(**t["principal"])) for t in auth["tokens"]}
+    ws.auth.service_principals = {
+        sp["application_id"]: ServicePrincipal(**sp) for sp in auth["service_principals"]
+    }
+    ws.auth.policies = [FederationPolicy(**p) for p in auth["policies"]]

@@ -1,0 +1,364 @@
+"""Seed files: a YAML (or dict) description of a workspace to start from.
+
+```yaml
+workspace_id: 1234567890123456          # optional
+admin_user: admin@example.com           # optional; owner of the admin token
+volumes: [/Volumes/main/ops/artifacts]  # optional; when given, only these volumes exist
+tokens:                                 # PATs besides the admin token
+  - {name: reader, value: dapi-reader, permission: read-only, user: reader@example.com}
+  - {name: nobody, value: dapi-nobody, permission: none}
+service_principals:                     # OAuth M2M (client credentials)
+  - {application_id: 9f0c..., secret: s3cret, display_name: deployer, permission: admin}
+oidc_federation:                        # OIDC token exchange (e.g. GitLab id_tokens)
+  - issuer: https://gitlab.example.com
+    audiences: [my-account-id]
+    subject: project_path:group/project:ref_type:branch:ref:main
+    service_principal: 9f0c...          # who the exchanged token acts as
+    hs256_secret: shared-secret         # or jwks: [RS256 JWKs], or verify_signature: false
+clusters:
+  - cluster_id: 0101-000000-abcdefgh    # optional
+    cluster_name: shared-etl
+    state: RUNNING                      # RUNNING | TERMINATED
+    custom_tags: {deploy: wheelship}
+    libraries: [{whl: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl}]
+jobs:
+  - job_id: 101                         # optional
+    settings: {name: etl, tasks: [...]} # full JobSettings
+files:                                  # Volumes, /Workspace/... or dbfs:/...
+  - {path: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl, source: dist/pkg.whl}
+  - {path: /Workspace/Shared/readme.txt, content: hello}
+  - {path: dbfs:/FileStore/blob.bin, content_base64: AAEC}
+directories: [/Workspace/Shared/libs]
+durations: {cluster_start: 30}          # simulated seconds, see Durations
+```
+``source`` paths are relative to the seed file. Errors name the key path.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wheelship.emulator import lifecycle
+from wheelship.emulator.auth import PERMISSIONS, FederationPolicy, Principal, ServicePrincipal
+from wheelship.emulator.filetree import normalize
+from wheelship.emulator.libspec import file_ref
+from wheelship.emulator.state import Cluster, Durations, Job, LibraryEntry, Workspace
+from wheelship.emulator.wire import ApiError
+from wheelship.errors import ConfigurationError
+
+TOP_KEYS = {
+    "workspace_id",
+    "admin_user",
+    "volumes",
+    "tokens",
+    "service_principals",
+    "oidc_federation",
+    "clusters",
+    "jobs",
+    "files",
+    "directories",
+    "durations",
+}
+LIB_STATUSES = {"PENDING", "INSTALLING", "INSTALLED", "FAILED", "UNINSTALL_ON_RESTART", "SKIPPED"}
+
+
+class SeedError(ConfigurationError):
+    pass
+
+
+def _fail(where: str, what: str) -> SeedError:
+    return SeedError(f"seed {where}: {what}", "fix the seed file (see the emulator README)")
+
+
+def load_seed(seed: Mapping[str, Any] | str | Path | None) -> tuple[dict[str, Any], Path]:
+    """The seed as a dict and the directory ``source`` paths are relative to."""
+    if seed is None:
+        return {}, Path.cwd()
+    if isinstance(seed, Mapping):
+        return dict(seed), Path.cwd()
+    path = Path(seed)
+    if not path.is_file():
+        raise SeedError(f"seed file {path} not found", "pass an existing YAML file (--seed-file)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SeedError(
+            f"seed file {path} is not valid YAML: {exc}".replace("\n", " "), "fix the YAML syntax"
+        ) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise _fail(str(path), "the top level must be a mapping")
+    return data, path.parent
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, f"expected a mapping, got {type(value).__name__}")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _fail(where, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _str(item: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    value = item.get(key)
+    if value is None:
+        if required:
+            raise _fail(f"{where}.{key}", "is required")
+        return None
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise _fail(f"{where}.{key}", f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _permission(item: Mapping[str, Any], where: str) -> str:
+    value = item.get("permission", "admin")
+    if value not in PERMISSIONS:
+        raise _fail(
+            f"{where}.permission", f"expected one of {', '.join(PERMISSIONS)}, got {value!r}"
+        )
+    return str(value)
+
+
+def apply_seed(ws: Workspace, data: Mapping[str, Any], base: Path) -> None:
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise _fail(unknown[0], f"unknown key; use one of {', '.join(sorted(TOP_KEYS))}")
+    if "workspace_id" in data:
+        try:
+            ws.workspace_id = int(data["workspace_id"])
+        except (TypeError, ValueError):
+            raise _fail("workspace_id", "expected an integer") from None
+    if "admin_user" in data:
+        ws.admin_user = _str(data, "admin_user", "") or ws.admin_user
+        ws.workspace.mkdirs(f"/Users/{ws.admin_user}", ws.now_ms())
+    if "durations" in data:
+        durations = _mapping(data["durations"], "durations")
+        for key, value in durations.items():
+            if not hasattr(Durations, key):
+                raise _fail(f"durations.{key}", "unknown duration")
+            if not isinstance(value, int | float) or value < 0:
+                raise _fail(f"durations.{key}", "expected a non-negative number of seconds")
+            setattr(ws.durations, key, float(value))
+    _volumes(ws, data)
+    _auth(ws, data)
+    for i, path in enumerate(_list(data.get("directories"), "directories")):
+        _directory(ws, path, f"directories[{i}]")
+    for i, item in enumerate(_list(data.get("files"), "files")):
+        _file(ws, _mapping(item, f"files[{i}]"), f"files[{i}]", base)
+    for i, item in enumerate(_list(data.get("clusters"), "clusters")):
+        _cluster(ws, _mapping(item, f"clusters[{i}]"), f"clusters[{i}]")
+    for i, item in enumerate(_list(data.get("jobs"), "jobs")):
+        _job(ws, _mapping(item, f"jobs[{i}]"), f"jobs[{i}]")
+    ws.changed()
+
+
+def _volumes(ws: Workspace, data: Mapping[str, Any]) -> None:
+    if "volumes" not in data:
+        return
+    ws.declared_volumes = set()
+    for i, raw in enumerate(_list(data["volumes"], "volumes")):
+        where = f"volumes[{i}]"
+        if not isinstance(raw, str):
+            raise _fail(where, "expected a /Volumes/<catalog>/<schema>/<volume> path")
+        path = raw if raw.startswith("/") else "/Volumes/" + raw.replace(".", "/")
+        try:
+            path = normalize(path)
+        except ValueError as exc:
+            raise _fail(where, str(exc)) from None
+        if ws.volume_root(path) != path:
+            raise _fail(where, f"{raw!r} is not /Volumes/<catalog>/<schema>/<volume>")
+        ws.declared_volumes.add(path)
+        ws.volumes.mkdirs(path, ws.now_ms())
+
+
+def _auth(ws: Workspace, data: Mapping[str, Any]) -> None:
+    for i, item in enumerate(_list(data.get("tokens"), "tokens")):
+        where = f"tokens[{i}]"
+        item = _mapping(item, where)
+        name = _str(item, "name", where) or ""
+        value = _str(item, "value", where) or ""
+        user = _str(item, "user", where, required=False) or f"{name}@example.com"
+        ws.auth.add_token(name, value, Principal(user, _permission(item, where)))
+    for i, item in enumerate(_list(data.get("service_principals"), "service_principals")):
+        where = f"service_principals[{i}]"
+        item = _mapping(item, where)
+        app_id = _str(item, "application_id", where) or ""
+        secrets = [str(s) for s in _list(item.get("secrets"), f"{where}.secrets")]
+        if item.get("secret") is not None:
+            secrets.append(str(item["secret"]))
+        if len(secrets) > 5:
+            raise _fail(f"{where}.secrets", "a service principal holds at most 5 OAuth secrets")
+        ws.auth.service_principals[app_id] = ServicePrincipal(
+            application_id=app_id,
+            display_name=_str(item, "display_name", where, required=False) or app_id,
+            permission=_permission(item, where),
+            secrets=secrets,
+        )
+    policies = data.get("oidc_federation")
+    if isinstance(policies, dict):
+        policies = [policies]
+    for i, item in enumerate(_list(policies, "oidc_federation")):
+        where = f"oidc_federation[{i}]"
+        item = _mapping(item, where)
+        audiences = item.get("audiences", item.get("audience"))
+        if isinstance(audiences, str):
+            audiences = [audiences]
+        if not isinstance(audiences, list) or not audiences:
+            raise _fail(f"{where}.audiences", "is required (a list of accepted aud values)")
+        sp = _str(item, "service_principal", where, required=False)
+        if sp is not None and sp not in ws.auth.service_principals:
+            raise _fail(f"{where}.service_principal", f"no service principal {sp!r} in the seed")
+        policy = FederationPolicy(
+            issuer=_str(item, "issuer", where) or "",
+            audiences=[str(a) for a in audiences],
+            subject=_str(item, "subject", where) or "",
+            subject_claim=_str(item, "subject_claim", where, required=False) or "sub",
+            service_principal=sp,
+            hs256_secret=_str(item, "hs256_secret", where, required=False),
+            jwks=[_mapping(k, f"{where}.jwks") for k in _list(item.get("jwks"), f"{where}.jwks")],
+            verify_signature=bool(item.get("verify_signature", True)),
+        )
+        if policy.verify_signature and not policy.hs256_secret and not policy.jwks:
+            raise _fail(where, "give hs256_secret or jwks, or set verify_signature: false")
+        ws.auth.policies.append(policy)
+
+
+def _directory(ws: Workspace, raw: Any, where: str) -> None:
+    if not isinstance(raw, str):
+        raise _fail(where, "expected a path")
+    try:
+        tree, path = ws.lookup(raw)
+        tree.mkdirs(path, ws.now_ms())
+    except (ValueError, NotADirectoryError) as exc:
+        raise _fail(where, f"cannot create directory {raw}: {exc}") from None
+
+
+def _file(ws: Workspace, item: dict[str, Any], where: str, base: Path) -> None:
+    path = _str(item, "path", where) or ""
+    sources = [k for k in ("content", "content_base64", "source") if k in item]
+    if len(sources) != 1:
+        raise _fail(where, "give exactly one of content, content_base64, source")
+    try:
+        if "content" in item:
+            blob_id, size = ws.blobs.put_bytes(str(item["content"]).encode("utf-8"))
+        elif "content_base64" in item:
+            try:
+                data = base64.b64decode(str(item["content_base64"]), validate=True)
+            except (binascii.Error, ValueError):
+                raise _fail(f"{where}.content_base64", "is not valid base64") from None
+            blob_id, size = ws.blobs.put_bytes(data)
+        else:
+            source = Path(str(item["source"]))
+            if not source.is_absolute():
+                source = base / source
+            if not source.is_file():
+                raise _fail(f"{where}.source", f"file {source} not found")
+            blob_id, size = ws.blobs.put_file(source)
+        ws.put_blob(path, blob_id, size, overwrite=True)
+    except (ValueError, OSError, ApiError) as exc:
+        if isinstance(exc, SeedError):
+            raise
+        raise _fail(where, f"cannot store {path}: {exc}") from None
+    ref = file_ref(path)
+    if ref is not None and ref.store == "workspace" and item.get("object_type") == "NOTEBOOK":
+        node = ws.workspace.get(ref.path)
+        if node is not None:
+            node.object_type = "NOTEBOOK"
+            node.language = str(item.get("language", "PYTHON")).upper()
+
+
+def _cluster(ws: Workspace, item: dict[str, Any], where: str) -> None:
+    spec = {
+        k: v
+        for k, v in item.items()
+        if k
+        not in {"cluster_id", "state", "libraries", "cluster_source", "creator_user_name", "pinned"}
+    }
+    spec.setdefault("spark_version", "15.4.x-scala2.12")
+    spec.setdefault("node_type_id", "i3.xlarge")
+    spec.setdefault("num_workers", 1)
+    tags = spec.get("custom_tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, str) for v in tags.values()):
+        raise _fail(f"{where}.custom_tags", "expected a mapping of strings")
+    state = item.get("state", "RUNNING")
+    if state not in {"RUNNING", "TERMINATED", "PENDING"}:
+        raise _fail(f"{where}.state", f"expected RUNNING, TERMINATED or PENDING, got {state!r}")
+    t = ws.now()
+    cluster_id = _str(item, "cluster_id", where, required=False) or lifecycle.new_cluster_id(t)
+    if cluster_id in ws.clusters:
+        raise _fail(f"{where}.cluster_id", f"duplicate cluster id {cluster_id}")
+    cluster = Cluster(
+        cluster_id=cluster_id,
+        spec=spec,
+        creator_user_name=_str(item, "creator_user_name", where, required=False) or ws.admin_user,
+        cluster_source=_str(item, "cluster_source", where, required=False) or "UI",
+        pinned=bool(item.get("pinned", False)),
+    )
+    ws.clusters[cluster_id] = cluster
+    if state == "PENDING":
+        lifecycle.start_cluster(ws, cluster, t)
+    else:
+        cluster.state = state
+        cluster.start_time = int(t * 1000) - 3_600_000
+        if state == "TERMINATED":
+            cluster.terminated_time = int(t * 1000) - 60_000
+            cluster.termination_reason = {"code": "INACTIVITY", "type": "SUCCESS", "parameters": {}}
+    from wheelship.emulator.services.libraries import validate_library
+
+    for i, lib in enumerate(_list(item.get("libraries"), f"{where}.libraries")):
+        lib_where = f"{where}.libraries[{i}]"
+        lib = dict(_mapping(lib, lib_where))
+        status = lib.pop("status", None)
+        messages = lib.pop("messages", [])
+        try:
+            validate_library(lib, lib_where)
+        except ApiError as exc:
+            raise _fail(lib_where, exc.message) from None
+        if status is None:
+            status = "INSTALLED" if state == "RUNNING" else "PENDING"
+        if status not in LIB_STATUSES:
+            raise _fail(f"{lib_where}.status", f"expected one of {', '.join(sorted(LIB_STATUSES))}")
+        entry = LibraryEntry(spec=lib, status=status, messages=[str(m) for m in messages])
+        entry.loaded = state == "RUNNING" and status in {"INSTALLED", "UNINSTALL_ON_RESTART"}
+        if state == "RUNNING" and status in {"PENDING", "INSTALLING"}:
+            entry.due = t + (
+                ws.durations.library_resolve
+                if status == "PENDING"
+                else ws.durations.library_install
+            )
+        cluster.libraries.append(entry)
+
+
+def _job(ws: Workspace, item: dict[str, Any], where: str) -> None:
+    from wheelship.emulator.services.jobs import validate_settings, with_defaults
+
+    raw = item.get("settings")
+    if raw is None:
+        raw = {k: v for k, v in item.items() if k not in {"job_id", "creator_user_name"}}
+    try:
+        settings = with_defaults(validate_settings(raw, f"{where}.settings"), "2.2")
+    except ApiError as exc:
+        raise _fail(f"{where}.settings", exc.message) from None
+    job_id_text = _str(item, "job_id", where, required=False)
+    try:
+        job_id = int(job_id_text) if job_id_text is not None else ws.next_job_id
+    except ValueError:
+        raise _fail(f"{where}.job_id", "expected an integer") from None
+    if job_id in ws.jobs:
+        raise _fail(f"{where}.job_id", f"duplicate job id {job_id}")
+    ws.next_job_id = max(ws.next_job_id, job_id + 1)
+    user = _str(item, "creator_user_name", where, required=False) or ws.admin_user
+    ws.jobs[job_id] = Job(job_id, settings, ws.now_ms() - 86_400_000, user, user)

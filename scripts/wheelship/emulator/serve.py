@@ -1,0 +1,133 @@
+"""The work layer of ``wheelship emulator``: serve until interrupted, or check invariants."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from wheelship import log
+from wheelship.emulator.app import Emulator
+from wheelship.emulator.faults import Fault
+from wheelship.errors import ConfigurationError
+
+
+@dataclass
+class EmulatorSettings:
+    host: str = "127.0.0.1"
+    port: int = 0
+    token: str | None = None
+    seed_file: Path | None = None
+    state_dir: Path | None = None
+    clock_speed: float = 1.0
+    latency: float = 0.0
+    rate_limits: dict[str, float] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    fault_seed: int = 0
+    check_invariants: bool = False
+
+
+def parse_rate_limit(text: str) -> tuple[str, float]:
+    """``PATTERN=N`` (requests per second)."""
+    pattern, sep, rate = text.rpartition("=")
+    if not sep or not pattern:
+        raise ConfigurationError(
+            f"rate limit {text!r} is not PATTERN=PER_SECOND",
+            "write e.g. '/api/*/jobs/*=20' or 'POST /api/2.0/libraries/install=5'",
+        )
+    try:
+        value = float(rate)
+    except ValueError:
+        raise ConfigurationError(
+            f"rate limit {text!r}: {rate!r} is not a number", "give requests per second"
+        ) from None
+    if value <= 0:
+        raise ConfigurationError(f"rate limit {text!r} must be > 0", "give requests per second")
+    return pattern, value
+
+
+def parse_fault(text: str) -> Fault:
+    try:
+        return Fault.parse(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"fault {text!r}: {exc}", "write KIND[:RATE[:ENDPOINT]], e.g. 503:0.1:/api/*/jobs/*"
+        ) from None
+
+
+def build(settings: EmulatorSettings) -> Emulator:
+    return Emulator(
+        seed=settings.seed_file,
+        token=settings.token,
+        state_dir=settings.state_dir,
+        clock_speed=settings.clock_speed,
+        latency=settings.latency,
+        rate_limits=settings.rate_limits,
+        faults=settings.faults,
+        fault_seed=settings.fault_seed,
+        host=settings.host,
+        port=settings.port,
+    )
+
+
+def check(settings: EmulatorSettings) -> list[str]:
+    """Violations in the workspace described by the seed file and/or state directory."""
+    emu = build(settings)
+    emu.host, emu._port = "127.0.0.1", 0  # a throw-away listener: never clash with a server
+    with emu:
+        return emu.invariants()
+
+
+def serve(
+    settings: EmulatorSettings,
+    *,
+    stop: threading.Event | None = None,
+    on_ready: Callable[[Emulator], None] | None = None,
+) -> int:
+    """Serve until ``stop`` is set, SIGTERM arrives or the user interrupts."""
+    stop = stop or threading.Event()
+    emu = build(settings)
+    previous: Any = None
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with emu:
+            log.result(f"url: {emu.url}")
+            if settings.token:
+                log.result("token: (the one given with --token)")
+            else:
+                log.result(f"token: {emu.token}")
+            for name in sorted(emu.tokens):
+                if name != "admin":
+                    log.info(f"seed token: {name}")
+            where = f"state in {settings.state_dir}" if settings.state_dir else "state in memory"
+            resumed = " (resumed)" if emu.resumed else ""
+            log.info(
+                f"Databricks workspace emulator serving on {emu.url}, {where}{resumed}, "
+                f"started in {emu.startup_seconds * 1000:.0f} ms; press Ctrl-C to stop"
+            )
+            if on_ready is not None:
+                on_ready(emu)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            except KeyboardInterrupt:
+                pass
+            if settings.check_invariants:
+                problems = emu.invariants()
+                for line in problems:
+                    log.warn(f"invariant: {line}")
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    log.info("emulator stopped")
+    return 0

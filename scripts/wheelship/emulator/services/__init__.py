@@ -1,0 +1,20 @@
+"""One module per REST service; each exposes ``register(router)``."""
+
+from __future__ import annotations
+
+from wheelship.emulator.router import Router
+
+
+def register_all(router: Router) -> None:
+    from wheelship.emulator.services import (
+        clusters,
+        dbfs,
+        files,
+        identity,
+        jobs,
+        libraries,
+        workspace,
+    )
+
+    for module in (identity, files, workspace, dbfs, libraries, clusters, jobs):
+        module.register(router)

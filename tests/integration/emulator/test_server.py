@@ -1,0 +1,210 @@
+"""Server core: errors, authentication, permissions, request log, HTTP framing, shutdown."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+import requests
+
+from wheelship.emulator import Emulator
+from wheelship.errors import ConfigurationError
+
+from .conftest import Api, error_of
+
+SEED = {
+    "tokens": [
+        {"name": "reader", "value": "dapi-reader-0001", "permission": "read-only"},
+        {"name": "nobody", "value": "dapi-nobody-0001", "permission": "none"},
+    ],
+    "clusters": [{"cluster_id": "0101-000000-aaaaaaaa", "cluster_name": "c", "state": "RUNNING"}],
+}
+
+
+def test_starts_on_a_free_loopback_port_and_answers(emulator: Emulator, api: Api) -> None:
+    assert emulator.url.startswith("http://127.0.0.1:")
+    assert emulator.port > 0
+    assert emulator.token.startswith("dapi") and len(emulator.token) == 36
+    response = api.get("/api/2.1/clusters/list")
+    assert response.status_code == 200
+    assert response.json() == {}
+
+
+def test_unknown_endpoint_is_404_endpoint_not_found(api: Api) -> None:
+    response = api.get("/api/2.0/clusters/frobnicate")
+    assert error_of(response) == (
+        404,
+        "ENDPOINT_NOT_FOUND",
+        "No API found for 'GET /clusters/frobnicate'",
+    )
+    # a known path with the wrong method is unknown too
+    assert error_of(api.delete("/api/2.1/clusters/get"))[:2] == (404, "ENDPOINT_NOT_FOUND")
+    assert error_of(api.get("/not/an/api"))[:2] == (404, "ENDPOINT_NOT_FOUND")
+
+
+def test_error_body_carries_request_info(api: Api) -> None:
+    body = api.get("/api/2.1/clusters/get", cluster_id="nope").json()
+    assert body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert body["message"] == "Cluster nope does not exist"
+    assert body["details"][0]["@type"] == "type.googleapis.com/google.rpc.RequestInfo"
+
+
+def test_missing_credentials_are_401(emulator: Emulator, make_api) -> None:  # type: ignore[no-untyped-def]
+    anonymous = make_api(emulator, None)
+    response = anonymous.get("/api/2.1/clusters/list")
+    assert response.status_code == 401
+    assert response.json()["error_code"] == 401
+
+
+def test_invalid_token_is_403_with_numeric_code_and_reason_header(
+    emulator: Emulator, make_api
+) -> None:  # type: ignore[no-untyped-def]
+    response = make_api(emulator, "dapi-not-a-token").get("/api/2.1/clusters/list")
+    assert response.status_code == 403
+    assert response.json() == {"error_code": 403, "message": "Invalid access token."}
+    assert response.headers["X-Databricks-Reason-Phrase"] == "Invalid access token."
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+
+
+def test_read_only_token_reads_but_cannot_mutate(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(SEED)
+    reader = make_api(emu, emu.tokens["reader"])
+    assert reader.get("/api/2.1/clusters/get", cluster_id="0101-000000-aaaaaaaa").status_code == 200
+    for path, body in [
+        ("/api/2.1/clusters/restart", {"cluster_id": "0101-000000-aaaaaaaa"}),
+        ("/api/2.2/jobs/create", {"name": "x"}),
+        ("/api/2.0/libraries/install", {"cluster_id": "0101-000000-aaaaaaaa", "libraries": []}),
+    ]:
+        status, code, message = error_of(reader.post(path, body))
+        assert (status, code) == (403, "PERMISSION_DENIED")
+        assert "does not have permission" in message
+    put = reader.put("/api/2.0/fs/files/Volumes/a/b/c/x.whl", b"data")
+    assert put.status_code == 403
+    assert emu.files() == {}
+    assert emu.cluster_state("0101-000000-aaaaaaaa") == "RUNNING"
+
+
+def test_none_token_gets_403_on_everything(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(SEED)
+    nobody = make_api(emu, emu.tokens["nobody"])
+    assert error_of(nobody.get("/api/2.1/clusters/list"))[:2] == (403, "PERMISSION_DENIED")
+    assert error_of(nobody.post("/api/2.2/jobs/create", {}))[:2] == (403, "PERMISSION_DENIED")
+
+
+def test_request_log_names_tokens_never_their_values(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(SEED)
+    make_api(emu, emu.token).get("/api/2.1/clusters/list", page_size=5)
+    make_api(emu, emu.tokens["reader"]).get("/api/2.0/libraries/all-cluster-statuses")
+    make_api(emu, "dapi-bogus-value").get("/api/2.1/clusters/list")
+    records = emu.requests
+    assert [(r.method, r.path, r.status, r.token) for r in records] == [
+        ("GET", "/api/2.1/clusters/list", 200, "admin"),
+        ("GET", "/api/2.0/libraries/all-cluster-statuses", 200, "reader"),
+        ("GET", "/api/2.1/clusters/list", 403, None),
+    ]
+    assert records[0].query == {"page_size": ["5"]}
+    text = repr(records) + repr(emu.counters)
+    for secret in (emu.token, "dapi-reader-0001", "dapi-bogus-value"):
+        assert secret not in text
+    assert emu.counters == {
+        "GET /api/2.1/clusters/list": 2,
+        "GET /api/2.0/libraries/all-cluster-statuses": 1,
+    }
+    emu.clear_log()
+    assert emu.requests == [] and emu.counters == {}
+
+
+def test_fixed_token_and_seed_tokens(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+    emu = emulator_factory(SEED, token="dapi-fixed-admin")
+    assert emu.token == "dapi-fixed-admin"
+    assert emu.tokens == {
+        "reader": "dapi-reader-0001",
+        "nobody": "dapi-nobody-0001",
+        "admin": "dapi-fixed-admin",
+    }
+
+
+def test_keep_alive_connection_serves_many_requests(api: Api, emulator: Emulator) -> None:
+    for _ in range(20):
+        assert api.get("/api/2.1/clusters/list").status_code == 200
+    # one TCP connection: the server saw every request on it
+    assert emulator.counters["GET /api/2.1/clusters/list"] == 20
+
+
+def test_chunked_request_body_is_read(api: Api, emulator: Emulator) -> None:
+    def parts():  # type: ignore[no-untyped-def]
+        yield b"hello "
+        yield b"chunked "
+        yield b"world"
+
+    response = api.put("/api/2.0/fs/files/Volumes/m/d/v/c.txt", parts())
+    assert response.status_code == 204
+    assert emulator.read_file("/Volumes/m/d/v/c.txt") == b"hello chunked world"
+
+
+def _raw(emu: Emulator, data: bytes, read_until_close: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as sock:
+        sock.sendall(data)
+        out = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+            if not read_until_close and b"\r\n\r\n" in out:
+                return out
+
+
+def test_expect_100_continue_is_answered(emulator: Emulator) -> None:
+    body = b'{"path": "/Shared/x"}'
+    head = (
+        f"POST /api/2.0/workspace/mkdirs HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {emulator.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as sock:
+        sock.sendall(head)
+        interim = sock.recv(1024)
+        assert interim.startswith(b"HTTP/1.1 100")
+        sock.sendall(body)
+        final = sock.recv(65536)
+    assert b"HTTP/1.1 200" in final
+    assert emulator.files("/Workspace") == {}  # a folder, not a file
+
+
+def test_stop_joins_threads_even_with_open_keep_alive_connections() -> None:
+    emu = Emulator().start()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {emu.token}"
+    assert session.get(emu.url + "/api/2.1/clusters/list", timeout=5).status_code == 200
+    before = {t.name for t in threading.enumerate()}
+    assert "wheelship-emulator" in before
+    emu.stop()
+    session.close()
+    names = [t.name for t in threading.enumerate()]
+    assert "wheelship-emulator" not in names
+    assert "wheelship-emulator-conn" not in names
+    with pytest.raises(requests.ConnectionError):
+        requests.get(emu.url + "/api/2.1/clusters/list", timeout=2)
+
+
+def test_port_in_use_is_a_clear_configuration_error(emulator: Emulator) -> None:
+    with pytest.raises(ConfigurationError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
+        Emulator(port=emulator.port).start()
+
+
+def test_discovery_document_points_at_the_emulator(emulator: Emulator) -> None:
+    meta = requests.get(emulator.url + "/.well-known/databricks-config", timeout=5).json()
+    assert meta["oidc_endpoint"] == emulator.url + "/oidc"
+    assert meta["workspace_id"] == str(emulator.workspace_id)
+    oidc = requests.get(
+        meta["oidc_endpoint"] + "/.well-known/oauth-authorization-server", timeout=5
+    )
+    assert oidc.json()["token_endpoint"] == emulator.url + "/oidc/v1/token"
+
+
+def test_scim_me_names_the_caller_and_the_org(api: Api, emulator: Emulator) -> None:
+    response = api.get("/api/2.0/preview/scim/v2/Me")
+    assert response.json()["userName"] == "admin@example.com"
+    assert response.headers["x-databricks-org-id"] == str(emulator.workspace_id)
