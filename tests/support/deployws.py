@@ -28,7 +28,7 @@ def whl(version: str, folder: str = ART) -> str:
     return f"{folder}/tsff-{version}-py3-none-any.whl"
 
 
-def wheel_task(key: str, version: str, **extra: Any) -> dict[str, Any]:
+def wheel_task(key: str, version: str, folder: str = ART, **extra: Any) -> dict[str, Any]:
     return {
         "task_key": key,
         "job_cluster_key": "main",
@@ -37,7 +37,7 @@ def wheel_task(key: str, version: str, **extra: Any) -> dict[str, Any]:
             "entry_point": "tsff",
             "parameters": ["--horizon", "7"],
         },
-        "libraries": [{"whl": whl(version)}, {"pypi": {"package": "pandas==2.2.2"}}],
+        "libraries": [{"whl": whl(version, folder)}, {"pypi": {"package": "pandas==2.2.2"}}],
         "timeout_seconds": 3600,
         **extra,
     }
@@ -55,7 +55,7 @@ JOB_CLUSTER = [
 ]
 
 
-def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
+def seed_jobs(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]:
     return [
         {
             "job_id": 101,
@@ -66,8 +66,8 @@ def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
                 "email_notifications": {"on_failure": ["ml@example.com"]},
                 "job_clusters": JOB_CLUSTER,
                 "tasks": [
-                    wheel_task("prepare", version),
-                    wheel_task("train", version, depends_on=[{"task_key": "prepare"}]),
+                    wheel_task("prepare", version, folder),
+                    wheel_task("train", version, folder, depends_on=[{"task_key": "prepare"}]),
                     {
                         "task_key": "report",
                         "notebook_task": {"notebook_path": "/Shared/report"},
@@ -96,7 +96,7 @@ def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
                                     "package_name": "tsff",
                                     "entry_point": "tsff",
                                 },
-                                "libraries": [{"whl": whl(version)}],
+                                "libraries": [{"whl": whl(version, folder)}],
                             },
                         },
                     },
@@ -126,7 +126,7 @@ def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
                         "environment_key": "default",
                         "spec": {
                             "environment_version": "2",
-                            "dependencies": [whl(version), "scikit-learn==1.5.0"],
+                            "dependencies": [whl(version, folder), "scikit-learn==1.5.0"],
                         },
                     }
                 ],
@@ -159,7 +159,7 @@ def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
                 "name": "tsff-smoke",
                 "tags": {"team": "forecasting"},
                 "job_clusters": JOB_CLUSTER,
-                "tasks": [wheel_task("smoke", version)],
+                "tasks": [wheel_task("smoke", version, folder)],
             },
         },
         {
@@ -178,8 +178,8 @@ def seed_jobs(version: str = "1.2.0") -> list[dict[str, Any]]:
     ]
 
 
-def seed_clusters(version: str = "1.2.0") -> list[dict[str, Any]]:
-    lib = [{"whl": whl(version)}]
+def seed_clusters(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]:
+    lib = [{"whl": whl(version, folder)}]
     return [
         {
             "cluster_id": "0101-000000-idle0001",
@@ -214,7 +214,7 @@ def seed_clusters(version: str = "1.2.0") -> list[dict[str, Any]]:
             "cluster_id": "0101-000000-othr0001",
             "cluster_name": "other-team",
             "state": "RUNNING",
-            "libraries": [{"whl": whl("1.0.0")}],
+            "libraries": [{"whl": whl("1.0.0", folder)}],
         },
     ]
 
@@ -327,8 +327,8 @@ def seed(
         ],
         "files": files,
         "directories": ["/Workspace/Shared/wheels"],
-        "clusters": seed_clusters(),
-        "jobs": seed_jobs(),
+        "clusters": seed_clusters(folder=folder),
+        "jobs": seed_jobs(folder=folder),
         "durations": {
             "cluster_restart": 20,
             "library_resolve": 1,
