@@ -375,3 +375,37 @@ def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'tsff'} already exists — choose a new directory\n"
     )
+
+
+def test_pip_builds_the_environment_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    code, out, err = cli(
+        capsys,
+        "--project",
+        str(repo.path),
+        "--installer",
+        "pip",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
+    assert code == 0, err
+    assert "created the build environment for flit_core>=3.11,<5 with pip" in err
+    assert out.endswith("flitpkg-1.2.3-py3-none-any.whl\n")
+
+
+def test_concurrent_builds_create_one_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = EnvCache(tmp_path / "cache")
+    with ThreadPoolExecutor(2) as pool:
+        envs = list(pool.map(lambda _: cache.get(["flit_core>=3.11,<5"]), range(2)))
+    assert envs[0] == envs[1]
+    assert envs[0].python.is_file()
+    assert capsys.readouterr().err.count("created the build environment") == 1
+    assert [p.name for p in (tmp_path / "cache" / "build-envs").iterdir() if p.is_dir()] == [
+        envs[0].path.name
+    ]
