@@ -409,3 +409,23 @@ def test_concurrent_builds_create_one_environment(
     assert [p.name for p in (tmp_path / "cache" / "build-envs").iterdir() if p.is_dir()] == [
         envs[0].path.name
     ]
+
+
+def test_build_uses_the_version_sections_tag_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="rel-1.2.3")
+    repo.commit(
+        "config",
+        files={
+            "wheelship.yml": "version:\n"
+            "  tag-pattern: '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$'\n"
+            "build:\n  outdir: out\n"
+        },
+    )
+    repo.tag("rel-1.2.3-final", annotated=False)  # not a release under the pattern
+    repo.git("tag", "-d", "rel-1.2.3")
+    repo.tag("rel-1.2.3")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert code == 0, err
+    assert out == f"{repo.path / 'out' / 'flitpkg-1.2.3-py3-none-any.whl'}\n"
