@@ -22,7 +22,7 @@ from support.projects import (
     project_repo,
 )
 from wheelship import dotenv
-from wheelship.buildenv import MEMO, EnvCache
+from wheelship.buildenv import MEMO, EnvCache, find_uv
 from wheelship.building import BuildSettings, build_project
 from wheelship.cli import main
 from wheelship.demo import example_project
@@ -86,10 +86,13 @@ def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) 
     project = example_project(tmp_path / "tsff")
     result = build(project)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    uv = find_uv()
+    assert uv is not None
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     py = venv / "bin" / "python"
+    # what a cluster does with the wheel: install it (and here pytest, for tsff's own tests)
     subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(result.wheel)],  # type: ignore[attr-defined]
+        [uv, "pip", "install", "-q", "--python", str(py), str(result.wheel), "pytest"],  # type: ignore[attr-defined]
         check=True,
     )
     model = tmp_path / "model.json"
