@@ -6,9 +6,8 @@ import json
 import stat
 from pathlib import Path
 
+from support.emulator_api import Api
 from wheelship.emulator import Emulator
-
-from .conftest import Api
 
 WHEEL = "/Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl"
 CLUSTER = "0101-000000-shared01"

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
+from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
-
-from .conftest import Api, error_of
 
 LIST = "/api/2.1/clusters/list"
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
+from support.emulator_api import Api
 from wheelship.emulator import Emulator
 from wheelship.emulator.router import Router
 from wheelship.emulator.services import register_all
-
-from .conftest import Api
 
 CLUSTER = "0101-000000-shared01"
 SEED = {
