@@ -36,6 +36,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import log
 from wheelship.errors import BuildError, ConfigurationError
+from wheelship.project import LEGACY_BACKEND
 
 MAX_AGE = 7 * 24 * 3600
 MARKER = "wheelship-env.json"
@@ -162,6 +163,17 @@ class BuildEnv:
             )
 
 
+def backend_of(source: Path) -> str:
+    """The build-backend a source tree declares (PEP 517's legacy default when none)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    return str((data.get("build-system") or {}).get("build-backend") or LEGACY_BACKEND)
+
+
 def requires_memo_key(source: Path, distribution: str) -> str | None:
     """Key for remembering a backend's extra build requirements, or None when they must be
     asked for every time (unknown backend, or config_settings-free hooks only)."""
@@ -173,7 +185,7 @@ def requires_memo_key(source: Path, distribution: str) -> str | None:
     except (OSError, ValueError):
         data = {}
     system = data.get("build-system") or {}
-    backend = system.get("build-backend") or ("setuptools.build_meta:__legacy__")
+    backend = system.get("build-backend") or LEGACY_BACKEND
     if backend not in MEMO_BACKENDS or system.get("backend-path"):
         return None
     for name in _CONFIG_FILES:

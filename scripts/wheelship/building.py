@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -24,13 +25,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from packaging.version import Version
 
 from wheelship import dotenv, log
 from wheelship import git as _git
-from wheelship.buildenv import BuildEnv, EnvCache, requires_memo_key
+from wheelship.buildenv import BuildEnv, EnvCache, backend_of, requires_memo_key
 from wheelship.distcheck import check_file
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.manifest import MANIFEST_NAME, DistFile, Manifest
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from build import ProjectBuilder
 
 ISOLATION = ("cached", "fresh", "none")
+RUN_BACKEND = Path(__file__).resolve().parent / "hookrunner" / "run_backend.py"
 Distribution = Literal["sdist", "wheel"]
 #: Variables that would override the version we hand the backend.
 _VERSION_OVERRIDES = ("SETUPTOOLS_SCM_PRETEND_VERSION", "PDM_BUILD_SCM_VERSION")
@@ -51,7 +53,7 @@ _VERSION_OVERRIDES = ("SETUPTOOLS_SCM_PRETEND_VERSION", "PDM_BUILD_SCM_VERSION")
 class BuildSettings:
     version: VersionSettings = field(default_factory=VersionSettings)
     outdir: Path | None = None  # default: <project>/dist
-    dotenv: Path | None = None  # default: <project>/build.env
+    dotenv: Path | None = None  # default: <outdir>/build.env
     isolation: str = "cached"
     cache_dir: Path | None = None
     installer: str | None = None  # "uv" | "pip"; None: uv when available
@@ -129,7 +131,66 @@ class _Builder:
             else None
         )
 
-    def build(self, source: Path, distribution: Distribution, outdir: Path) -> Path:
+    def build_pair(self, source: Path, work: Path) -> tuple[Path, Path]:
+        """The sdist of ``source``, and the wheel built from that sdist (raw, not normalised)."""
+        if self.cache is not None and (pair := self._one_process(source, work)) is not None:
+            return pair
+        sdist = self.build(source, "sdist", work / "out", memo_source=source)
+        unpacked = _unpack(sdist, work / "unpacked")
+        return sdist, self.build(unpacked, "wheel", work / "out", memo_source=source)
+
+    def _one_process(self, source: Path, work: Path) -> tuple[Path, Path] | None:
+        """Both hooks in one backend process (see hookrunner/run_backend.py), when the backend
+        is one that builds repeatedly in-process and its extra requirements are known and
+        installed; None means: use one process per hook."""
+        import build
+
+        assert self.cache is not None
+        keys = [requires_memo_key(source, d) for d in ("sdist", "wheel")]
+        if None in keys:
+            return None
+        probe = build.ProjectBuilder(source, runner=self.runner)
+        benv = self.cache.get(sorted(probe.build_system_requires))
+        known = [benv.remembered_requires(k) for k in keys if k is not None]
+        if any(k is None for k in known) or benv.missing([r for k in known for r in k or []]):
+            return None
+        out, unpack = work / "out", work / "unpacked"
+        out.mkdir(parents=True, exist_ok=True)
+        unpack.mkdir(parents=True, exist_ok=True)
+        request, result = work / "request.json", work / "result.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "backend": backend_of(source),
+                    "source": str(source),
+                    "outdir": str(out),
+                    "unpack": str(unpack),
+                }
+            )
+        )
+        log.debug("building sdist and wheel in one backend process")
+        try:
+            self.runner(
+                [str(benv.python), str(RUN_BACKEND), str(request), str(result)], str(source)
+            )
+        except subprocess.CalledProcessError:
+            self._fail("sdist and wheel", self.runner.output)
+        names = json.loads(result.read_text())
+        return out / names["sdist"], out / names["wheel"]
+
+    def _fail(self, what: str, output: str) -> NoReturn:
+        tail = [ln for ln in output.splitlines() if ln.strip()][-15:]
+        for line in tail:
+            log.info(f"  {line}")
+        last = tail[-1].strip() if tail else "no output"
+        raise BuildError(
+            f"the build backend failed to build the {what} ({last})",
+            "fix the project's build configuration (the backend's output is above)",
+        )
+
+    def build(
+        self, source: Path, distribution: Distribution, outdir: Path, memo_source: Path
+    ) -> Path:
         import build
         import build.env
 
@@ -145,7 +206,8 @@ class _Builder:
                 probe = build.ProjectBuilder(source, runner=self.runner)
                 benv = self.cache.get(sorted(probe.build_system_requires))
                 builder = build.ProjectBuilder(source, str(benv.python), self.runner)
-                self.cache.ensure(benv, self._extra_requires(benv, builder, source, distribution))
+                extra = self._extra_requires(benv, builder, memo_source, distribution)
+                self.cache.ensure(benv, extra)
                 return Path(builder.build(distribution, outdir))
             builder = build.ProjectBuilder(source, sys.executable, self.runner)
             # the backend itself first: without it the requirements hook cannot even run
@@ -160,24 +222,18 @@ class _Builder:
                 )
             return Path(builder.build(distribution, outdir))
         except build.BuildBackendException as exc:
-            tail = [ln for ln in self.runner.output.splitlines() if ln.strip()][-15:]
-            for line in tail:
-                log.info(f"  {line}")
-            last = tail[-1].strip() if tail else str(exc)
-            raise BuildError(
-                f"the build backend failed to build the {distribution} ({last})",
-                "fix the project's build configuration (the backend's output is above)",
-            ) from None
+            self._fail(distribution, self.runner.output or str(exc))
         except build.BuildException as exc:
             raise BuildError(f"building the {distribution} failed ({exc})", "see above") from None
 
     @staticmethod
     def _extra_requires(
-        benv: BuildEnv, builder: ProjectBuilder, source: Path, distribution: Distribution
+        benv: BuildEnv, builder: ProjectBuilder, memo_source: Path, distribution: Distribution
     ) -> list[str]:
         """get_requires_for_build_* costs a backend process (setuptools runs egg_info); for
-        backends whose answer only depends on the config files it is remembered per env."""
-        key = requires_memo_key(source, distribution)
+        backends whose answer only depends on the config files it is remembered per env, keyed
+        by the files of the original source (the sdist's are derived from them)."""
+        key = requires_memo_key(memo_source, distribution)
         if key is not None and (known := benv.remembered_requires(key)) is not None:
             return known
         requires = sorted(builder.get_requires_for_build(distribution))
@@ -235,8 +291,13 @@ def build_project(settings: BuildSettings) -> BuildResult:
     info = derive_version(settings.version)
     project = info.project
     log.info(f"building {project.name} {info.version}")
-    outdir = (settings.outdir or project.root / "dist").absolute()
-    env_file = (settings.dotenv or project.root / "build.env").absolute()
+    # a relative --outdir is the project's (dist/ next to its pyproject.toml, as the templates
+    # expect with project-dir); a relative --dotenv is the current directory's (GitLab reads
+    # dotenv reports relative to the checkout root)
+    outdir = project.root / (settings.outdir or "dist")
+    # not in the project directory by default: sdists of hatchling/flit/poetry projects take
+    # every file git does not ignore, so a later build would ship it (outdir is excluded)
+    env_file = (settings.dotenv or outdir / "build.env").absolute()
     epoch = _git.commit_time(info.git_root)
     runner = _Runner(hook_environment(project, info.version, epoch))
     builder = _Builder(settings, runner)
@@ -247,11 +308,9 @@ def build_project(settings: BuildSettings) -> BuildResult:
         if _needs_staging(project, info.version):
             log.info(f"stamping {info.version} into a staged copy of {project.static_version.file}")  # type: ignore[union-attr]
             source = _stage_static(project, info, work / "staged")
-        with log.section("build_sdist", f"sdist of {project.name} {info.version}"):
-            sdist = builder.build(source, "sdist", work / "out")
+        with log.section("build", f"sdist of {project.name} {info.version}, wheel from it"):
+            sdist, wheel = builder.build_pair(source, work)
             normalize_sdist(sdist, epoch)
-        with log.section("build_wheel", f"wheel from {sdist.name}"):
-            wheel = builder.build(_unpack(sdist, work / "unpacked"), "wheel", work / "out")
             normalize_wheel(wheel, epoch)
         for path in (sdist, wheel):
             check_file(path, project.name, info.version)

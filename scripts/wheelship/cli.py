@@ -70,7 +70,16 @@ def run(argv: Sequence[str]) -> int:
     name: str = ns.command
     if name not in COMMANDS:
         raise UsageError(f"unknown command {name!r}", f"use one of: {', '.join(COMMANDS)}")
-    module = importlib.import_module(f"wheelship.commands.{name}")
+    try:
+        module = importlib.import_module(f"wheelship.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"wheelship.commands.{name}":
+            raise
+        # listed for the help text, but its module is not in this installation
+        raise UsageError(
+            f"command {name!r} is not available in wheelship {__version__}",
+            "upgrade wheelship (pip install -U wheelship)",
+        ) from None
     parser = new_parser(name, COMMANDS[name])
     module.configure(parser)
     args = parser.parse_args(ns.args)

@@ -33,6 +33,7 @@ from wheelship.apidiff import (
 from wheelship.errors import BreakingChangesFound, ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.project import read_project
+from wheelship.tagging import compile_branch_pattern
 from wheelship.versioning import (
     Release,
     VersionSettings,
@@ -40,9 +41,6 @@ from wheelship.versioning import (
     compile_pattern,
     parse_tag,
 )
-
-#: The release branch names of GitLab flow: ``release/X.Y``.
-DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"
 
 
 class Level(StrEnum):
@@ -210,25 +208,6 @@ def decide(
     if level is Level.MINOR and allow_breaking_minor:
         return Verdict.ALLOWED, "allow-breaking-minor"
     return Verdict.BREAKING, None
-
-
-def compile_branch_pattern(pattern: str | None) -> re.Pattern[str]:
-    try:
-        rx = re.compile(pattern or DEFAULT_RELEASE_BRANCH_PATTERN)
-    except re.error as exc:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} is not a valid regular expression ({exc})",
-            "fix WHEELSHIP_RELEASE_BRANCH_PATTERN / --release-branch-pattern",
-        ) from None
-    missing = {"major", "minor"} - set(rx.groupindex)
-    if missing:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} lacks the named groups "
-            f"{', '.join(sorted(missing))}",
-            "use (?P<major>...) and (?P<minor>...) groups, as in ^release/(?P<major>\\d+)\\."
-            "(?P<minor>\\d+)$",
-        )
-    return rx
 
 
 def _resolve_commit(repo: Path, ref: str, what: str) -> str:

@@ -22,7 +22,7 @@ from support.projects import (
     project_repo,
 )
 from wheelship import dotenv
-from wheelship.buildenv import MEMO, EnvCache
+from wheelship.buildenv import MEMO, EnvCache, find_uv
 from wheelship.building import BuildSettings, build_project
 from wheelship.cli import main
 from wheelship.demo import example_project
@@ -59,6 +59,7 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     dist = project / "dist"
     assert out == f"{dist / 'tsff-1.0.0-py3-none-any.whl'}\n"
     assert sorted(p.name for p in dist.iterdir()) == [
+        "build.env",
         "tsff-1.0.0-py3-none-any.whl",
         "tsff-1.0.0.tar.gz",
         "wheelship-manifest.json",
@@ -68,7 +69,7 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert (manifest.name, manifest.version, manifest.tag) == ("tsff", "1.0.0", "v1.0.0")
     assert manifest.commit == git(project, "rev-parse", "HEAD")
     assert [f.kind for f in manifest.files] == ["sdist", "wheel"]
-    env = dotenv.read(project / "build.env")
+    env = dotenv.read(dist / "build.env")
     assert env["WHEELSHIP_VERSION"] == "1.0.0"
     assert env["WHEELSHIP_WHEEL"] == "tsff-1.0.0-py3-none-any.whl"
     assert env["WHEELSHIP_WHEEL_SHA256"] == manifest.wheel().sha256
@@ -85,10 +86,13 @@ def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) 
     project = example_project(tmp_path / "tsff")
     result = build(project)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    uv = find_uv()
+    assert uv is not None
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     py = venv / "bin" / "python"
+    # what a cluster does with the wheel: install it (and here pytest, for tsff's own tests)
     subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(result.wheel)],  # type: ignore[attr-defined]
+        [uv, "pip", "install", "-q", "--python", str(py), str(result.wheel), "pytest"],  # type: ignore[attr-defined]
         check=True,
     )
     model = tmp_path / "model.json"
@@ -205,7 +209,7 @@ def test_static_version_between_releases_is_stamped_with_the_dev_version(
     assert result.wheel.name == f"{stem}-1.2.4.dev40-py3-none-any.whl"  # type: ignore[attr-defined]
     assert "\nVersion: 1.2.4.dev40\n" in wheel_metadata(result.wheel)  # type: ignore[attr-defined]
     assert '"1.2.3"' in (repo.path / "pyproject.toml").read_text()  # the checkout is untouched
-    assert repo.git("status", "--porcelain") == "?? build.env\n?? dist/".replace("\n", "\n")
+    assert repo.git("status", "--porcelain") == "?? dist/"
 
 
 def test_static_version_that_contradicts_the_tag(
@@ -240,7 +244,7 @@ def test_readme_that_does_not_render_fails_and_leaves_dist_alone(
         "where)"
     )
     assert [p.name for p in keep.parent.iterdir()] == [keep.name]
-    assert not (repo.path / "build.env").exists()
+    assert not (repo.path / "dist" / "build.env").exists()
 
 
 def test_missing_long_description_fails_strict(
@@ -343,3 +347,88 @@ def test_example_project_is_a_deterministic_tagged_repository(tmp_path: Path) ->
     assert git(a, "describe", "--tags", "--exact-match") == "v1.0.0"
     assert git(b, "tag") == ""
     assert not (a / "src" / "tsff" / "_version.py").exists()
+
+
+@pytest.mark.parametrize("fixture", ["setuptools_scm", "hatch_vcs", "poetry_static"])
+def test_one_backend_process_builds_the_same_bytes_as_one_process_per_hook(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fixture: str,
+) -> None:
+    """The first build in an empty cache asks every hook in its own process (and remembers the
+    extra requirements); the next runs sdist and wheel in one backend process."""
+    monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
+    repo = project_repo(tmp_path, fixture, tag="v1.2.3")
+    first = build(repo.path, outdir=tmp_path / "first")
+    assert "in one backend process" not in capsys.readouterr().err
+    second = build(repo.path, outdir=tmp_path / "second")
+    assert "debug: building sdist and wheel in one backend process" in capsys.readouterr().err
+    assert first.wheel.read_bytes() == second.wheel.read_bytes()  # type: ignore[attr-defined]
+    assert first.sdist.read_bytes() == second.sdist.read_bytes()  # type: ignore[attr-defined]
+
+
+def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wheelship.demo.make_example import main as make_example
+
+    assert make_example([str(tmp_path / "tsff")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'tsff'}\n"
+    assert make_example([str(tmp_path / "tsff")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'tsff'} already exists — choose a new directory\n"
+    )
+
+
+def test_pip_builds_the_environment_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    code, out, err = cli(
+        capsys,
+        "--project",
+        str(repo.path),
+        "--installer",
+        "pip",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
+    assert code == 0, err
+    assert "created the build environment for flit_core>=3.11,<5 with pip" in err
+    assert out.endswith("flitpkg-1.2.3-py3-none-any.whl\n")
+
+
+def test_concurrent_builds_create_one_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = EnvCache(tmp_path / "cache")
+    with ThreadPoolExecutor(2) as pool:
+        envs = list(pool.map(lambda _: cache.get(["flit_core>=3.11,<5"]), range(2)))
+    assert envs[0] == envs[1]
+    assert envs[0].python.is_file()
+    assert capsys.readouterr().err.count("created the build environment") == 1
+    assert [p.name for p in (tmp_path / "cache" / "build-envs").iterdir() if p.is_dir()] == [
+        envs[0].path.name
+    ]
+
+
+def test_build_uses_the_version_sections_tag_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="rel-1.2.3")
+    repo.commit(
+        "config",
+        files={
+            "wheelship.yml": "version:\n"
+            "  tag-pattern: '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$'\n"
+            "build:\n  outdir: out\n"
+        },
+    )
+    repo.tag("rel-1.2.3-final", annotated=False)  # not a release under the pattern
+    repo.git("tag", "-d", "rel-1.2.3")
+    repo.tag("rel-1.2.3")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert code == 0, err
+    assert out == f"{repo.path / 'out' / 'flitpkg-1.2.3-py3-none-any.whl'}\n"

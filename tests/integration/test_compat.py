@@ -553,7 +553,7 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["--release-branch-pattern", "^rel/(\\d+)$"],
             "error: release branch pattern '^rel/(\\\\d+)$' lacks the named groups major, minor "
-            "— use (?P<major>...) and (?P<minor>...) groups, as in "
+            "— use (?P<major>\\d+) and (?P<minor>\\d+), e.g. "
             "^release/(?P<major>\\d+)\\.(?P<minor>\\d+)$",
         ),
     ]

@@ -16,3 +16,13 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     for name in COMMANDS:
         assert f"  {name}" in out
+
+
+def test_listed_command_without_a_module_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(COMMANDS, "nosuch", "A command whose module is not installed.")
+    assert main(["nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: command 'nosuch' is not available in wheelship ")
+    assert err.endswith(" — upgrade wheelship (pip install -U wheelship)\n")

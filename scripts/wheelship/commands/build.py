@@ -15,13 +15,13 @@ OPTIONS: list[Option] = [
     opt(
         "outdir",
         "--outdir",
-        help="where the sdist, wheel and manifest go (default DIR/dist)",
+        help="where the sdist, wheel and manifest go; relative to the project directory",
         metavar="DIR",
     ),
     opt(
         "dotenv",
         "--dotenv",
-        help="the dotenv file for later jobs (default DIR/build.env)",
+        help="the dotenv file for later jobs (default: build.env in the output directory)",
         metavar="FILE",
     ),
     opt(
@@ -51,7 +51,7 @@ OPTIONS: list[Option] = [
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Writes DIR/dist/<sdist>, DIR/dist/<wheel>, DIR/dist/wheelship-manifest.json and\n"
-        "DIR/build.env (WHEELSHIP_VERSION, WHEELSHIP_WHEEL, ...). The version is the one\n"
+        "DIR/dist/build.env (WHEELSHIP_VERSION, WHEELSHIP_WHEEL, ...). The version is the one\n"
         "'wheelship version' prints; SOURCE_DATE_EPOCH is the commit time."
     )
     add_options(parser, OPTIONS)
@@ -59,7 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     section, _ = load_section(args, "build")
-    values = resolve(args, OPTIONS, section, "build")
+    # the version is derived as 'wheelship version' derives it: its section's tag settings apply
+    version_section, _ = load_section(args, "version")
+    shared = {k: v for k, v in version_section.items() if k in ("tag-pattern", "offline")}
+    values = resolve(args, OPTIONS, {**shared, **section}, "build")
     result = run(
         BuildSettings(
             version=settings_from(values.values),

@@ -39,8 +39,8 @@ OPTIONS = [
     opt(
         "packages",
         "--package",
-        help="an import package (or module) whose API to check (default: the project's, found "
-        "from pyproject.toml or a single package under src/)",
+        help="an import package (or module) whose API to check (default: the one named like the "
+        "distribution, else the single package under src/ or at the top level)",
         env="WHEELSHIP_COMPAT_PACKAGES",
         kind="list",
         metavar="NAME",
