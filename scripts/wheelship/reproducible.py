@@ -24,23 +24,35 @@ def _mode(executable: bool, directory: bool = False) -> int:
     return 0o755 if executable or directory else 0o644
 
 
+def _wanted_attr(info: zipfile.ZipInfo) -> int:
+    is_dir = info.is_dir()
+    mode = (info.external_attr >> 16) & 0o777
+    kind = 0o040000 if is_dir else 0o100000
+    return ((kind | _mode(bool(mode & 0o111), is_dir)) << 16) | (0x10 if is_dir else 0)
+
+
 def normalize_wheel(path: Path, epoch: int) -> None:
-    """Rewrite the wheel with entry dates at ``epoch`` and modes 0644/0755, order unchanged."""
+    """Rewrite the wheel with entry dates at ``epoch`` and modes 0644/0755, order unchanged.
+
+    Backends that honour SOURCE_DATE_EPOCH usually leave nothing to do; then the (possibly
+    large) wheel is not recompressed at all.
+    """
     date_time = time.gmtime(max(epoch, _ZIP_EPOCH))[:6]
+    with zipfile.ZipFile(path) as src:
+        if all(
+            i.date_time == date_time and i.create_system == 3 and i.external_attr == _wanted_attr(i)
+            for i in src.infolist()
+        ):
+            return
     buf = io.BytesIO()
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info)
-            is_dir = info.is_dir()
-            mode = (info.external_attr >> 16) & 0o777
             out = zipfile.ZipInfo(info.filename, date_time=date_time)
             out.create_system = 3  # unix, so the mode bits are honoured by installers
-            kind = 0o040000 if is_dir else 0o100000
-            out.external_attr = ((kind | _mode(bool(mode & 0o111), is_dir)) << 16) | (
-                0x10 if is_dir else 0
-            )
-            out.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
-            dst.writestr(out, data, compresslevel=9)
+            out.external_attr = _wanted_attr(info)
+            out.compress_type = zipfile.ZIP_STORED if info.is_dir() else zipfile.ZIP_DEFLATED
+            dst.writestr(out, data)
     data = buf.getvalue()
     if data != path.read_bytes():
         _write(path, data)

@@ -277,8 +277,8 @@ def _reachable_releases(
                 raise VersionError(
                     f"no release tag in this clone and fetching tags from origin failed "
                     f"({exc.what})",
-                    'set GIT_DEPTH: "0" and GIT_FETCH_EXTRA_FLAGS: "--tags" in the job\'s '
-                    "variables",
+                    'set GIT_DEPTH: "0" and GIT_FETCH_EXTRA_FLAGS: "--prune --quiet --tags" in the '
+                    "job's variables",
                 ) from None
             log.warn(f"could not fetch tags from origin ({exc.what}); using the local tags")
     return _release_tags(_git.merged_tags(root), rx)

@@ -22,7 +22,7 @@ from support.projects import (
     project_repo,
 )
 from wheelship import dotenv
-from wheelship.buildenv import MEMO, EnvCache
+from wheelship.buildenv import MEMO, EnvCache, find_uv
 from wheelship.building import BuildSettings, build_project
 from wheelship.cli import main
 from wheelship.demo import example_project
@@ -86,10 +86,13 @@ def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) 
     project = example_project(tmp_path / "tsff")
     result = build(project)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    uv = find_uv()
+    assert uv is not None
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     py = venv / "bin" / "python"
+    # what a cluster does with the wheel: install it (and here pytest, for tsff's own tests)
     subprocess.run(
-        [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(result.wheel)],  # type: ignore[attr-defined]
+        [uv, "pip", "install", "-q", "--python", str(py), str(result.wheel), "pytest"],  # type: ignore[attr-defined]
         check=True,
     )
     model = tmp_path / "model.json"
@@ -375,3 +378,57 @@ def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'tsff'} already exists — choose a new directory\n"
     )
+
+
+def test_pip_builds_the_environment_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    code, out, err = cli(
+        capsys,
+        "--project",
+        str(repo.path),
+        "--installer",
+        "pip",
+        "--cache-dir",
+        str(tmp_path / "c"),
+    )
+    assert code == 0, err
+    assert "created the build environment for flit_core>=3.11,<5 with pip" in err
+    assert out.endswith("flitpkg-1.2.3-py3-none-any.whl\n")
+
+
+def test_concurrent_builds_create_one_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cache = EnvCache(tmp_path / "cache")
+    with ThreadPoolExecutor(2) as pool:
+        envs = list(pool.map(lambda _: cache.get(["flit_core>=3.11,<5"]), range(2)))
+    assert envs[0] == envs[1]
+    assert envs[0].python.is_file()
+    assert capsys.readouterr().err.count("created the build environment") == 1
+    assert [p.name for p in (tmp_path / "cache" / "build-envs").iterdir() if p.is_dir()] == [
+        envs[0].path.name
+    ]
+
+
+def test_build_uses_the_version_sections_tag_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="rel-1.2.3")
+    repo.commit(
+        "config",
+        files={
+            "wheelship.yml": "version:\n"
+            "  tag-pattern: '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$'\n"
+            "build:\n  outdir: out\n"
+        },
+    )
+    repo.tag("rel-1.2.3-final", annotated=False)  # not a release under the pattern
+    repo.git("tag", "-d", "rel-1.2.3")
+    repo.tag("rel-1.2.3")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert code == 0, err
+    assert out == f"{repo.path / 'out' / 'flitpkg-1.2.3-py3-none-any.whl'}\n"

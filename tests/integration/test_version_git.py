@@ -421,3 +421,22 @@ def test_settings_come_from_env_and_config_file(
 
 def test_version_error_is_a_tag_policy_error_subclass() -> None:
     assert issubclass(TagPolicyError, VersionError)
+
+
+def test_pipeline_clone_without_tags_whose_origin_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, bare = _history(tmp_path)
+    clone = GitRepo.clone(bare, tmp_path / "clone", no_tags=True)
+    clone.git("remote", "set-url", "origin", str(tmp_path / "gone.git"))
+    pipeline_env(monkeypatch, iid=3)
+    code, out, err = cli(capsys, "--project", str(clone.path))
+    assert (code, out) == (2, "")
+    last = err.splitlines()[-1]
+    assert last.startswith(
+        "error: no release tag in this clone and fetching tags from origin failed ("
+    )
+    assert last.endswith(
+        ') — set GIT_DEPTH: "0" and GIT_FETCH_EXTRA_FLAGS: "--prune --quiet --tags" in the '
+        "job's variables"
+    )

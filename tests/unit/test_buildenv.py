@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from wheelship import buildenv
 from wheelship.buildenv import BuildEnv, env_key, requires_memo_key
 
 
@@ -45,3 +48,10 @@ def test_remembered_requires_round_trip(tmp_path: Path) -> None:
     env.remember_requires("j", [])
     assert env.remembered_requires("k") == ["cython", "wheel"]
     assert env.remembered_requires("j") == []
+
+
+def test_pip_when_uv_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(buildenv, "find_uv", lambda: None)
+    assert buildenv.EnvCache(Path("/nonexistent")).installer == "pip"
+    monkeypatch.setattr(buildenv, "find_uv", lambda: "/usr/bin/uv")
+    assert buildenv.EnvCache(Path("/nonexistent")).installer == "uv"

@@ -98,3 +98,19 @@ def test_normalize_wheel_is_idempotent_and_keeps_contents(tmp_path: Path) -> Non
     with zipfile.ZipFile(wheel) as zf:
         assert zf.read("demo_pkg-1.0.0.dist-info/METADATA").decode() == GOOD_MD
         assert {i.date_time for i in zf.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+def test_normalize_wheel_fixes_modes_and_keeps_the_executable_bit(tmp_path: Path) -> None:
+    path = tmp_path / "x-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, mode in (("x/run.sh", 0o700), ("x/data.txt", 0o600)):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, "content")
+    normalize_wheel(path, 1_700_000_000)
+    with zipfile.ZipFile(path) as zf:
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in zf.infolist()}
+    assert modes == {"x/run.sh": 0o755, "x/data.txt": 0o644}
+    before = path.stat().st_mtime_ns
+    normalize_wheel(path, 1_700_000_000)  # already normal: left alone, not rewritten
+    assert path.stat().st_mtime_ns == before

@@ -59,7 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     section, _ = load_section(args, "build")
-    values = resolve(args, OPTIONS, section, "build")
+    # the version is derived as 'wheelship version' derives it: its section's tag settings apply
+    version_section, _ = load_section(args, "version")
+    shared = {k: v for k, v in version_section.items() if k in ("tag-pattern", "offline")}
+    values = resolve(args, OPTIONS, {**shared, **section}, "build")
     result = run(
         BuildSettings(
             version=settings_from(values.values),

@@ -86,7 +86,8 @@ def load_seed(seed: Mapping[str, Any] | str | Path | None) -> tuple[dict[str, An
     if not path.is_file():
         raise SeedError(f"seed file {path} not found", "pass an existing YAML file (--seed-file)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser, when built
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loaders only
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise SeedError(
             f"seed file {path} is not valid YAML: {exc}".replace("\n", " "), "fix the YAML syntax"

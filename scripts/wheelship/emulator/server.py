@@ -205,9 +205,22 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     wbufsize = -1  # one send per response: avoids the ~40 ms Nagle/delayed-ACK stall
     server_version = "wheelship-emulator"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
+
     timeout = 300  # idle keep-alive connections close after 5 minutes
     server: EmulatorHTTPServer
+
+    tcp_nodelay = True
+
+    def setup(self) -> None:
+        super().setup()
+        # a response larger than the write buffer still leaves in two sends; without TCP_NODELAY
+        # the second waits for the client's delayed ACK (~40 ms) — see bench_emulator
+        if self.tcp_nodelay:
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the request log is the record."""
@@ -221,7 +234,23 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
-    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_GET
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = do_GET
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol-level errors (bad request line, headers too long) as JSON error bodies."""
+        self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # always send a status line
+        error_code = {400: "MALFORMED_REQUEST", 501: "NOT_IMPLEMENTED"}.get(code, "BAD_REQUEST")
+        text = message or explain or "Bad request"
+        payload = json.dumps({"error_code": error_code, "message": text}).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(payload)
 
     # -- the pipeline ------------------------------------------------------------------------
     def _handle(self) -> None:
@@ -320,8 +349,10 @@ class Handler(BaseHTTPRequestHandler):
                         fault_kind,
                     )
                 )
-        with contextlib.suppress(ConnectionError):
+        try:
             body.drain()  # keep the connection usable when we answered before reading it
+        except (ConnectionError, ApiError):
+            self.close_connection = True  # unreadable framing: answer, then hang up
         status = response.status
         try:
             self._write(response)

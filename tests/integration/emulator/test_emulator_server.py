@@ -8,10 +8,9 @@ import threading
 import pytest
 import requests
 
+from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
 from wheelship.errors import ConfigurationError
-
-from .conftest import Api, error_of
 
 SEED = {
     "tokens": [

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import email.utils
 
+from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
-
-from .conftest import Api, error_of
 
 F = "/api/2.0/fs/files"
 D = "/api/2.0/fs/directories"

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
+from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
-
-from .conftest import Api, error_of
 
 VOL = "/Volumes/main/ops/artifacts"
 OLD = f"{VOL}/pkg-1.0.0-py3-none-any.whl"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
-
-from .conftest import Api, error_of
 
 B = "/api/2.0/dbfs"
 MB = 1024 * 1024

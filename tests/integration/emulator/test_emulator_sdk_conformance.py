@@ -1,0 +1,448 @@
+"""Conformance: the official databricks-sdk (pinned 0.162.0) drives every endpoint wheelship
+uses and cannot tell the emulator from a workspace — results and error classes as documented.
+
+Files API traffic: most tests set ``DATABRICKS_DISABLE_EXPERIMENTAL_FILES_API_CLIENT=true`` for
+deterministic single PUT/GET requests; ``test_files_default_client_falls_back`` runs the SDK's
+default client, whose multipart/presigned probes the emulator answers like a workspace without
+those features (404 ENDPOINT_NOT_FOUND), and checks that it falls back to plain PUT/GET.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.core import Config
+from databricks.sdk.errors import (
+    AlreadyExists,
+    BadRequest,
+    InternalError,
+    InvalidParameterValue,
+    InvalidState,
+    NotFound,
+    PermissionDenied,
+    ResourceAlreadyExists,
+    ResourceDoesNotExist,
+)
+from databricks.sdk.service import jobs as J
+from databricks.sdk.service.compute import Library, LibraryInstallStatus, PythonPyPiLibrary, State
+from databricks.sdk.service.workspace import ImportFormat, ObjectType
+
+from wheelship.emulator import Emulator
+from wheelship.emulator.auth import make_jwt
+
+VOL = "/Volumes/main/ops/artifacts"
+WHEEL = f"{VOL}/pkg-1.0.0-py3-none-any.whl"
+WHEEL2 = f"{VOL}/pkg-1.1.0-py3-none-any.whl"
+CLUSTER = "0101-000000-shared01"
+STOPPED = "0101-000000-stopped1"
+SP_ID = "5f1d3c9e-0000-4000-8000-00000000a001"
+ISSUER = "https://gitlab.example.com"
+SUBJECT = "project_path:data/forecast:ref_type:branch:ref:main"
+HS_SECRET = "gitlab-signing-key-for-tests"
+SEED: dict[str, Any] = {
+    "files": [{"path": WHEEL, "content": "wheel-1.0"}, {"path": WHEEL2, "content": "wheel-1.1"}],
+    "clusters": [
+        {
+            "cluster_id": CLUSTER,
+            "cluster_name": "shared",
+            "state": "RUNNING",
+            "custom_tags": {"deploy": "yes"},
+            "libraries": [{"whl": WHEEL}],
+        },
+        {"cluster_id": STOPPED, "cluster_name": "stopped", "state": "TERMINATED"},
+    ],
+    "tokens": [{"name": "reader", "value": "dapi-reader-conf", "permission": "read-only"}],
+    "service_principals": [
+        {"application_id": SP_ID, "secret": "sp-secret", "display_name": "deployer"}
+    ],
+    "oidc_federation": [
+        {
+            "issuer": ISSUER,
+            "audiences": ["acct-1"],
+            "subject": SUBJECT,
+            "service_principal": SP_ID,
+            "hs256_secret": HS_SECRET,
+        }
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_sdk_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith(("DATABRICKS_", "ARM_", "GITLAB_CI")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    monkeypatch.setenv("DATABRICKS_DISABLE_EXPERIMENTAL_FILES_API_CLIENT", "true")
+
+
+@pytest.fixture
+def emu(emulator_factory) -> Emulator:  # type: ignore[no-untyped-def]
+    # fast enough that the SDK's waiters (1 s polls) see clusters and runs finish
+    return emulator_factory(SEED, clock_speed=200)  # type: ignore[no-any-return]
+
+
+def client(emu: Emulator, **config: Any) -> WorkspaceClient:
+    config.setdefault("token", emu.token)
+    cfg = Config(host=emu.url, retry_timeout_seconds=15, http_timeout_seconds=10, **config)
+    return WorkspaceClient(config=cfg)
+
+
+@pytest.fixture
+def w(emu: Emulator) -> WorkspaceClient:
+    return client(emu)
+
+
+# -- Files API --------------------------------------------------------------------------------
+def test_files_round_trip(w: WorkspaceClient, emu: Emulator) -> None:
+    path = f"{VOL}/new dir/pkg-2.0.0-py3-none-any.whl"
+    w.files.upload(path, io.BytesIO(b"abc"), overwrite=True)
+    meta = w.files.get_metadata(path)
+    assert meta.content_length == 3
+    assert meta.content_type == "application/octet-stream"
+    assert meta.last_modified
+    assert w.files.download(path).contents.read() == b"abc"
+    w.files.create_directory(f"{VOL}/empty")
+    w.files.get_directory_metadata(f"{VOL}/empty")
+    names = {e.name: e for e in w.files.list_directory_contents(VOL)}
+    assert set(names) == {
+        "empty",
+        "new dir",
+        "pkg-1.0.0-py3-none-any.whl",
+        "pkg-1.1.0-py3-none-any.whl",
+    }
+    assert names["empty"].is_directory and names["pkg-1.0.0-py3-none-any.whl"].file_size == 9
+    w.files.delete_directory(f"{VOL}/empty")
+    w.files.delete(path)
+    assert not emu.file_exists(path)
+
+
+def test_files_errors(w: WorkspaceClient) -> None:
+    with pytest.raises(NotFound):
+        w.files.download(f"{VOL}/missing.whl")
+    with pytest.raises(NotFound):
+        w.files.get_metadata(f"{VOL}/missing.whl")
+    with pytest.raises(AlreadyExists):
+        w.files.upload(WHEEL, io.BytesIO(b"x"), overwrite=False)
+    with pytest.raises(BadRequest, match="not empty"):
+        w.files.delete_directory(VOL)
+
+
+def test_files_list_pages(w: WorkspaceClient) -> None:
+    for i in range(7):
+        w.files.upload(f"{VOL}/many/f{i}", io.BytesIO(b"x"))
+    entries = list(w.files.list_directory_contents(f"{VOL}/many", page_size=3))
+    assert [e.name for e in entries] == [f"f{i}" for i in range(7)]
+
+
+def test_files_default_client_falls_back(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABRICKS_DISABLE_EXPERIMENTAL_FILES_API_CLIENT")
+    w = client(emu)
+    data = os.urandom(51 * 1024 * 1024)  # above the 50 MiB multipart threshold
+    w.files.upload(f"{VOL}/big.bin", io.BytesIO(data), overwrite=True)
+    assert emu.file_sha256(f"{VOL}/big.bin") == emu.blob_digest(data)
+    assert w.files.download(WHEEL).contents.read() == b"wheel-1.0"
+    probes = [r for r in emu.requests if r.status == 404]
+    assert {r.endpoint.split(" ")[0] for r in probes} == {"POST"}
+    assert all(r.fault is None for r in emu.requests)
+
+
+# -- Workspace --------------------------------------------------------------------------------
+def test_workspace_upload_import_status_list_download(w: WorkspaceClient, emu: Emulator) -> None:
+    w.workspace.mkdirs("/Shared/libs")
+    w.workspace.upload(
+        "/Shared/libs/pkg-1.0.0-py3-none-any.whl",
+        io.BytesIO(b"multipart"),
+        format=ImportFormat.AUTO,
+        overwrite=True,
+    )
+    w.workspace.import_(
+        "/Shared/libs/notes.txt",
+        content=base64.b64encode(b"json").decode(),
+        format=ImportFormat.AUTO,
+    )
+    status = w.workspace.get_status("/Shared/libs/pkg-1.0.0-py3-none-any.whl")
+    assert status.object_type == ObjectType.FILE and status.size == 9
+    assert sorted(o.path for o in w.workspace.list("/Shared/libs")) == [
+        "/Shared/libs/notes.txt",
+        "/Shared/libs/pkg-1.0.0-py3-none-any.whl",
+    ]
+    with w.workspace.download("/Shared/libs/notes.txt") as fh:
+        assert fh.read() == b"json"
+    assert emu.read_file("/Workspace/Shared/libs/pkg-1.0.0-py3-none-any.whl") == b"multipart"
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.import_("/Shared/libs/notes.txt", content="eA==", format=ImportFormat.AUTO)
+    with pytest.raises(BadRequest):
+        w.workspace.delete("/Shared/libs")
+    w.workspace.delete("/Shared/libs", recursive=True)
+    with pytest.raises(ResourceDoesNotExist):
+        w.workspace.get_status("/Shared/libs")
+    with pytest.raises(ResourceDoesNotExist, match="parent folder"):
+        w.workspace.upload("/Shared/none/x.whl", io.BytesIO(b"x"), format=ImportFormat.AUTO)
+
+
+# -- DBFS -------------------------------------------------------------------------------------
+def test_dbfs_put_upload_status_read_delete(w: WorkspaceClient, emu: Emulator) -> None:
+    w.dbfs.put(
+        "dbfs:/FileStore/small.whl", contents=base64.b64encode(b"small").decode(), overwrite=True
+    )
+    big = os.urandom(3 * 1024 * 1024 + 17)
+    w.dbfs.upload("dbfs:/FileStore/big.whl", io.BytesIO(big), overwrite=True)
+    assert w.dbfs.get_status("dbfs:/FileStore/big.whl").file_size == len(big)
+    with w.dbfs.download("dbfs:/FileStore/big.whl") as fh:
+        assert fh.read() == big
+    assert sorted(f.path for f in w.dbfs.list("dbfs:/FileStore")) == [
+        "/FileStore/big.whl",
+        "/FileStore/small.whl",
+    ]
+    assert w.dbfs.exists("dbfs:/FileStore/small.whl")
+    with pytest.raises(ResourceAlreadyExists):
+        w.dbfs.put("dbfs:/FileStore/small.whl", contents="eA==", overwrite=False)
+    w.dbfs.mkdirs("dbfs:/FileStore/dir")
+    w.dbfs.move_("dbfs:/FileStore/small.whl", "dbfs:/FileStore/dir/small.whl")
+    w.dbfs.delete("dbfs:/FileStore", recursive=True)
+    with pytest.raises(ResourceDoesNotExist):
+        w.dbfs.get_status("dbfs:/FileStore/big.whl")
+    assert emu.files("dbfs:") == {}
+
+
+# -- Clusters and libraries -------------------------------------------------------------------
+def test_clusters_list_get_start_restart_with_waiters(w: WorkspaceClient, emu: Emulator) -> None:
+    assert {c.cluster_id for c in w.clusters.list()} == {CLUSTER, STOPPED}
+    got = w.clusters.get(CLUSTER)
+    assert got.state == State.RUNNING and got.custom_tags == {"deploy": "yes"}
+    with pytest.raises(ResourceDoesNotExist):
+        w.clusters.get("0000-000000-missing0")
+    with pytest.raises(InvalidState, match="unexpected state Running"):
+        w.clusters.start(CLUSTER)
+    with pytest.raises(InvalidState, match="unexpected state Terminated"):
+        w.clusters.restart(STOPPED)
+    assert w.clusters.start(STOPPED).result().state == State.RUNNING
+    assert w.clusters.restart(CLUSTER).result().state == State.RUNNING
+    assert w.clusters.delete(STOPPED).result().state == State.TERMINATED
+    w.clusters.ensure_cluster_is_running(STOPPED)
+    assert emu.cluster_state(STOPPED) == "RUNNING"
+
+
+def test_libraries_install_uninstall_restart(w: WorkspaceClient, emu: Emulator) -> None:
+    w.libraries.uninstall(CLUSTER, [Library(whl=WHEEL)])
+    w.libraries.install(
+        CLUSTER, [Library(whl=WHEEL2), Library(pypi=PythonPyPiLibrary(package="requests==2.31.0"))]
+    )
+    statuses = {
+        s.library.whl or s.library.pypi.package: s.status
+        for s in w.libraries.cluster_status(CLUSTER)
+    }
+    assert statuses[WHEEL] == LibraryInstallStatus.UNINSTALL_ON_RESTART
+    w.clusters.restart(CLUSTER).result()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        statuses = {
+            s.library.whl or s.library.pypi.package: s.status
+            for s in w.libraries.cluster_status(CLUSTER)
+        }
+        if set(statuses.values()) == {LibraryInstallStatus.INSTALLED}:
+            break
+        time.sleep(0.2)
+    assert statuses == {
+        WHEEL2: LibraryInstallStatus.INSTALLED,
+        "requests==2.31.0": LibraryInstallStatus.INSTALLED,
+    }
+    every = w.libraries.all_cluster_statuses()
+    assert [s.cluster_id for s in every] == [CLUSTER]
+    with pytest.raises(InvalidParameterValue, match="does not exist"):
+        list(w.libraries.cluster_status("0000-000000-missing0"))
+    assert emu.invariants() == []
+
+
+# -- Jobs and runs ----------------------------------------------------------------------------
+def _task(key: str, wheel: str = WHEEL) -> J.Task:
+    return J.Task(
+        task_key=key,
+        existing_cluster_id=CLUSTER,
+        python_wheel_task=J.PythonWheelTask(package_name="pkg", entry_point="main"),
+        libraries=[Library(whl=wheel)],
+    )
+
+
+def test_jobs_create_get_list_reset_update(w: WorkspaceClient, emu: Emulator) -> None:
+    job_id = w.jobs.create(name="etl", tasks=[_task(f"t{i}") for i in range(130)]).job_id
+    got = w.jobs.get(job_id)  # two pages under 2.2, joined by the SDK
+    assert len(got.settings.tasks) == 130
+    listed = list(w.jobs.list(name="etl", expand_tasks=True))  # has_more -> jobs/get
+    assert [j.job_id for j in listed] == [job_id] and len(listed[0].settings.tasks) == 130
+    settings = got.settings
+    settings.tasks = [_task("only", WHEEL2)]
+    w.jobs.reset(job_id, settings)
+    assert [t.task_key for t in w.jobs.get(job_id).settings.tasks] == ["only"]
+    w.jobs.update(
+        job_id,
+        new_settings=J.JobSettings(tasks=[_task("second")], tags={"a": "b"}),
+        fields_to_remove=["tasks/only"],
+    )
+    after = w.jobs.get(job_id).settings
+    assert [t.task_key for t in after.tasks] == ["second"] and after.tags == {"a": "b"}
+    with pytest.raises(ResourceDoesNotExist):
+        w.jobs.get(123)
+    w.jobs.delete(job_id)
+    assert list(w.jobs.list()) == []
+    assert emu.invariants() == []
+
+
+def test_run_now_result_success_and_missing_wheel_failure(
+    w: WorkspaceClient, emu: Emulator
+) -> None:
+    good = w.jobs.create(name="good", tasks=[_task("main")]).job_id
+    run = w.jobs.run_now(good).result()
+    assert run.state.life_cycle_state == J.RunLifeCycleState.TERMINATED
+    assert run.state.result_state == J.RunResultState.SUCCESS
+    assert run.tasks[0].cluster_instance.cluster_id == CLUSTER
+    bad = w.jobs.create(
+        name="bad", tasks=[_task("main", f"{VOL}/pkg-9.9.9-py3-none-any.whl")]
+    ).job_id
+    failed = w.jobs.run_now(bad).result()
+    assert failed.state.result_state == J.RunResultState.FAILED
+    assert (
+        failed.status.termination_details.code == J.TerminationCodeCode.LIBRARY_INSTALLATION_ERROR
+    )
+    runs = list(w.jobs.list_runs(job_id=good, completed_only=True))
+    assert [r.run_id for r in runs] == [run.run_id]
+    assert w.jobs.get_run(run.run_id).state.result_state == J.RunResultState.SUCCESS
+
+
+def test_active_runs_and_cancel(w: WorkspaceClient, emu: Emulator) -> None:
+    emu.clock.speed = 0  # keep the run active while we look
+    job_id = w.jobs.create(name="long", tasks=[_task("main")]).job_id
+    run_id = w.jobs.run_now(job_id).run_id
+    active = list(w.jobs.list_runs(active_only=True))
+    assert [(r.run_id, r.cluster_instance.cluster_id) for r in active] == [(run_id, CLUSTER)]
+    emu.clock.speed = 200
+    cancelled = w.jobs.cancel_run(run_id).result()
+    assert cancelled.state.result_state == J.RunResultState.CANCELED
+    assert list(w.jobs.list_runs(active_only=True)) == []
+    with pytest.raises(ResourceDoesNotExist):
+        w.jobs.get_run(42)
+
+
+# -- Auth -------------------------------------------------------------------------------------
+def test_current_user_and_permissions(emu: Emulator) -> None:
+    assert client(emu).current_user.me().user_name == "admin@example.com"
+    reader = client(emu, token="dapi-reader-conf")
+    assert reader.clusters.get(CLUSTER).cluster_name == "shared"
+    with pytest.raises(PermissionDenied):
+        reader.clusters.restart(CLUSTER)
+    with pytest.raises(PermissionDenied, match="Invalid access token"):
+        client(emu, token="dapi-wrong").clusters.get(CLUSTER)
+
+
+def test_oauth_m2m(emu: Emulator) -> None:
+    w = client(emu, token=None, client_id=SP_ID, client_secret="sp-secret", auth_type="oauth-m2m")
+    me = w.current_user.me()
+    assert me.user_name == SP_ID
+    assert w.clusters.get(CLUSTER).state == State.RUNNING
+    tokens = {r.token for r in emu.requests if r.path.startswith("/api/")}
+    assert tokens == {f"oauth:{SP_ID}"}
+    assert any(r.path == "/oidc/v1/token" and r.status == 200 for r in emu.requests)
+    bad = client(emu, token=None, client_id=SP_ID, client_secret="wrong", auth_type="oauth-m2m")
+    with pytest.raises(ValueError, match="invalid_client"):
+        bad.current_user.me()
+
+
+def _id_token(**overrides: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "aud": "acct-1",
+        "sub": SUBJECT,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+    }
+    claims.update(overrides)
+    return make_jwt(claims, HS_SECRET)
+
+
+def test_env_oidc_token_exchange(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", _id_token())
+    w = client(emu, token=None, client_id=SP_ID, auth_type="env-oidc")
+    assert w.current_user.me().user_name == SP_ID
+    exchange = [r for r in emu.requests if r.path == "/oidc/v1/token"]
+    assert exchange and exchange[-1].status == 200
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"sub": "project_path:data/forecast:ref_type:branch:ref:feature"}, "subject"),
+        ({"aud": "someone-else"}, "audience"),
+        ({"iss": "https://evil.example.com"}, "issuer"),
+        ({"exp": 1}, "expired"),
+    ],
+)
+def test_env_oidc_rejects_tokens_outside_the_policy(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, claims: dict[str, Any], reason: str
+) -> None:
+    monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", _id_token(**claims))
+    w = client(emu, token=None, client_id=SP_ID, auth_type="env-oidc")
+    with pytest.raises(ValueError, match=reason):
+        w.current_user.me()
+
+
+# -- Errors and retries -----------------------------------------------------------------------
+def _count(emu: Emulator, endpoint: str) -> int:
+    return emu.counters.get(endpoint, 0)
+
+
+def test_429_and_503_are_retried_with_retry_after(w: WorkspaceClient, emu: Emulator) -> None:
+    emu.add_fault("429", endpoint="GET /api/2.1/clusters/get", count=2, retry_after=1)
+    emu.add_fault("503", endpoint="GET /api/2.1/clusters/get", count=1)
+    started = time.monotonic()
+    assert w.clusters.get(CLUSTER).cluster_id == CLUSTER
+    assert time.monotonic() - started >= 2.0  # honoured Retry-After: 1 twice
+    statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.1/clusters/get"]
+    assert statuses == [429, 429, 503, 200]
+
+
+def test_rate_limit_answers_429_until_the_bucket_refills(emu: Emulator) -> None:
+    w = client(emu)
+    emu.set_rate_limit("GET /api/2.1/clusters/get", per_second=2, burst=2)
+    for _ in range(4):
+        w.clusters.get(CLUSTER)
+    statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.1/clusters/get"]
+    assert statuses.count(200) == 4 and 429 in statuses
+
+
+def test_500_surfaces_immediately_and_retry_budget_is_bounded(emu: Emulator) -> None:
+    w = client(emu)
+    emu.add_fault("500", endpoint="GET /api/2.1/clusters/get", count=1)
+    with pytest.raises(InternalError):
+        w.clusters.get(CLUSTER)
+    assert _count(emu, "GET /api/2.1/clusters/get") == 1
+    impatient = WorkspaceClient(
+        config=Config(host=emu.url, token=emu.token, retry_timeout_seconds=2)
+    )
+    emu.add_fault("503", endpoint="GET /api/2.1/clusters/list")
+    with pytest.raises(TimeoutError):
+        list(impatient.clusters.list())
+
+
+def test_connection_reset_is_retried(w: WorkspaceClient, emu: Emulator) -> None:
+    emu.add_fault("reset", endpoint="GET /api/2.2/jobs/list", count=1)
+    assert list(w.jobs.list()) == []
+    statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.2/jobs/list"]
+    assert statuses == [0, 200]
+
+
+def test_latency_knob_slows_answers(w: WorkspaceClient, emu: Emulator) -> None:
+    emu.set_latency(0.3, endpoint="GET /api/2.1/clusters/get")
+    started = time.monotonic()
+    w.clusters.get(CLUSTER)
+    assert time.monotonic() - started >= 0.3
+    emu.set_latency(None, endpoint="GET /api/2.1/clusters/get")

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+
+from wheelship.emulator.faults import Fault, FaultPlan, Latency, RateLimits, matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "endpoint", "hit"),
+    [
+        ("*", "GET /api/2.1/clusters/get", True),
+        ("/api/*/clusters/*", "POST /api/2.0/clusters/start", True),
+        ("GET /api/*/clusters/*", "POST /api/2.0/clusters/start", False),
+        ("POST /api/2.0/libraries/install", "POST /api/2.0/libraries/install", True),
+        ("/api/2.2/jobs/*", "GET /api/2.1/jobs/get", False),
+    ],
+)
+def test_endpoint_patterns(pattern: str, endpoint: str, hit: bool) -> None:
+    assert matches(pattern, endpoint) is hit
+
+
+def test_fault_parsing() -> None:
+    assert Fault.parse("503") == Fault(kind="503")
+    assert Fault.parse("reset:0.25:/api/*/jobs/*") == Fault(
+        kind="reset", rate=0.25, endpoint="/api/*/jobs/*"
+    )
+    assert Fault.parse({"kind": 429, "retry_after": 3}).retry_after == 3
+    for bad in ("teapot", "500:abc", {"kind": "500", "colour": "red"}, 12):
+        with pytest.raises(ValueError, match=r"fault|cannot read"):
+            Fault.parse(bad)
+
+
+def test_plan_is_seeded_and_counts() -> None:
+    def draw(seed: int) -> list[bool]:
+        plan = FaultPlan([{"kind": "500", "rate": 0.5}], seed=seed)
+        return [plan.pick("GET /x") is not None for _ in range(50)]
+
+    assert draw(1) == draw(1) != draw(2)
+    plan = FaultPlan()
+    fault = plan.add("503", endpoint="GET /x", count=2)
+    assert [plan.pick("GET /x") is fault for _ in range(3)] == [True, True, False]
+    assert plan.pick("GET /y") is None and fault.injected == 2
+
+
+def test_rate_limit_bucket_and_retry_after() -> None:
+    limits = RateLimits({"GET /x": {"rate": 1, "burst": 2}})
+    assert [limits.check("GET /x") for _ in range(3)] == [None, None, 1]
+    assert limits.check("GET /y") is None
+    slow = RateLimits({"*": 0.2})
+    assert slow.check("GET /z") is None
+    assert slow.check("GET /z") == 5
+    with pytest.raises(ValueError, match="must be > 0"):
+        RateLimits({"*": 0})
+
+
+def test_latency_per_endpoint_and_default() -> None:
+    latency = Latency(0.1)
+    latency.set(0.5, endpoint="/api/*/jobs/*")
+    assert latency.for_endpoint("GET /api/2.2/jobs/get") == 0.5
+    assert latency.for_endpoint("GET /api/2.1/clusters/get") == 0.1
+    latency.set(None, endpoint="/api/*/jobs/*")
+    assert latency.for_endpoint("GET /api/2.2/jobs/get") == 0.1
