@@ -22,7 +22,9 @@ def scenarios() -> list[str]:
 
 
 def overlay(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, dirs_exist_ok=True)
+    # shutil.copy, not copy2: a copied file keeping the fixture's old mtime with an unchanged
+    # size looks unmodified to git's stat check ("racy git"), so `git add` would miss the change.
+    shutil.copytree(src, dest, dirs_exist_ok=True, copy_function=shutil.copy)
 
 
 def apply_v2(repo: GitRepo, scenario: str) -> None:

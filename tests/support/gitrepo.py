@@ -49,7 +49,12 @@ class GitRepo:
     @classmethod
     def from_template(cls, template: Path, path: Path, branch: str = "main") -> GitRepo:
         """Copy a fixture project into ``path`` and commit it."""
-        shutil.copytree(template, path, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            template,
+            path,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            copy_function=shutil.copy,  # fresh mtimes: see apiproject.overlay (racy git)
+        )
         repo = cls.init(path, branch)
         repo.commit("initial commit", add_all=True)
         return repo

@@ -13,6 +13,7 @@ Errors carry the step and the object they happened in via :func:`in_step`, so th
 from __future__ import annotations
 
 import email.utils
+import fnmatch
 import json
 import random
 import re
@@ -53,6 +54,82 @@ class Auth(Protocol):
     def invalidate(self) -> bool:
         """Drop a cached token; True when fetching a new one may help."""
         ...
+
+
+#: Requests per second per endpoint, from Databricks' published per-workspace limits
+#: (resource-limits page); endpoints it does not list get DEFAULT_RATE. The client paces itself
+#: a little under them, so a wide deploy is not answered with 429s (each costs >= 1 s).
+PUBLISHED_RATE_LIMITS: dict[str, float] = {
+    "POST /api/*/jobs/create": 20,
+    "POST /api/*/jobs/run-now": 20,
+    "POST /api/*/jobs/runs/submit": 35,
+    "GET /api/*/jobs/runs/get": 100,
+    "* /api/2.0/dbfs/*": 30,
+    "POST /api/2.0/workspace/import": 30,
+    "POST /api/2.0/workspace-files/import-file": 30,
+    "GET /api/2.0/workspace/export": 60,
+    "* /api/2.0/fs/*": 100,
+}
+DEFAULT_RATE = 100.0
+PACING = 0.95  # fraction of the published rate the client uses
+
+
+class RateLimiter:
+    """Token buckets per endpoint; a 429 lowers that endpoint's rate (multiplicative
+    decrease), so a workspace with tighter limits than published converges instead of
+    being hammered."""
+
+    def __init__(
+        self,
+        limits: Mapping[str, float] | None = None,
+        default: float = DEFAULT_RATE,
+        *,
+        pacing: float = PACING,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = dict(PUBLISHED_RATE_LIMITS if limits is None else limits)
+        self.default = default
+        self.pacing = pacing
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, list[float]] = {}  # key -> [rate, tokens, stamp]
+        self.throttled: Counter[str] = Counter()
+
+    def _rate_for(self, key: str) -> float:
+        for pattern, rate in self.limits.items():
+            if fnmatch.fnmatchcase(key, pattern):
+                return float(rate)
+        return self.default
+
+    def _bucket(self, key: str) -> list[float]:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            rate = self._rate_for(key) * self.pacing
+            bucket = self._buckets[key] = [rate, rate, self._clock()]
+        return bucket
+
+    def acquire(self, key: str) -> None:
+        while True:
+            with self._lock:
+                bucket = self._bucket(key)
+                rate, tokens, stamp = bucket
+                now = self._clock()
+                tokens = min(rate, tokens + (now - stamp) * rate)
+                if tokens >= 1.0 - 1e-9:  # float slack: a sleep of exactly the gap must suffice
+                    bucket[1], bucket[2] = max(0.0, tokens - 1.0), now
+                    return
+                bucket[1], bucket[2] = tokens, now
+                wait_for = (1.0 - tokens) / rate
+            self._sleep(wait_for)
+
+    def throttle(self, key: str) -> None:
+        with self._lock:
+            bucket = self._bucket(key)
+            bucket[0] = max(1.0, bucket[0] * 0.7)
+            bucket[1] = min(bucket[1], 0.0)
+            self.throttled[key] += 1
 
 
 @dataclass(frozen=True)
@@ -171,6 +248,7 @@ class Client:
         timeout: tuple[float, float] = net.DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
+        limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
@@ -184,6 +262,7 @@ class Client:
         self._clock = clock
         self._rng = rng
         self.session = session or pooled_session(self.concurrency)
+        self.limiter = limiter if limiter is not None else RateLimiter(clock=clock, sleep=sleep)
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
@@ -262,6 +341,7 @@ class Client:
             elif json_body is not None:
                 data = json.dumps(json_body)
                 hdrs["Content-Type"] = "application/json"
+            self.limiter.acquire(f"{method} {ep}")
             self._count(method, path, attempt > 0)
             try:
                 resp = self.session.request(
@@ -309,6 +389,7 @@ class Client:
                 delay = hinted + self._rng() * 0.1 if hinted is not None else self._backoff(attempt)
                 if status == 429:
                     self._close_gate(ep, delay)
+                    self.limiter.throttle(f"{method} {ep}")
                 if not self._out_of_budget(started, delay):
                     log.debug(f"{method} {ep}: HTTP {status}; retrying in {delay:.1f}s")
                     resp.close()

@@ -4,11 +4,11 @@ Order protects users: the wheel is uploaded and verified before any job points a
 repointed before clusters change; old wheels go last, and only when nothing references them.
 Each step is idempotent, so a deploy interrupted anywhere is finished by running it again.
 
-Apply decides nothing the plan has not decided, with three guards that re-read the workspace
-right before acting: a job is re-read before its update (the update carries complete task
-entries of the settings as they are *now*); an ``if-idle`` restart re-checks that no run is
-active on the cluster; a file is deleted only if the clusters the plan expected to drop it
-really did.
+Apply decides nothing the plan has not decided, with two guards that re-read the workspace right
+before acting: an ``if-idle`` restart re-checks that no run is active on the cluster; a file is
+deleted only if the clusters the plan expected to drop it really did. A deploy reads the
+workspace and plans immediately before applying, so job updates carry the task entries as they
+were read seconds earlier.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from wheelship import log
 from wheelship.databricks import paths
 from wheelship.databricks.client import Client, in_step
 from wheelship.databricks.model import SETTLED_STATUSES, LibraryStatus
-from wheelship.databricks.snapshot import JOBS_API, get_job, library_statuses, read_active_runs
+from wheelship.databricks.snapshot import JOBS_API, library_statuses, read_active_runs
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import references
 from wheelship.deploy.plan import UNINSTALL_ON_RESTART, ClusterChange, Deletion, JobChange, Plan
@@ -208,26 +208,20 @@ class Applier:
         self._count_step()
         plan = self.plan
         with in_step(self._step("repoint job"), change.label):
-            job = get_job(self.client, change.job_id)
-            rw = references.rewrite(
-                job.get("settings") or {}, plan.package, plan.version, plan.artifact
-            )
-            if not rw:
-                self._record(
-                    "repoint job", change.label, "unchanged", "already on the version", started
-                )
-                return
+            # Complete entries of the changed tasks (``update`` merges tasks by task_key) and the
+            # complete environments array: nothing else in the settings is sent.
             self.client.post(
-                f"{JOBS_API}/update", {"job_id": change.job_id, "new_settings": rw.new_settings}
+                f"{JOBS_API}/update",
+                {"job_id": change.job_id, "new_settings": dict(change.new_settings)},
             )
-            olds = sorted({c.old for c in rw.changes})
-            self._record(
-                "repoint job",
-                change.label,
-                "done",
-                f"{len(rw.changes)} reference(s): {', '.join(paths.basename(o) for o in olds)} -> {plan.version}",
-                started,
-            )
+        olds = sorted({paths.basename(c.old) if "/" in c.old else c.old for c in change.changes})
+        self._record(
+            "repoint job",
+            change.label,
+            "done",
+            f"{len(change.changes)} reference(s): {', '.join(olds)} -> {plan.version}",
+            started,
+        )
 
     # -- 3. clusters ---------------------------------------------------------------------------
 

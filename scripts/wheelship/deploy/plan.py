@@ -205,7 +205,7 @@ def select_jobs(jobs: Iterable[Job], sel: JobSelection, package: str) -> list[Jo
             "check the id in the Jobs UI, or remove it from wheelship.yml",
         )
     out = []
-    for job in jobs:
+    for job in sorted(jobs, key=lambda j: j.job_id):
         if _job_excluded(job, sel):
             continue
         by_filter = job.job_id in sel.ids or (
@@ -243,7 +243,7 @@ def select_clusters(clusters: Iterable[Cluster], sel: ClusterSelection) -> list[
                 "job clusters get the wheel from the job's libraries; remove it from clusters.ids",
             )
     out = []
-    for c in clusters:
+    for c in sorted(clusters, key=lambda c: c.cluster_id):
         if not c.is_all_purpose or _cluster_excluded(c, sel):
             continue
         if c.cluster_id in sel.ids or (

@@ -290,3 +290,25 @@ def test_streamed_upload_body_is_reopened_on_retry(tmp_path: object) -> None:
     )
     make(fake).request("PUT", "/api/2.0/fs/files/Volumes/a/b/c/w.whl", body=lambda: path.open("rb"))
     assert [len(c.body) for c in fake.calls] == [1000, 1000]
+
+
+def test_rate_limiter_paces_each_endpoint_under_its_published_limit() -> None:
+    from wheelship.databricks.client import RateLimiter
+
+    clock = Clock()
+    limiter = RateLimiter(
+        {"POST /api/*/jobs/run-now": 20}, default=100, pacing=1.0, clock=clock, sleep=clock.sleep
+    )
+    for _ in range(20 + 40):  # a full bucket of 20, then 40 paced at 20/s
+        limiter.acquire("POST /api/2.2/jobs/run-now")
+    assert clock.now == pytest.approx(2.0, abs=0.01)
+    start = clock.now
+    for _ in range(100):  # another endpoint has its own (default) bucket
+        limiter.acquire("POST /api/2.2/jobs/update")
+    assert clock.now == start
+    limiter.throttle("POST /api/2.2/jobs/update")
+    assert limiter.throttled["POST /api/2.2/jobs/update"] == 1
+    before = clock.now
+    for _ in range(7):
+        limiter.acquire("POST /api/2.2/jobs/update")
+    assert clock.now - before == pytest.approx(0.1, abs=0.01)  # 70/s after a 429

@@ -169,10 +169,10 @@ def test_fresh_deploy_plans_every_step_in_order() -> None:
         "repoint job",
         "repoint job",
         "repoint job",
-        "update libraries on cluster",
+        "update libraries on cluster",  # busy
+        "update libraries on cluster",  # idle
         "restart cluster",
-        "update libraries on cluster",
-        "update libraries on cluster",
+        "update libraries on cluster",  # off
         "delete",
         "smoke run",
     ]

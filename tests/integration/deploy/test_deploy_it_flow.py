@@ -1,0 +1,194 @@
+"""deploy over HTTP against the emulator: the whole flow, its order, idempotency, reports."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from support.deployws import ART, CLUSTERS, READER, Workspace, whl
+from wheelship.cli import main
+from wheelship.deploy import references, workflow
+
+IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
+MUTATING = ("POST", "PUT", "DELETE", "PATCH")
+
+
+def mutations(ws: Workspace) -> list[str]:
+    return [f"{r.method} {r.path}" for r in ws.emu.requests if r.method in MUTATING]
+
+
+def refs(settings: dict[str, Any]) -> set[str]:
+    return references.referenced_versions(settings, "tsff")
+
+
+def without_refs(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with every tsff reference blanked: what must not change."""
+    out = copy.deepcopy(settings)
+    rw = references.rewrite(out, "tsff", "0", "X")
+    return references.apply_rewrite(out, rw)
+
+
+def test_deploy_repoints_updates_clusters_and_retains(
+    ws: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    busy_run = ws.start_busy_run()
+    ws.emu.clear_log()
+    ws.config(keep=1, smoke={"job": "tsff-smoke", "timeout": 600})
+    before = {j: copy.deepcopy(s) for j, s in ws.emu.jobs().items()}
+    settings = ws.settings("1.3.0")
+
+    plan, result = workflow.run_deploy(settings)
+    assert ws.emu.invariants() == []
+
+    # 1. the wheel, verified
+    new = whl("1.3.0")
+    assert ws.emu.file_sha256(new) == plan.sha256
+    # 2. every reference of every referencing job, and nothing else
+    for job_id in (101, 102, 103, 105):
+        after = ws.emu.job_settings(job_id)
+        assert refs(after) == {"1.3.0"}, job_id
+        assert without_refs(after) == without_refs(before[job_id])
+    assert ws.emu.job_settings(104) == before[104]
+    assert ws.emu.job_settings(102)["tasks"][1]["libraries"][0]["pypi"]["package"] == "tsff==1.3.0"
+    assert ws.emu.job_settings(103)["environments"][0]["spec"]["dependencies"] == [
+        new,
+        "scikit-learn==1.5.0",
+    ]
+    # 3. clusters: idle restarted onto 1.3.0 alone; busy not restarted (if-idle); terminated
+    #    queued; the manual-mode and unselected clusters untouched
+    assert [(x["library"], x["status"]) for x in ws.emu.cluster_libraries(IDLE)] == [
+        ({"whl": new}, "INSTALLED")
+    ]
+    busy = {x["library"]["whl"]: x["status"] for x in ws.emu.cluster_libraries(BUSY)}
+    assert busy == {new: "FAILED", whl("1.2.0"): "UNINSTALL_ON_RESTART"}
+    assert ws.emu.cluster_state(TERM) == "TERMINATED"
+    term = {x["library"]["whl"]: x["status"] for x in ws.emu.cluster_libraries(TERM)}
+    assert term == {new: "PENDING", whl("1.2.0"): "UNINSTALL_ON_RESTART"}
+    assert [x["library"]["whl"] for x in ws.emu.cluster_libraries(ADMIN)] == [whl("1.2.0")]
+    assert [x["library"]["whl"] for x in ws.emu.cluster_libraries(OTHER)] == [whl("1.0.0")]
+    assert not any(ADMIN in m or OTHER in m for m in mutations(ws))
+    restarts = [r for r in ws.emu.requests if r.path.endswith("/clusters/restart")]
+    assert len(restarts) == 1
+    # 4. retention: keep 1 earlier version (1.2.0, also still loaded on busy); 1.1.0 deleted;
+    #    1.0.0 kept because the unselected cluster still has it
+    assert set(ws.emu.files(ART)) == {whl("1.0.0"), whl("1.2.0"), whl("1.3.0")}
+    # 5. smoke run
+    assert result.smoke is not None and result.smoke["result"] == "SUCCESS"
+    assert ws.emu.runs(105)[-1]["state"]["result_state"] == "SUCCESS"
+    # the busy run was never interrupted
+    assert [(r["run_id"], r["state"]["life_cycle_state"]) for r in ws.emu.runs(106)] == [
+        (busy_run, "RUNNING")
+    ]
+
+    # order: upload < repoint < clusters < retention < smoke
+    order = [r.path for r in ws.emu.requests if r.method in MUTATING]
+    first = {
+        key: next(i for i, p in enumerate(order) if key in p)
+        for key in ("fs/files", "jobs/update", "libraries/", "run-now")
+    }
+    last_update = max(i for i, p in enumerate(order) if "jobs/update" in p)
+    assert (
+        first["fs/files"]
+        < first["jobs/update"]
+        <= last_update
+        < first["libraries/"]
+        < first["run-now"]
+    )
+
+    # reports
+    report = json.loads((settings.out / "deploy-report.json").read_text())
+    assert report["outcome"] == "deployed" and report["requests"] == result.requests
+    assert any("ml-busy" in w for w in report["warnings"])
+    md = (settings.out / "deploy-report.md").read_text()
+    assert "# Deploy of tsff 1.3.0 to prod: deployed" in md
+    assert (settings.out / "plan.json").is_file() and (settings.out / "plan.md").is_file()
+
+    # a second deploy of the same version changes nothing and says so
+    ws.emu.clear_log()
+    code = main(
+        [
+            "deploy",
+            "--config",
+            str(settings.config),
+            "--dist",
+            str(settings.dist),
+            "--out",
+            str(settings.out),
+            "--target",
+            "prod",
+        ]
+    )
+    assert code == 0
+    assert "tsff 1.3.0 on prod: nothing to change" in capsys.readouterr().out
+    assert mutations(ws) == ["POST /api/2.2/jobs/run-now"]  # only the smoke run
+    assert ws.emu.invariants() == []
+
+
+@pytest.fixture(autouse=True)
+def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in ws.env.items():
+        monkeypatch.setenv(key, value)
+    for key in (
+        "WHEELSHIP_TARGET",
+        "WHEELSHIP_CONFIG",
+        "WHEELSHIP_DIST",
+        "WHEELSHIP_OUT",
+        "DATABRICKS_AUTH_TYPE",
+        "DATABRICKS_CLIENT_ID",
+    ):
+        monkeypatch.delenv(key, raising=False)
+
+
+def test_plan_is_read_only_and_works_with_a_read_only_token(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABRICKS_TOKEN", READER)
+    dist = ws.dist("1.3.0")
+    out = ws.root / "out"
+    before = ws.snapshot()
+    code = main(
+        [
+            "plan",
+            "--config",
+            str(ws.root / "wheelship.yml"),
+            "--dist",
+            str(dist),
+            "--out",
+            str(out),
+            "--target",
+            "prod",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "# wheelship deploy plan: tsff 1.3.0 → prod" in captured.out
+    assert mutations(ws) == []
+    assert ws.snapshot() == before
+    plan = json.loads((out / "plan.json").read_text())
+    assert [j["job_id"] for j in plan["jobs"]] == [101, 102, 103, 105]
+    assert plan["upload"]["path"] == whl("1.3.0")
+    assert READER not in (out / "plan.json").read_text() + captured.out + captured.err
+
+    # the same read-only token cannot deploy: one line, exit 1, nothing changed
+    code = main(
+        [
+            "deploy",
+            "--config",
+            str(ws.root / "wheelship.yml"),
+            "--dist",
+            str(dist),
+            "--out",
+            str(out),
+            "--target",
+            "prod",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0] == err.splitlines()[-1]
+    assert errors[0].startswith(f"error: deploy: upload {whl('1.3.0')}: PERMISSION_DENIED: ")
+    assert ws.snapshot() == before

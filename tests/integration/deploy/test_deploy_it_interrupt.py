@@ -1,0 +1,126 @@
+"""A deploy interrupted anywhere leaves a working workspace, and a rerun finishes the job.
+
+Interruptions come two ways: a step limit (the deploy stops after k steps, for every k), and the
+workspace failing a mutating endpoint (500s the client gives up on). After each interruption the
+emulator's invariants hold (no job or cluster references a missing file, no cluster has two
+versions); a rerun converges to exactly the state of an uninterrupted deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from support.deployws import Workspace
+from wheelship.deploy import workflow
+from wheelship.deploy.apply import StepLimit
+from wheelship.errors import DatabricksError
+
+CONFIG = {
+    "keep": 0,
+    "clusters": {"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
+}
+
+
+def deploy(ws: Workspace, **kw: object) -> None:
+    workflow.run_deploy(ws.settings("1.3.0", dist=ws.root / "dist", **kw))  # type: ignore[arg-type]
+
+
+def prepared(factory: Callable[..., Workspace], **kw: object) -> Workspace:
+    ws = factory(**kw)
+    ws.config(**CONFIG)
+    ws.dist("1.3.0").rename(ws.root / "dist")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, object], int]:
+    """The workspace after an uninterrupted deploy, and how many steps it took."""
+    from support.deployws import seed
+    from wheelship.emulator import Emulator
+
+    root = tmp_path_factory.mktemp("reference")
+    with Emulator(seed(root), clock_speed=100) as emu:
+        ws = Workspace(emu, root)
+        ws.config(**CONFIG)
+        ws.dist("1.3.0").rename(root / "dist")
+        plan, _result = workflow.run_deploy(ws.settings("1.3.0", dist=root / "dist"))
+        assert emu.invariants() == []
+        return ws.snapshot(), len(plan.steps())
+
+
+def test_reference_deploy_has_every_kind_of_step(reference: tuple[dict[str, object], int]) -> None:
+    _state, steps = reference
+    assert steps >= 10  # upload, 4 jobs, 3 clusters + restarts, deletions
+
+
+@pytest.mark.parametrize("limit", range(12))
+def test_interrupted_after_each_step_then_rerun(
+    workspace_factory: Callable[..., Workspace],
+    reference: tuple[dict[str, object], int],
+    limit: int,
+) -> None:
+    state, steps = reference
+    if limit >= steps:
+        pytest.skip("past the last step")
+    ws = prepared(workspace_factory)
+    with pytest.raises(StepLimit):
+        deploy(ws, max_steps=limit)
+    assert ws.emu.invariants() == []
+    ws.emu.settle()  # whatever was in motion (a restart) finishes
+    assert ws.emu.invariants() == []
+    deploy(ws)
+    assert ws.emu.invariants() == []
+    assert ws.snapshot() == state
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "PUT /api/2.0/fs/files",
+        "POST /api/2.2/jobs/update",
+        "POST /api/2.0/libraries/uninstall",
+        "POST /api/2.0/libraries/install",
+        "POST /api/2.1/clusters/restart",
+        "DELETE /api/2.0/fs/files",
+    ],
+)
+def test_workspace_failures_stop_the_deploy_safely_and_a_rerun_finishes(
+    workspace_factory: Callable[..., Workspace],
+    reference: tuple[dict[str, object], int],
+    endpoint: str,
+) -> None:
+    state, _steps = reference
+    ws = prepared(workspace_factory)
+    ws.emu.add_fault("500", endpoint=endpoint)  # the endpoint fails until the faults are cleared
+    with pytest.raises(DatabricksError) as info:
+        deploy(ws)
+    assert "INTERNAL_ERROR" in str(info.value) or "HTTP_500" in str(info.value)
+    assert str(info.value).startswith("deploy: ")
+    assert ws.emu.invariants() == []
+    ws.emu.clear_faults()
+    ws.emu.settle()
+    deploy(ws)
+    assert ws.emu.invariants() == []
+    assert ws.snapshot() == state
+
+
+def test_transient_faults_are_retried_without_failing(
+    workspace_factory: Callable[..., Workspace], reference: tuple[dict[str, object], int]
+) -> None:
+    state, _steps = reference
+    ws = prepared(
+        workspace_factory,
+        faults=[
+            {"kind": "503", "rate": 0.3},
+            {"kind": "429", "rate": 0.1, "retry_after": 1},
+            {"kind": "reset", "rate": 0.05},
+        ],
+        fault_seed=7,
+    )
+    deploy(ws)
+    assert ws.emu.invariants() == []
+    assert ws.snapshot() == state
+    statuses = [r.status for r in ws.emu.requests]
+    assert 503 in statuses and 429 in statuses

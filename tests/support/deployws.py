@@ -1,0 +1,342 @@
+"""A seeded workspace for deploy tests: the tsff package on 1.2.0 everywhere, over HTTP.
+
+Everything goes through the emulator on loopback; nothing patches ``requests``. The fixtures
+are in ``tests/integration/deploy/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from support.wheels import make_dist, make_wheel
+from wheelship.deploy.apply import Timing
+from wheelship.deploy.workflow import Settings
+from wheelship.emulator import Emulator
+
+ART = "/Volumes/ml/tsff/wheels"
+READER = "dapi-reader-token"
+NOBODY = "dapi-nobody-token"
+FAST = Timing(first=0.05, longest=0.2, progress_every=0.5)
+
+
+def whl(version: str, folder: str = ART) -> str:
+    return f"{folder}/tsff-{version}-py3-none-any.whl"
+
+
+def wheel_task(key: str, version: str, folder: str = ART, **extra: Any) -> dict[str, Any]:
+    return {
+        "task_key": key,
+        "job_cluster_key": "main",
+        "python_wheel_task": {
+            "package_name": "tsff",
+            "entry_point": "tsff",
+            "parameters": ["--horizon", "7"],
+        },
+        "libraries": [{"whl": whl(version, folder)}, {"pypi": {"package": "pandas==2.2.2"}}],
+        "timeout_seconds": 3600,
+        **extra,
+    }
+
+
+JOB_CLUSTER = [
+    {
+        "job_cluster_key": "main",
+        "new_cluster": {
+            "spark_version": "15.4.x-scala2.12",
+            "node_type_id": "i3.xlarge",
+            "num_workers": 2,
+        },
+    }
+]
+
+
+def seed_jobs(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]:
+    return [
+        {
+            "job_id": 101,
+            "settings": {
+                "name": "tsff-train",
+                "tags": {"team": "forecasting"},
+                "schedule": {"quartz_cron_expression": "0 0 3 * * ?", "timezone_id": "UTC"},
+                "email_notifications": {"on_failure": ["ml@example.com"]},
+                "job_clusters": JOB_CLUSTER,
+                "tasks": [
+                    wheel_task("prepare", version, folder),
+                    wheel_task("train", version, folder, depends_on=[{"task_key": "prepare"}]),
+                    {
+                        "task_key": "report",
+                        "notebook_task": {"notebook_path": "/Shared/report"},
+                        "job_cluster_key": "main",
+                        "depends_on": [{"task_key": "train"}],
+                    },
+                ],
+            },
+        },
+        {
+            "job_id": 102,
+            "settings": {
+                "name": "tsff-score",
+                "tags": {"team": "forecasting"},
+                "job_clusters": JOB_CLUSTER,
+                "tasks": [
+                    {
+                        "task_key": "fan-out",
+                        "for_each_task": {
+                            "inputs": '["de", "fr"]',
+                            "concurrency": 2,
+                            "task": {
+                                "task_key": "score-country",
+                                "job_cluster_key": "main",
+                                "python_wheel_task": {
+                                    "package_name": "tsff",
+                                    "entry_point": "tsff",
+                                },
+                                "libraries": [{"whl": whl(version, folder)}],
+                            },
+                        },
+                    },
+                    {
+                        "task_key": "publish",
+                        "job_cluster_key": "main",
+                        "python_wheel_task": {"package_name": "tsff", "entry_point": "tsff"},
+                        "libraries": [
+                            {
+                                "pypi": {
+                                    "package": f"tsff=={version}",
+                                    "repo": "https://gitlab.example.com/api/v4/projects/7/packages/pypi/simple",
+                                }
+                            }
+                        ],
+                    },
+                ],
+            },
+        },
+        {
+            "job_id": 103,
+            "settings": {
+                "name": "tsff-serverless",
+                "tags": {"team": "forecasting"},
+                "environments": [
+                    {
+                        "environment_key": "default",
+                        "spec": {
+                            "environment_version": "2",
+                            "dependencies": [whl(version, folder), "scikit-learn==1.5.0"],
+                        },
+                    }
+                ],
+                "tasks": [
+                    {
+                        "task_key": "forecast",
+                        "environment_key": "default",
+                        "python_wheel_task": {"package_name": "tsff", "entry_point": "tsff"},
+                    }
+                ],
+            },
+        },
+        {
+            "job_id": 104,
+            "settings": {
+                "name": "unrelated-etl",
+                "job_clusters": JOB_CLUSTER,
+                "tasks": [
+                    {
+                        "task_key": "etl",
+                        "job_cluster_key": "main",
+                        "notebook_task": {"notebook_path": "/Shared/etl"},
+                    }
+                ],
+            },
+        },
+        {
+            "job_id": 105,
+            "settings": {
+                "name": "tsff-smoke",
+                "tags": {"team": "forecasting"},
+                "job_clusters": JOB_CLUSTER,
+                "tasks": [wheel_task("smoke", version, folder)],
+            },
+        },
+        {
+            "job_id": 106,
+            "settings": {
+                "name": "nightly-on-shared",
+                "tasks": [
+                    {
+                        "task_key": "n",
+                        "existing_cluster_id": "0101-000000-busy0001",
+                        "notebook_task": {"notebook_path": "/Shared/n"},
+                    }
+                ],
+            },
+        },
+    ]
+
+
+def seed_clusters(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]:
+    lib = [{"whl": whl(version, folder)}]
+    return [
+        {
+            "cluster_id": "0101-000000-idle0001",
+            "cluster_name": "ml-idle",
+            "state": "RUNNING",
+            "custom_tags": {"tsff": "prod"},
+            "libraries": lib,
+        },
+        {
+            "cluster_id": "0101-000000-busy0001",
+            "cluster_name": "ml-busy",
+            "state": "RUNNING",
+            "custom_tags": {"tsff": "prod"},
+            "libraries": lib,
+        },
+        {
+            "cluster_id": "0101-000000-term0001",
+            "cluster_name": "ml-terminated",
+            "state": "TERMINATED",
+            "custom_tags": {"tsff": "prod"},
+            "libraries": lib,
+        },
+        {
+            "cluster_id": "0101-000000-admn0001",
+            "cluster_name": "ml-admin-only",
+            "state": "RUNNING",
+            "custom_tags": {"tsff": "manual"},
+            "data_security_mode": "USER_ISOLATION",
+            "libraries": lib,
+        },
+        {
+            "cluster_id": "0101-000000-othr0001",
+            "cluster_name": "other-team",
+            "state": "RUNNING",
+            "libraries": [{"whl": whl("1.0.0", folder)}],
+        },
+    ]
+
+
+@dataclass
+class Workspace:
+    """An emulator seeded with tsff, plus the files a consumer repository has."""
+
+    emu: Emulator
+    root: Path
+    wheels: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "DATABRICKS_HOST": self.emu.url,
+            "DATABRICKS_TOKEN": self.emu.token,
+            "DATABRICKS_CONFIG_FILE": str(self.root / "no-databrickscfg"),
+        }
+
+    def config(self, **target: Any) -> Path:
+        base: dict[str, Any] = {
+            "artifacts": ART,
+            "keep": 1,
+            "jobs": {"select": "referencing"},
+            "clusters": {
+                "mode": "automated",
+                "tags": {"tsff": "prod"},
+                "restart": "if-idle",
+                "wait": 600,
+            },
+        }
+        base.update(target)
+        path = self.root / "wheelship.yml"
+        path.write_text(
+            yaml.safe_dump({"package": "tsff", "targets": {"prod": base}}, sort_keys=False)
+        )
+        return path
+
+    def dist(self, version: str, payload: bytes = b"", size: int = 0) -> Path:
+        return make_dist(
+            self.root / f"dist-{version}-{len(payload)}-{size}",
+            "tsff",
+            version,
+            payload=payload,
+            size=size,
+        )
+
+    def settings(self, version: str = "1.3.0", **kw: Any) -> Settings:
+        values: dict[str, Any] = {
+            "config": self.root / "wheelship.yml",
+            "target": "prod",
+            "dist": self.dist(version) if "dist" not in kw else kw.pop("dist"),
+            "out": self.root / "out",
+            "project": self.root,
+            "timing": FAST,
+            "environ": self.env,
+        }
+        values.update(kw)
+        return Settings(**values)
+
+    def start_busy_run(self) -> int:
+        """Start job 106 on the busy cluster and keep it RUNNING (for days of simulated time)."""
+        import requests
+
+        durations = self.emu.durations
+        normal = durations.run_execute
+        durations.run_execute = 1e7
+        resp = requests.post(
+            f"{self.emu.url}/api/2.2/jobs/run-now",
+            json={"job_id": 106},
+            headers={"Authorization": f"Bearer {self.emu.token}"},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        run_id = int(resp.json()["run_id"])
+        self.emu.advance(durations.run_setup + 1)
+        assert self.emu.runs(106)[-1]["state"]["life_cycle_state"] == "RUNNING"
+        durations.run_execute = normal
+        return run_id
+
+    def snapshot(self) -> dict[str, Any]:
+        """Jobs, cluster libraries and files: to compare workspaces."""
+        return {
+            "jobs": copy.deepcopy(self.emu.jobs()),
+            "clusters": {c: self.emu.cluster_libraries(c) for c in sorted(CLUSTERS)},
+            "files": self.emu.files("/Volumes/ml"),
+        }
+
+
+CLUSTERS = [c["cluster_id"] for c in seed_clusters()]
+
+
+def seed(
+    root: Path,
+    *,
+    versions: tuple[str, ...] = ("1.0.0", "1.1.0", "1.2.0"),
+    folder: str = ART,
+    **extra: Any,
+) -> dict[str, Any]:
+    files = []
+    for v in versions:
+        wheel = make_wheel(root / "seed-wheels", "tsff", v)
+        files.append({"path": f"{folder}/{wheel.name}", "source": str(wheel)})
+    data: dict[str, Any] = {
+        "volumes": ["/Volumes/ml/tsff/wheels"],
+        "tokens": [
+            {"name": "reader", "value": READER, "permission": "read-only"},
+            {"name": "nobody", "value": NOBODY, "permission": "none"},
+        ],
+        "files": files,
+        "directories": ["/Workspace/Shared/wheels"],
+        "clusters": seed_clusters(folder=folder),
+        "jobs": seed_jobs(folder=folder),
+        "durations": {
+            "cluster_restart": 20,
+            "library_resolve": 1,
+            "library_install": 4,
+            "run_setup": 2,
+            "run_execute": 5,
+            "run_cleanup": 1,
+        },
+    }
+    data.update(extra)
+    return data
