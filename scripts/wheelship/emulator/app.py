@@ -313,10 +313,13 @@ class Emulator:
 
     def _persist(self) -> None:
         engine = self._engine
-        if engine is not None and engine.persist is not None:
-            if engine.ws.version != engine.saved_version:
-                engine.persist()
-                engine.saved_version = engine.ws.version
+        if (
+            engine is not None
+            and engine.persist is not None
+            and engine.ws.version != engine.saved_version
+        ):
+            engine.persist()
+            engine.saved_version = engine.ws.version
 
     def job_settings(self, job_id: int) -> dict[str, Any]:
         with self.state() as ws:
