@@ -92,7 +92,8 @@ OPTIONS: list[Option] = [
     opt(
         "rate_limit",
         "--rate-limit",
-        help="answer 429 + Retry-After above N requests/s for endpoints matching PATTERN",
+        help="answer 429 + Retry-After above N requests/s for endpoints matching PATTERN "
+        "('databricks' applies the published per-workspace limits)",
         env="WHEELSHIP_EMULATOR_RATE_LIMIT",
         kind="list",
         metavar="PATTERN=N",

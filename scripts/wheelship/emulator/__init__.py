@@ -29,6 +29,11 @@ Contract (other modules and tests build on these names)::
         emu.set_latency(0.05[, endpoint]), emu.set_rate_limit(endpoint, per_second)
         emu.add_fault("503", rate=0.2, endpoint="/api/*/jobs/*", count=3), emu.clear_faults()
         emu.internal_errors            # handler crashes (tests keep this empty)
+        with emu.state() as ws: ...    # the live Workspace under its lock (call ws.changed())
+
+``rate_limits`` may be ``"databricks"`` (the published per-workspace limits). For clients in
+another process the server also answers ``GET /_emulator/invariants`` and ``POST
+/_emulator/clock`` (``advance_seconds``, ``speed``, ``settle``).
 
 ``start()`` returns when the server accepts connections; ``stop()`` (or leaving the ``with``
 block) shuts it down and joins every thread. Endpoint names and glob patterns for the knobs are

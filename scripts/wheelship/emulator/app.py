@@ -24,7 +24,7 @@ from wheelship.emulator.lifecycle import ordered_statuses
 from wheelship.emulator.router import Router
 from wheelship.emulator.seed import apply_seed, load_seed
 from wheelship.emulator.server import EmulatorHTTPServer, Engine, RequestRecord
-from wheelship.emulator.services import register_all
+from wheelship.emulator.services import control, register_all
 from wheelship.emulator.state import Durations, Workspace
 from wheelship.errors import ConfigurationError
 
@@ -49,7 +49,7 @@ class Emulator:
         state_dir: str | Path | None = None,
         clock_speed: float = 1.0,
         latency: float | Mapping[str, float] | None = None,
-        rate_limits: Mapping[str, Any] | None = None,
+        rate_limits: Mapping[str, Any] | str | None = None,
         faults: Iterable[Any] = (),
         fault_seed: int = 0,
         host: str = "127.0.0.1",
@@ -262,32 +262,14 @@ class Emulator:
     def advance(self, seconds: float) -> None:
         """Move simulated time forward and apply every transition due by then."""
         self.clock.advance(seconds)
-        with self._ws.lock:
-            self._ws.tick()
+        with self.state():
+            pass
 
     def settle(self, limit: float = 24 * 3600.0) -> float:
         """Advance simulated time until nothing is in motion (clusters, libraries, runs);
         returns the simulated seconds it took."""
-        ws = self._ws
-        total = 0.0
-        with ws.lock:
-            ws.tick()
-            while total < limit:
-                dues = [c.due for c in ws.clusters.values() if c.due is not None]
-                dues += [
-                    lib.due
-                    for c in ws.clusters.values()
-                    for lib in c.libraries
-                    if lib.due is not None
-                ]
-                dues += [r.due for r in ws.runs.values() if r.due is not None]
-                if not dues:
-                    break
-                step = max(0.0, min(dues) - ws.now()) + 0.001
-                self.clock.advance(step)
-                total += step
-                ws.tick()
-        return total
+        with self.state() as ws:
+            return control.settle(ws, limit)
 
     # -- request log -------------------------------------------------------------------------
     @property
@@ -312,18 +294,32 @@ class Emulator:
         return list(self._engine.internal_errors)
 
     def invariants(self) -> list[str]:
-        with self._ws.lock:
-            self._ws.tick()
-            return _invariants.check(self._ws)
+        with self.state() as ws:
+            return _invariants.check(ws)
 
     # -- state read-back ---------------------------------------------------------------------
     @contextmanager
     def state(self) -> Iterator[Workspace]:
-        """The live workspace under its lock, for anything the helpers below do not cover."""
+        """The live workspace under its lock, for anything the helpers below do not cover.
+        Changes are saved to the state directory (if any) on exit; call ``ws.changed()`` after
+        changing objects directly."""
         ws = self._ws
         with ws.lock:
             ws.tick()
-            yield ws
+            try:
+                yield ws
+            finally:
+                self._persist()
+
+    def _persist(self) -> None:
+        engine = self._engine
+        if (
+            engine is not None
+            and engine.persist is not None
+            and engine.ws.version != engine.saved_version
+        ):
+            engine.persist()
+            engine.saved_version = engine.ws.version
 
     def job_settings(self, job_id: int) -> dict[str, Any]:
         with self.state() as ws:

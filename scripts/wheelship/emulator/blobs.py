@@ -58,15 +58,18 @@ class PendingBlob:
 
 
 class BlobStore:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, owner: bool = True) -> None:
+        """``owner=False`` opens another process's store for reading (invariant checks next to a
+        running server) and touches nothing in it."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if root is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="wheelship-emulator-blobs-")
             root = Path(self._tmp.name)
-        root.mkdir(parents=True, exist_ok=True)
         self.root = root
-        for stale in root.glob("tmp-*"):  # uploads cut off by a previous stop
-            stale.unlink()
+        if owner:
+            root.mkdir(parents=True, exist_ok=True)
+            for stale in root.glob("tmp-*"):  # uploads cut off by a previous stop
+                stale.unlink()
 
     def new(self) -> PendingBlob:
         return PendingBlob(self)

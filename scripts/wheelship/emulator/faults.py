@@ -105,6 +105,20 @@ class FaultPlan:
         return None
 
 
+#: The published per-workspace limits (Databricks resource-limits page), as ``--rate-limit
+#: databricks`` applies them. Endpoints without a published limit stay unlimited.
+PUBLISHED_LIMITS: dict[str, float] = {
+    "POST /api/*/jobs/create": 20,
+    "POST /api/*/jobs/run-now": 20,
+    "GET /api/*/jobs/runs/get": 100,
+    "/api/2.0/dbfs/*": 30,
+    "POST /api/2.0/workspace/import": 30,
+    "GET /api/2.0/workspace/export": 60,
+    "/api/2.0/fs/*": 100,
+}
+PRESETS = {"databricks": PUBLISHED_LIMITS}
+
+
 @dataclass
 class _Bucket:
     rate: float
@@ -114,21 +128,28 @@ class _Bucket:
 
 
 class RateLimits:
-    """Token buckets per (pattern, endpoint): ``{pattern: per_second}`` or
-    ``{pattern: {"rate": per_second, "burst": n}}``."""
+    """One token bucket per pattern, shared by the endpoints it matches (a pattern naming one
+    endpoint is a per-endpoint limit; ``/api/2.0/dbfs/*`` limits the service as a whole):
+    ``{pattern: per_second}``, ``{pattern: {"rate": per_second, "burst": n}}``, or the name of a
+    preset (``"databricks"``: :data:`PUBLISHED_LIMITS`)."""
 
-    def __init__(self, limits: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, limits: Mapping[str, Any] | str | None = None) -> None:
         self._lock = threading.Lock()
         self._rules: dict[str, tuple[float, float]] = {}
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        if isinstance(limits, str):
+            if limits not in PRESETS:
+                raise ValueError(
+                    f"unknown rate-limit preset {limits!r}; use one of {', '.join(PRESETS)}"
+                )
+            limits = PRESETS[limits]
         for pattern, value in (limits or {}).items():
             self.set(pattern, value)
 
     def set(self, pattern: str, value: Any) -> None:
         """Limit ``pattern`` to ``value`` requests/s (None removes the limit)."""
         with self._lock:
-            for key in [k for k in self._buckets if k[0] == pattern]:
-                del self._buckets[key]
+            self._buckets.pop(pattern, None)
             if value is None:
                 self._rules.pop(pattern, None)
                 return
@@ -156,9 +177,9 @@ class RateLimits:
             for pattern, (rate, burst) in self._rules.items():
                 if not matches(pattern, endpoint):
                     continue
-                bucket = self._buckets.get((pattern, endpoint))
+                bucket = self._buckets.get(pattern)
                 if bucket is None:
-                    bucket = self._buckets[(pattern, endpoint)] = _Bucket(rate, burst, burst, now)
+                    bucket = self._buckets[pattern] = _Bucket(rate, burst, burst, now)
                 bucket.tokens = min(bucket.burst, bucket.tokens + (now - bucket.stamp) * rate)
                 bucket.stamp = now
                 if bucket.tokens < 1.0:

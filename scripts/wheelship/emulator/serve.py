@@ -11,8 +11,13 @@ from types import FrameType
 from typing import Any
 
 from wheelship import log
+from wheelship.emulator import invariants, persistence
 from wheelship.emulator.app import Emulator
-from wheelship.emulator.faults import Fault
+from wheelship.emulator.blobs import BlobStore
+from wheelship.emulator.clock import SimClock
+from wheelship.emulator.faults import PRESETS, Fault, RateLimits
+from wheelship.emulator.seed import apply_seed, load_seed
+from wheelship.emulator.state import Workspace
 from wheelship.errors import ConfigurationError
 
 
@@ -25,7 +30,7 @@ class EmulatorSettings:
     state_dir: Path | None = None
     clock_speed: float = 1.0
     latency: float = 0.0
-    rate_limits: dict[str, float] = field(default_factory=dict)
+    rate_limits: dict[str, float] = field(default_factory=dict)  # a preset name maps to 0
     faults: list[Fault] = field(default_factory=list)
     fault_seed: int = 0
     check_invariants: bool = False
@@ -34,10 +39,13 @@ class EmulatorSettings:
 def parse_rate_limit(text: str) -> tuple[str, float]:
     """``PATTERN=N`` (requests per second)."""
     pattern, sep, rate = text.rpartition("=")
+    if not sep and text in PRESETS:
+        return text, 0.0
     if not sep or not pattern:
         raise ConfigurationError(
             f"rate limit {text!r} is not PATTERN=PER_SECOND",
-            "write e.g. '/api/*/jobs/*=20' or 'POST /api/2.0/libraries/install=5'",
+            "write e.g. '/api/*/jobs/*=20', 'POST /api/2.0/libraries/install=5' or 'databricks'"
+            " (the published limits)",
         )
     try:
         value = float(rate)
@@ -60,13 +68,20 @@ def parse_fault(text: str) -> Fault:
 
 
 def build(settings: EmulatorSettings) -> Emulator:
+    limits: dict[str, float] = {}
+    for pattern, rate in settings.rate_limits.items():
+        if pattern in PRESETS:
+            limits.update(PRESETS[pattern])
+        else:
+            limits[pattern] = rate
+    RateLimits(limits)  # validate before binding a port
     return Emulator(
         seed=settings.seed_file,
         token=settings.token,
         state_dir=settings.state_dir,
         clock_speed=settings.clock_speed,
         latency=settings.latency,
-        rate_limits=settings.rate_limits,
+        rate_limits=limits,
         faults=settings.faults,
         fault_seed=settings.fault_seed,
         host=settings.host,
@@ -75,11 +90,37 @@ def build(settings: EmulatorSettings) -> Emulator:
 
 
 def check(settings: EmulatorSettings) -> list[str]:
-    """Violations in the workspace described by the seed file and/or state directory."""
-    emu = build(settings)
-    emu.host, emu._port = "127.0.0.1", 0  # a throw-away listener: never clash with a server
-    with emu:
-        return emu.invariants()
+    """Violations in the workspace of the state directory (when it holds one) or the seed file.
+
+    Read-only and without a listener, so it can run next to a server using the same state
+    directory: the state file is replaced atomically, so it is always whole."""
+    state_dir = settings.state_dir
+    resume = state_dir is not None and persistence.exists(state_dir)
+    blobs = (
+        BlobStore(persistence.blob_dir(state_dir), owner=False)
+        if resume and state_dir is not None
+        else BlobStore()
+    )
+    try:
+        ws = Workspace(clock=SimClock(0), blobs=blobs)
+        if resume and state_dir is not None:
+            try:
+                persistence.load(ws, state_dir)
+            except (ValueError, KeyError, TypeError, OSError) as exc:
+                raise ConfigurationError(
+                    f"cannot read the workspace in {state_dir}: {exc}",
+                    "point --state-dir at a directory written by wheelship emulator",
+                ) from None
+            ws.clock.speed = 0
+        else:
+            data, base = load_seed(settings.seed_file)
+            apply_seed(ws, data, base)
+        with ws.lock:
+            ws.tick()
+            return invariants.check(ws)
+    finally:
+        if not resume:
+            blobs.close()
 
 
 def serve(

@@ -167,3 +167,55 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
         "error: seed clusters[0].state: expected RUNNING, TERMINATED or PENDING, got 'EXPLODED'"
         " — fix the seed file (see the emulator README)\n"
     )
+
+
+def test_check_invariants_next_to_a_running_server_changes_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with Emulator(state_dir=state) as emu:
+        emu.put_file(WHEEL, b"x")
+        with emu.state() as ws:
+            ws.auth.add_token("later", "dapi-later", ws.auth.tokens[emu.token][1])
+        (state / "blobs" / "tmp-upload-in-flight").write_bytes(b"partial")
+        before = (state / "state.json").read_bytes()
+        result = _run("--state-dir", str(state), "--check-invariants")
+        assert result.returncode == 0, result.stderr
+        assert (state / "state.json").read_bytes() == before
+        assert (state / "blobs" / "tmp-upload-in-flight").exists()
+        emu.delete_file(WHEEL)
+        with emu.state() as ws:
+            from wheelship.emulator.state import Cluster, LibraryEntry
+
+            ws.clusters["c9"] = Cluster(
+                "c9", {"cluster_name": "n"}, libraries=[LibraryEntry({"whl": WHEEL})]
+            )
+            ws.changed()
+        emu.put_file("/Volumes/x/y/z/touch", b"")  # any change persists the state
+        result = _run("--state-dir", str(state), "--check-invariants")
+        assert result.returncode == 1
+        assert result.stdout == f"cluster c9 (n): library references missing file {WHEEL}\n"
+
+
+def test_rate_limit_preset_flag(tmp_path: Path) -> None:
+    proc, url, token = _start(
+        "--rate-limit", "databricks", "--rate-limit", "GET /api/2.1/clusters/list=1"
+    )
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        codes = [
+            requests.get(f"{url}/api/2.1/clusters/list", headers=headers, timeout=5).status_code
+            for _ in range(3)
+        ]
+        assert codes[0] == 200 and 429 in codes
+        creates = [
+            requests.post(
+                f"{url}/api/2.2/jobs/create", json={"name": "x"}, headers=headers, timeout=5
+            ).status_code
+            for _ in range(25)
+        ]
+        assert 429 in creates
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    bad = _run("--rate-limit", "fastest")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("error: rate limit 'fastest' is not PATTERN=PER_SECOND")

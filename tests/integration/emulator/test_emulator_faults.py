@@ -82,3 +82,39 @@ def test_knob_validation_is_a_configuration_error() -> None:
         Emulator(faults=[{"kind": "500", "rate": 2}])
     with pytest.raises(ConfigurationError, match="clock speed must be >= 0"):
         Emulator(clock_speed=-1)
+
+
+def test_control_endpoints_for_out_of_process_clients(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    seed = {
+        "clusters": [
+            {
+                "cluster_id": "c1",
+                "cluster_name": "c",
+                "state": "TERMINATED",
+                "libraries": [{"whl": "/Volumes/a/b/c/x-1.0-py3-none-any.whl"}],
+            }
+        ],
+        "tokens": [{"name": "reader", "value": "dapi-reader-ctl", "permission": "read-only"}],
+    }
+    emu = emulator_factory(seed, clock_speed=0)
+    admin, reader = make_api(emu, emu.token), make_api(emu, "dapi-reader-ctl")
+    assert reader.get("/_emulator/invariants").json() == {
+        "violations": [
+            "cluster c1 (c): library references missing file /Volumes/a/b/c/x-1.0-py3-none-any.whl"
+        ]
+    }
+    admin.post("/api/2.1/clusters/start", {"cluster_id": "c1"})
+    assert error_of(reader.post("/_emulator/clock", {"settle": True}))[:2] == (
+        403,
+        "PERMISSION_DENIED",
+    )
+    before = admin.post("/_emulator/clock", {}).json()["now_ms"]
+    after = admin.post(
+        "/_emulator/clock", {"advance_seconds": 1, "settle": True, "speed": 5}
+    ).json()
+    assert after["now_ms"] > before + 1000 and after["speed"] == 5
+    assert emu.cluster_state("c1") == "RUNNING"
+    assert error_of(admin.post("/_emulator/clock", {"advance_seconds": -3}))[:2] == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )

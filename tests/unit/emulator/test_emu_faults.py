@@ -60,3 +60,14 @@ def test_latency_per_endpoint_and_default() -> None:
     assert latency.for_endpoint("GET /api/2.1/clusters/get") == 0.1
     latency.set(None, endpoint="/api/*/jobs/*")
     assert latency.for_endpoint("GET /api/2.2/jobs/get") == 0.1
+
+
+def test_a_glob_shares_one_bucket_and_presets() -> None:
+    limits = RateLimits({"/api/2.0/dbfs/*": {"rate": 1, "burst": 2}})
+    assert limits.check("GET /api/2.0/dbfs/get-status") is None
+    assert limits.check("POST /api/2.0/dbfs/put") is None
+    assert limits.check("GET /api/2.0/dbfs/read") == 1  # the service as a whole
+    preset = RateLimits("databricks")
+    assert [preset.check("POST /api/2.2/jobs/create") for _ in range(21)].count(None) == 20
+    with pytest.raises(ValueError, match="unknown rate-limit preset"):
+        RateLimits("fastest")

@@ -8,6 +8,7 @@ from wheelship.emulator.router import Router
 def register_all(router: Router) -> None:
     from wheelship.emulator.services import (
         clusters,
+        control,
         dbfs,
         files,
         identity,
@@ -16,5 +17,5 @@ def register_all(router: Router) -> None:
         workspace,
     )
 
-    for module in (identity, files, workspace, dbfs, libraries, clusters, jobs):
+    for module in (identity, files, workspace, dbfs, libraries, clusters, jobs, control):
         module.register(router)
