@@ -569,6 +569,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
         if (
             change.note
             and change.mode == "automated"
+            and cluster.is_active
             and change.needs_restart
             and not change.restart
         ):

@@ -51,11 +51,7 @@ def test_full_example_parses() -> None:
         and t.jobs.exclude == (456, "tsff-legacy-*")
     )
     (group,) = t.clusters
-    assert (
-        group.mode == "automated"
-        and group.restart == "if-idle"
-        and group.wait == 900
-    )
+    assert group.mode == "automated" and group.restart == "if-idle" and group.wait == 900
     assert t.smoke == targets.Smoke(job="tsff-smoke", timeout=1800)
 
 
