@@ -99,6 +99,7 @@ class BodyReader:
 
     def __init__(self, rfile: Any, length: int | None, chunked: bool) -> None:
         self._rfile = rfile
+        self.declared_length = None if chunked else length
         self._left = length or 0
         self._chunked = chunked
         self._chunk_left = 0
@@ -149,6 +150,10 @@ class BodyReader:
     def drain(self) -> None:
         while self.read():
             pass
+
+    def abandon(self) -> None:
+        """Stop reading: the connection closes after the answer."""
+        self._done = True
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -374,6 +379,17 @@ class Handler(BaseHTTPRequestHandler):
         engine = self.server.engine
         ctype = self.headers.get("Content-Type", "")
         boundary = multipart.boundary_of(ctype)
+        declared = body.declared_length
+        if declared is not None and declared > route.max_body:
+            # refuse before reading: draining gigabytes would only delay the same answer
+            body.abandon()
+            self.close_connection = True
+            raise ApiError(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                f"The request body ({declared} bytes) is larger than the maximum of "
+                f"{route.max_body} bytes for {route.endpoint}.",
+            )
         if route.body == "raw":
             pending = engine.ws.blobs.new()
             req.upload = pending
