@@ -29,7 +29,7 @@ from wheelship.emulator import multipart
 from wheelship.emulator.auth import OAuthError, Principal
 from wheelship.emulator.blobs import CHUNK
 from wheelship.emulator.faults import FaultPlan, Latency, RateLimits
-from wheelship.emulator.router import Route, Router
+from wheelship.emulator.router import MAX_JSON_BODY, Route, Router
 from wheelship.emulator.state import Workspace
 from wheelship.emulator.wire import ApiError, Request, Response
 
@@ -380,7 +380,10 @@ class Handler(BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "")
         boundary = multipart.boundary_of(ctype)
         declared = body.declared_length
-        if declared is not None and declared > route.max_body:
+        limit = route.max_body
+        if route.body == "form" and boundary is None:
+            limit = min(limit, MAX_JSON_BODY)  # the JSON form of an upload endpoint
+        if declared is not None and declared > limit:
             # refuse before reading: draining gigabytes would only delay the same answer
             body.abandon()
             self.close_connection = True
@@ -388,7 +391,7 @@ class Handler(BaseHTTPRequestHandler):
                 400,
                 "INVALID_PARAMETER_VALUE",
                 f"The request body ({declared} bytes) is larger than the maximum of "
-                f"{route.max_body} bytes for {route.endpoint}.",
+                f"{limit} bytes for {route.endpoint}.",
             )
         if route.body == "raw":
             pending = engine.ws.blobs.new()
@@ -404,14 +407,31 @@ class Handler(BaseHTTPRequestHandler):
                     )
             pending.finish()
         elif route.body == "form" and boundary is not None:
+            seen = 0
+
+            def read(size: int) -> bytes:
+                nonlocal seen
+                data = body.read(size)
+                seen += len(data)
+                if seen > limit:  # chunked bodies declare no length up front
+                    body.abandon()
+                    self.close_connection = True
+                    raise ApiError(
+                        400,
+                        "INVALID_PARAMETER_VALUE",
+                        f"The request body is larger than the maximum of {limit} bytes for "
+                        f"{route.endpoint}.",
+                    )
+                return data
+
             try:
                 req.form = multipart.parse(
-                    body.read, boundary, engine.ws.blobs, file_fields=_FILE_FIELDS
+                    read, boundary, engine.ws.blobs, file_fields=_FILE_FIELDS
                 )
             except multipart.MultipartError as exc:
                 raise ApiError(400, "MALFORMED_REQUEST", f"Invalid multipart body: {exc}") from None
         elif route.body != "none":
-            req.raw_body = body.read_all(route.max_body)
+            req.raw_body = body.read_all(limit)
 
     def _dispatch(self, route: Route, req: Request) -> Response:
         engine = self.server.engine
