@@ -169,6 +169,21 @@ def run(runs: int) -> list[Table]:
             samples = [_rate(emu, method, path, n, **kwargs) for _ in range(max(1, runs))]
             rps.add(label, n, f"{min(samples):.0f}/s", f"{statistics.median(samples):.0f}/s")
         assert emu.internal_errors == []
+    with (
+        tempfile.TemporaryDirectory() as state,
+        Emulator(seed=_seed(5, 200, 3), state_dir=state, clock_speed=0) as emu,
+    ):
+        job_id = next(iter(emu.jobs()))
+        body = {"json": {"job_id": job_id, "new_settings": {"tags": {"a": "b"}}}}
+        samples = [
+            _rate(emu, "POST", "/api/2.2/jobs/update", 300, **body) for _ in range(max(1, runs))
+        ]
+        rps.add(
+            "POST jobs/update, --state-dir (200 jobs saved after each change)",
+            300,
+            f"{min(samples):.0f}/s",
+            f"{statistics.median(samples):.0f}/s",
+        )
     tables.append(rps)
 
     stall = Table(

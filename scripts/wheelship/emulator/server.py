@@ -29,7 +29,7 @@ from wheelship.emulator import multipart
 from wheelship.emulator.auth import OAuthError, Principal
 from wheelship.emulator.blobs import CHUNK
 from wheelship.emulator.faults import FaultPlan, Latency, RateLimits
-from wheelship.emulator.router import Route, Router
+from wheelship.emulator.router import MAX_JSON_BODY, Route, Router
 from wheelship.emulator.state import Workspace
 from wheelship.emulator.wire import ApiError, Request, Response
 
@@ -99,6 +99,7 @@ class BodyReader:
 
     def __init__(self, rfile: Any, length: int | None, chunked: bool) -> None:
         self._rfile = rfile
+        self.declared_length = None if chunked else length
         self._left = length or 0
         self._chunked = chunked
         self._chunk_left = 0
@@ -149,6 +150,10 @@ class BodyReader:
     def drain(self) -> None:
         while self.read():
             pass
+
+    def abandon(self) -> None:
+        """Stop reading: the connection closes after the answer."""
+        self._done = True
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -374,6 +379,20 @@ class Handler(BaseHTTPRequestHandler):
         engine = self.server.engine
         ctype = self.headers.get("Content-Type", "")
         boundary = multipart.boundary_of(ctype)
+        declared = body.declared_length
+        limit = route.max_body
+        if route.body == "form" and boundary is None:
+            limit = min(limit, MAX_JSON_BODY)  # the JSON form of an upload endpoint
+        if declared is not None and declared > limit:
+            # refuse before reading: draining gigabytes would only delay the same answer
+            body.abandon()
+            self.close_connection = True
+            raise ApiError(
+                400,
+                "INVALID_PARAMETER_VALUE",
+                f"The request body ({declared} bytes) is larger than the maximum of "
+                f"{limit} bytes for {route.endpoint}.",
+            )
         if route.body == "raw":
             pending = engine.ws.blobs.new()
             req.upload = pending
@@ -388,14 +407,31 @@ class Handler(BaseHTTPRequestHandler):
                     )
             pending.finish()
         elif route.body == "form" and boundary is not None:
+            seen = 0
+
+            def read(size: int) -> bytes:
+                nonlocal seen
+                data = body.read(size)
+                seen += len(data)
+                if seen > limit:  # chunked bodies declare no length up front
+                    body.abandon()
+                    self.close_connection = True
+                    raise ApiError(
+                        400,
+                        "INVALID_PARAMETER_VALUE",
+                        f"The request body is larger than the maximum of {limit} bytes for "
+                        f"{route.endpoint}.",
+                    )
+                return data
+
             try:
                 req.form = multipart.parse(
-                    body.read, boundary, engine.ws.blobs, file_fields=_FILE_FIELDS
+                    read, boundary, engine.ws.blobs, file_fields=_FILE_FIELDS
                 )
             except multipart.MultipartError as exc:
                 raise ApiError(400, "MALFORMED_REQUEST", f"Invalid multipart body: {exc}") from None
         elif route.body != "none":
-            req.raw_body = body.read_all(route.max_body)
+            req.raw_body = body.read_all(limit)
 
     def _dispatch(self, route: Route, req: Request) -> Response:
         engine = self.server.engine

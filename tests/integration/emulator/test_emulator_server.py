@@ -207,3 +207,32 @@ def test_scim_me_names_the_caller_and_the_org(api: Api, emulator: Emulator) -> N
     response = api.get("/api/2.0/preview/scim/v2/Me")
     assert response.json()["userName"] == "admin@example.com"
     assert response.headers["x-databricks-org-id"] == str(emulator.workspace_id)
+
+
+def test_concurrent_clients_get_consistent_state(emulator: Emulator) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def client(n: int) -> list[int]:
+        api = Api(emulator, emulator.token)
+        try:
+            ids = []
+            for i in range(25):
+                ids.append(api.post("/api/2.2/jobs/create", {"name": f"c{n}-{i}"}).json()["job_id"])
+                assert (
+                    api.put(
+                        f"/api/2.0/fs/files/Volumes/m/s/v/{n}/{i}.bin", bytes([n]) * 1000
+                    ).status_code
+                    == 204
+                )
+            return ids
+        finally:
+            api.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(client, range(8)))
+    ids = [i for r in results for i in r]
+    assert len(set(ids)) == 200
+    assert len(emulator.jobs()) == 200
+    files = emulator.files("/Volumes/m/s/v")
+    assert len(files) == 200 and set(files.values()) == {1000}
+    assert emulator.read_file("/Volumes/m/s/v/3/7.bin") == bytes([3]) * 1000

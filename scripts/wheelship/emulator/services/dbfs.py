@@ -25,12 +25,14 @@ from wheelship.emulator.wire import (
 
 MAX_BLOCK = 1024 * 1024
 MAX_READ = 1024 * 1024
+MAX_MULTIPART_PUT = 2 * 1024**3
 DEFAULT_READ = 512 * 1024
 HANDLE_IDLE = 600.0  # seconds of real time
 
 
 def register(router: Router) -> None:
-    router.add("POST", "/api/2.0/dbfs/put", put, body="form", max_body=4 * MAX_BLOCK)
+    # multipart puts have no block limit (the legacy CLI sends files up to 2 GiB this way)
+    router.add("POST", "/api/2.0/dbfs/put", put, body="form", max_body=MAX_MULTIPART_PUT)
     router.add("POST", "/api/2.0/dbfs/create", create)
     router.add("POST", "/api/2.0/dbfs/add-block", add_block, max_body=4 * MAX_BLOCK)
     router.add("POST", "/api/2.0/dbfs/close", close)
