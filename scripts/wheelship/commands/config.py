@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
         host = t.host or "DATABRICKS_HOST"
         log.result(
             f"{name}: {package} -> {t.artifacts} on {host}; jobs: {t.jobs.select}; "
-            f"clusters: {t.clusters.mode}; keep {t.keep}"
+            f"clusters: {t.cluster_modes}; keep {t.keep}"
             + (f"; smoke: {t.smoke.job}" if t.smoke else "")
         )
     log.info(f"{settings.config}: valid")

@@ -253,6 +253,29 @@ def select_clusters(clusters: Iterable[Cluster], sel: ClusterSelection) -> list[
     return out
 
 
+def select_cluster_groups(
+    clusters: Iterable[Cluster], target: Target
+) -> list[tuple[Cluster, ClusterSelection]]:
+    """Every selected cluster with the group that selected it; a cluster in two groups is an
+    error (its mode would be ambiguous)."""
+    clusters = list(clusters)
+    owner: dict[str, int] = {}
+    out: list[tuple[Cluster, ClusterSelection]] = []
+    groups = target.clusters
+    for i, group in enumerate(groups):
+        for cluster in select_clusters(clusters, group):
+            if cluster.cluster_id in owner:
+                j = owner[cluster.cluster_id]
+                raise ConfigurationError(
+                    f"cluster {cluster.cluster_id} ({cluster.name}) is selected by "
+                    f"clusters[{j}] and clusters[{i}]",
+                    "narrow the groups (ids, names, tags, exclude) so each cluster has one mode",
+                )
+            owner[cluster.cluster_id] = i
+            out.append((cluster, group))
+    return sorted(out, key=lambda pair: pair[0].cluster_id)
+
+
 # -- versions ----------------------------------------------------------------------------------
 
 
@@ -537,8 +560,8 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
     cluster_changes: list[ClusterChange] = []
     unchanged_clusters = 0
     new_lib = {"whl": artifact}
-    for cluster in select_clusters(snap.clusters, target.clusters):
-        change = _plan_cluster(cluster, target.clusters, package, new_lib, snap)
+    for cluster, group in select_cluster_groups(snap.clusters, target):
+        change = _plan_cluster(cluster, group, package, new_lib, snap)
         if change is None:
             unchanged_clusters += 1
             continue
@@ -546,6 +569,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
         if (
             change.note
             and change.mode == "automated"
+            and cluster.is_active
             and change.needs_restart
             and not change.restart
         ):
@@ -629,7 +653,7 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
                 "job", str(job.job_id), job.name, tuple(job_versions(job, package)), detail
             )
         )
-    for cluster in select_clusters(snap.clusters, target.clusters):
+    for cluster, _group in select_cluster_groups(snap.clusters, target):
         details = []
         for st, version in package_libraries(cluster, package):
             if st.status not in {"INSTALLED"}:

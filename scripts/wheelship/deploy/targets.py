@@ -73,8 +73,17 @@ class Target:
     artifacts: str
     keep: int = 3
     jobs: JobSelection = field(default_factory=JobSelection)
-    clusters: ClusterSelection = field(default_factory=ClusterSelection)
+    #: one or more groups of clusters, each with its own mode (automated next to manual)
+    clusters: tuple[ClusterSelection, ...] = ()
     smoke: Smoke | None = None
+
+    @property
+    def cluster_groups(self) -> tuple[ClusterSelection, ...]:
+        return tuple(g for g in self.clusters if g.mode != "off")
+
+    @property
+    def cluster_modes(self) -> str:
+        return ", ".join(g.mode for g in self.cluster_groups) or "off"
 
     @property
     def storage_kind(self) -> str:
@@ -302,6 +311,17 @@ def _clusters(value: Any, path: str) -> ClusterSelection:
     return sel
 
 
+def _cluster_groups(value: Any, path: str) -> tuple[ClusterSelection, ...]:
+    """``clusters:`` is one group (a mapping) or a list of groups."""
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        if not value:
+            return ()
+        return tuple(_clusters(v, f"{path}[{i}]") for i, v in enumerate(value))
+    return (_clusters(value, path),)
+
+
 def _smoke(value: Any, path: str) -> Smoke | None:
     if value is None:
         return None
@@ -336,7 +356,7 @@ def _target(name: str, value: Any, path: str) -> Target:
         artifacts=_artifacts(data["artifacts"], f"{path}.artifacts"),
         keep=_int(data.get("keep", 3), f"{path}.keep"),
         jobs=_jobs(data.get("jobs"), f"{path}.jobs"),
-        clusters=_clusters(data.get("clusters"), f"{path}.clusters"),
+        clusters=_cluster_groups(data.get("clusters"), f"{path}.clusters"),
         smoke=_smoke(data.get("smoke"), f"{path}.smoke"),
     )
 

@@ -112,15 +112,16 @@ def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
 def read_snapshot(
     s: Session, *, command: str, digest: str | None = None, runs: bool = True
 ) -> Snapshot:
-    cl = s.target.clusters
+    groups = s.target.cluster_groups
+    restarts = any(g.mode == "automated" and g.restart != "never" for g in groups)
     with log.section(f"wheelship_{command}_read", f"Read the workspace {s.client.host}"):
         snap = snapshot.read(
             s.client,
             s.storage,
             digest_names=[digest] if digest else [],
-            cluster_ids=cl.ids,
+            cluster_ids=[cid for g in groups for cid in g.ids],
             clusters=True,
-            runs=runs and cl.mode == "automated" and cl.restart != "never",
+            runs=runs and restarts,
             command=command,
         )
     log.info(
@@ -251,13 +252,14 @@ def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
 def run_runbook(settings: Settings) -> Plan:
     """The admin runbook for the selected clusters (all of them, whatever their mode)."""
     target, package = load_target(settings)
-    if target.clusters.mode == "off":
+    if not target.cluster_groups:
         raise ConfigurationError(
             f"target {target.name} selects no clusters (clusters.mode: off)",
             "set clusters.mode (manual or automated) and the clusters to select",
         )
     manual = dataclasses.replace(
-        target, clusters=dataclasses.replace(target.clusters, mode="manual")
+        target,
+        clusters=tuple(dataclasses.replace(g, mode="manual") for g in target.cluster_groups),
     )
     local = None if settings.to else release_from_dist(settings.dist, package)[0]
     s = open_session(settings, (manual, package))

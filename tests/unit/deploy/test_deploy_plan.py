@@ -405,3 +405,34 @@ def test_plan_json_is_plain_data() -> None:
         "object": whl("1.3.0"),
     }
     assert "tsff-1.3.0" in text
+
+
+def test_automated_and_manual_groups_in_one_target() -> None:
+    t = target(
+        clusters=[
+            {"mode": "automated", "ids": ["idle"], "restart": "always"},
+            {"mode": "manual", "ids": ["busy"]},
+        ]
+    )
+    plan = p.plan(t, RELEASE, snapshot())
+    assert [(c.cluster_id, c.mode) for c in plan.clusters] == [
+        ("busy", "manual"),
+        ("idle", "automated"),
+    ]
+    assert [c.cluster_id for c in plan.automated_clusters] == ["idle"]
+    st = p.status(t, "tsff", snapshot())
+    assert [o.id for o in st.objects if o.kind == "cluster"] == ["busy", "idle"]
+
+
+def test_a_cluster_in_two_groups_is_refused() -> None:
+    t = target(
+        clusters=[
+            {"mode": "automated", "tags": {"tsff": "prod"}},
+            {"mode": "manual", "ids": ["busy"]},
+        ]
+    )
+    with pytest.raises(
+        ConfigurationError,
+        match=r"cluster busy \(busy\) is selected by clusters\[0\] and clusters\[1\]",
+    ):
+        p.plan(t, RELEASE, snapshot())

@@ -50,18 +50,16 @@ def test_full_example_parses() -> None:
         and t.jobs.names == ("tsff-*",)
         and t.jobs.exclude == (456, "tsff-legacy-*")
     )
-    assert (
-        t.clusters.mode == "automated"
-        and t.clusters.restart == "if-idle"
-        and t.clusters.wait == 900
-    )
+    (group,) = t.clusters
+    assert group.mode == "automated" and group.restart == "if-idle" and group.wait == 900
     assert t.smoke == targets.Smoke(job="tsff-smoke", timeout=1800)
 
 
 def test_defaults() -> None:
     t = parse("targets: {dev: {artifacts: /Workspace/Shared/wheels/}}").target(None)
     assert t.artifacts == "/Workspace/Shared/wheels" and t.keep == 3
-    assert t.jobs.select == "referencing" and t.clusters.mode == "off" and t.smoke is None
+    assert t.jobs.select == "referencing" and t.clusters == () and t.cluster_modes == "off"
+    assert t.smoke is None
     assert t.host is None
 
 
@@ -163,4 +161,25 @@ def test_bare_off_is_off_not_false() -> None:
     t = parse(
         "targets:\n  p:\n    artifacts: /Workspace/x\n    clusters:\n      mode: off\n"
     ).target("p")
-    assert t.clusters.mode == "off"
+    assert t.cluster_groups == () and t.cluster_modes == "off"
+
+
+def test_cluster_groups_with_their_own_modes() -> None:
+    t = parse(
+        """
+targets:
+  prod:
+    artifacts: /Volumes/a/b/c
+    clusters:
+      - {mode: automated, tags: {team: ml}, restart: always}
+      - {mode: manual, ids: [x]}
+"""
+    ).target("prod")
+    assert [g.mode for g in t.clusters] == ["automated", "manual"]
+    assert t.cluster_modes == "automated, manual"
+    with pytest.raises(ConfigurationError) as info:
+        targets.parse(base(clusters=[{"mode": "manual", "ids": ["x"]}, {"mode": "sometimes"}]))
+    assert (
+        info.value.what
+        == "targets.prod.clusters[1].mode: expected one of automated, manual, off, got 'sometimes'"
+    )
