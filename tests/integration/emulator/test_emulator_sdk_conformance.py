@@ -377,6 +377,16 @@ def test_env_oidc_token_exchange(emu: Emulator, monkeypatch: pytest.MonkeyPatch)
     assert exchange and exchange[-1].status == 200
 
 
+def test_env_oidc_from_environment_only(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only DATABRICKS_HOST + DATABRICKS_OIDC_TOKEN: the SDK picks env-oidc by itself and sends
+    the exchange without client_id (account-wide form)."""
+    monkeypatch.setenv("DATABRICKS_HOST", emu.url)
+    monkeypatch.setenv("DATABRICKS_OIDC_TOKEN", _id_token())
+    w = WorkspaceClient(config=Config(retry_timeout_seconds=15))
+    assert w.config.auth_type == "env-oidc"
+    assert w.current_user.me().user_name == SP_ID
+
+
 @pytest.mark.parametrize(
     ("claims", "reason"),
     [
