@@ -12,6 +12,9 @@ Releases API (``JOB-TOKEN`` or ``PRIVATE-TOKEN`` header, else 401; another proje
   does (annotated when ``tag_message`` is given), so a later ``git fetch --tags`` sees it.
 * ``GET /api/v4/projects/:id/releases/:tag_name``: 200 or 404.
 
+Merge request notes (same token headers): ``GET``/``POST /api/v4/projects/:id/merge_requests/
+:iid/notes`` (list newest first; create 201) and ``PUT .../notes/:note_id`` (edit 200).
+
 PyPI package registry (HTTP Basic auth: user ``gitlab-ci-token`` with the job token, or any user
 with the private token; else 401):
 
@@ -85,6 +88,8 @@ class FakeGitLab:
     #: canonical project name -> file name -> bytes
     packages: dict[str, dict[str, bytes]] = field(default_factory=dict)
     fail_next: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    #: merge request iid -> its notes (``wheelship plan --mr-note``)
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     port: int = 0
 
     @property
@@ -147,7 +152,28 @@ class FakeGitLab:
             if tag in self.releases:
                 return Response(200, self.releases[tag])
             return Response(404, {"message": "404 Not Found"})
+        notes = re.fullmatch(r"merge_requests/(\d+)/notes(?:/(\d+))?", sub)
+        if notes:
+            return self._notes(method, int(notes.group(1)), notes.group(2), body)
         return Response(404, {"error": "404 Not Found"})
+
+    # --- merge request notes (api/notes: list newest first, create 201, edit 200) ---------------
+
+    def _notes(self, method: str, iid: int, note_id: str | None, body: Any) -> Response:
+        notes = self.notes.setdefault(iid, [])
+        if method == "GET" and note_id is None:
+            return Response(200, sorted(notes, key=lambda n: -int(n["id"])))
+        if method == "POST" and note_id is None and isinstance(body, dict) and body.get("body"):
+            note = {"id": 1000 + sum(len(v) for v in self.notes.values()), "body": body["body"]}
+            notes.append(note)
+            return Response(201, note)
+        if method == "PUT" and note_id is not None and isinstance(body, dict):
+            for note in notes:
+                if str(note["id"]) == note_id:
+                    note["body"] = body.get("body", note["body"])
+                    return Response(200, note)
+            return Response(404, {"message": "404 Note Not Found"})
+        return Response(400, {"message": "400 Bad request"})
 
     # --- releases --------------------------------------------------------------------------------
 
