@@ -470,18 +470,20 @@ class Client:
         work = list(items)
         if len(work) <= 1 or self.concurrency == 1:
             return [fn(item) for item in work]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(work))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(work)))
+        try:
             futures: list[Future[R]] = [pool.submit(fn, item) for item in work]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in futures if f in done and f.exception() is not None]
             if failed:
-                for f in pending:
-                    f.cancel()
-                wait([f for f in pending if not f.cancelled()])
                 exc = failed[0].exception()
                 assert exc is not None
                 raise exc
             return [f.result() for f in futures]
+        finally:
+            # On an error or Ctrl-C nothing new starts; calls in flight finish (each is a whole
+            # step, so the workspace is left between steps).
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         self.session.close()
