@@ -15,9 +15,11 @@ import pytest
 from support.gitrepo import GitRepo, git
 from support.projects import (
     FIXTURES,
+    MONOREPO_PROJECT,
     build_cache,
     build_env,
     clean_env,
+    monorepo,
     pipeline_env,
     project_repo,
 )
@@ -432,3 +434,28 @@ def test_build_uses_the_version_sections_tag_pattern(
     code, out, err = cli(capsys, "--project", str(repo.path))
     assert code == 0, err
     assert out == f"{repo.path / 'out' / 'flitpkg-1.2.3-py3-none-any.whl'}\n"
+
+
+def test_build_jobs_variables_put_dist_where_its_artifacts_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``wheelship build`` as the build template's job runs it: at the repository root, with
+    the job's WHEELSHIP_* variables, for a project in a subdirectory with its own wheelship.yml."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+    import templates as tpl
+
+    repo = monorepo(tmp_path)
+    inputs = {"as": "b", "project-dir": MONOREPO_PROJECT, "config": "wheelship.yml"}
+    job = tpl.rendered(tpl.load(tpl.TEMPLATES / "build.yml"), inputs)["b"]
+    for name, value in job["variables"].items():
+        # the session's build-environment cache stands in for the job's cached one
+        if name.startswith("WHEELSHIP_") and name != "WHEELSHIP_CACHE_DIR":
+            monkeypatch.setenv(name, str(value))
+    monkeypatch.chdir(repo.path)
+    code, out, err = cli(capsys)
+    assert code == 0, err
+    (artifacts,) = job["artifacts"]["paths"]
+    assert out == f"{repo.path / artifacts / 'scm_pkg-1.2.3-py3-none-any.whl'}\n"
+    assert Manifest.load(repo.path / artifacts).version == "1.2.3"  # fc-v1.2.3, not v9.0.0
+    build_env = dotenv.read(repo.path / job["artifacts"]["reports"]["dotenv"])
+    assert build_env["WHEELSHIP_VERSION"] == "1.2.3"
