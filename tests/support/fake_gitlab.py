@@ -23,6 +23,12 @@ with the private token; else 401):
   ``pypi_forwarding`` is on (GitLab's package forwarding, on by default), else 404.
 * ``GET /api/v4/projects/:id/packages/pypi/files/:sha256/:file_name`` — the file.
 
+Merge-request notes (``PRIVATE-TOKEN`` or ``JOB-TOKEN`` header; api/notes):
+
+* ``GET /api/v4/projects/:id/merge_requests/:iid/notes`` — the notes, newest update first;
+* ``POST`` the same path (JSON ``body``): 201 with the note; ``PUT .../notes/:note_id``: 200, or
+  404 for an unknown note.
+
 Every request is recorded (method, path, headers, JSON body) so tests check exactly what wheelship
 sent. ``fail_next`` injects one canned response for a ``"METHOD /path"`` key.
 """
@@ -85,6 +91,9 @@ class FakeGitLab:
     #: canonical project name -> file name -> bytes
     packages: dict[str, dict[str, bytes]] = field(default_factory=dict)
     fail_next: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    #: merge request iid -> its notes, oldest first
+    notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    note_clock: int = 0
     port: int = 0
 
     @property
@@ -142,6 +151,9 @@ class FakeGitLab:
             return Response(401, {"message": "401 Unauthorized"})
         if method == "POST" and sub == "releases":
             return self._create_release(body)
+        note = re.fullmatch(r"merge_requests/(\d+)/notes(?:/(\d+))?", sub)
+        if note:
+            return self._note(method, int(note[1]), note[2] and int(note[2]), body)
         if method == "GET" and sub.startswith("releases/"):
             tag = unquote(sub[len("releases/") :])
             if tag in self.releases:
@@ -200,6 +212,34 @@ class FakeGitLab:
         }
         self.releases[tag] = release
         return Response(201, release)
+
+    # --- merge request notes ---------------------------------------------------------------------
+
+    def _note(self, method: str, mr_iid: int, note_id: int | None, body: Any) -> Response:
+        notes = self.notes.setdefault(mr_iid, [])
+        self.note_clock += 1
+        stamp = f"2026-01-01T00:{self.note_clock // 60:02d}:{self.note_clock % 60:02d}.000Z"
+        if method == "GET" and note_id is None:
+            return Response(200, sorted(notes, key=lambda n: n["updated_at"], reverse=True))
+        if method == "POST" and note_id is None:
+            if not isinstance(body, dict) or not body.get("body"):
+                return Response(400, {"error": "body is missing"})
+            created = {
+                "id": 1000 + sum(len(n) for n in self.notes.values()),
+                "body": body["body"],
+                "created_at": stamp,
+                "updated_at": stamp,
+                "noteable_iid": mr_iid,
+            }
+            notes.append(created)
+            return Response(201, created)
+        if method == "PUT" and note_id is not None:
+            for existing in notes:
+                if existing["id"] == note_id and isinstance(body, dict) and body.get("body"):
+                    existing.update(body=body["body"], updated_at=stamp)
+                    return Response(200, existing)
+            return Response(404, {"message": "404 Not found"})
+        return Response(405, {"error": "405 Method Not Allowed"})
 
     # --- PyPI registry ---------------------------------------------------------------------------
 
