@@ -10,12 +10,16 @@ The story runs once (module fixture), as it would happen; each test checks one c
 3. the cluster admin follows the runbook artifact; the scheduled drift check passes;
 4. a colleague points a job back at the old wheel by hand; the scheduled drift check fails.
 
-The Databricks and index credentials reach the jobs only as CI/CD variables; no log shows them.
+The jobs authenticate to Databricks as the README recommends: no stored secret, the GitLab ID
+token of the job (``id_tokens:``) exchanged for a workspace token under a federation policy on the
+project path. gitlab-ci-local mints no ID tokens, so the test plays GitLab and passes a signed one
+in ``WHEELSHIP_ID_TOKEN``. Neither it nor the index password shows in any log or kept file.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +30,19 @@ import requests
 
 from conftest import Runner
 from support import example_workspace as ws
-from support.consumer import Consumer, include_component, make_example_consumer
+from support.consumer import (
+    CONSUMER_PATH,
+    HOST,
+    Consumer,
+    include_component,
+    make_example_consumer,
+)
 from support.gitlab_ci_local import GitlabCiLocal, Pipeline, PipelineRun
 from support.pypiserver import PypiServer, run_pypiserver
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client
 from wheelship.emulator import Emulator
+from wheelship.emulator.auth import make_jwt
 
 TAG = "v1.1.0"
 NEW = "1.1.0"
@@ -45,6 +56,9 @@ UNGATED = (
     "wheelship-runbook",
 )
 CLUSTERS = (ws.RUNNING, ws.TERMINATED, ws.RESTRICTED)
+DEPLOYER = "5f1d3c9e-0000-4000-8000-0000000d3910"  # the service principal's application id
+SIGNING_KEY = "gitlab-oidc-signing-key-of-the-test"
+AUDIENCE = "databricks-account-of-the-test"
 
 
 @dataclass
@@ -53,6 +67,7 @@ class Story:
     emu: Emulator
     index: PypiServer
     previous_wheel: Path
+    id_token: str
     runs: dict[str, PipelineRun] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
     invariants: dict[str, list[str]] = field(default_factory=dict)
@@ -79,7 +94,9 @@ def snapshot(emu: Emulator) -> dict[str, Any]:
         "clusters": {cid: emu.cluster(cid) for cid in CLUSTERS},
         "files": sorted(emu.files(ws.ARTIFACTS)),
         "mutations": [
-            f"{r.method} {r.path}" for r in emu.requests if r.method not in ("GET", "HEAD")
+            f"{r.method} {r.path}"
+            for r in emu.requests
+            if r.method not in ("GET", "HEAD") and r.path.startswith("/api/")
         ],
     }
 
@@ -113,13 +130,51 @@ def edit_job_by_hand(emu: Emulator, job_id: int, version: str) -> None:
         admin.close()
 
 
+def id_token_for(ref: str) -> str:
+    """The ID token GitLab would give a job of this project's pipeline for ``ref``."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{HOST}",
+        "aud": AUDIENCE,
+        "sub": f"project_path:{CONSUMER_PATH}:ref_type:tag:ref:{ref}",
+        "project_path": CONSUMER_PATH,
+        "ref_type": "tag",
+        "ref": ref,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+    }
+    return make_jwt(claims, SIGNING_KEY)
+
+
+def workspace_seed(previous: Path, registry: str) -> dict[str, Any]:
+    """The demo's workspace, and a deployer service principal federated with this project."""
+    return {
+        **ws.seed(previous, registry),
+        "service_principals": [
+            {"application_id": DEPLOYER, "display_name": "tsff-deployer", "permission": "admin"}
+        ],
+        "oidc_federation": [
+            {
+                "issuer": f"https://{HOST}",
+                "audiences": [AUDIENCE],
+                # Release tags change the sub claim every time: match the project path instead.
+                "subject_claim": "project_path",
+                "subject": CONSUMER_PATH,
+                "service_principal": DEPLOYER,
+                "hs256_secret": SIGNING_KEY,
+            }
+        ],
+    }
+
+
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[Story]:
     base = tmp_path_factory.mktemp("release")
     previous = ws.build_previous_release(base)
     with (
         run_pypiserver(base / "index") as index,
-        Emulator(seed=ws.seed(previous, index.simple_url), clock_speed=CLOCK_SPEED) as emu,
+        Emulator(seed=workspace_seed(previous, index.simple_url), clock_speed=CLOCK_SPEED) as emu,
     ):
         (index.packages / previous.name).write_bytes(previous.read_bytes())  # the last release
         ci = {
@@ -128,6 +183,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
                     "full-pipeline",
                     {
                         **runner.install_inputs,
+                        "oidc-audience": AUDIENCE,
                         "repository-url": index.url,
                         "password-variable": "INDEX_PASSWORD",
                         "runbook-target": "restricted",
@@ -139,22 +195,25 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
         consumer.commit("Holt-Winters: damped trend by default")
         consumer.repo.tag(TAG)
         consumer.push("main", "--tags")
+        id_token = id_token_for(TAG)
         variables = {
             "WHEELSHIP_ISOLATION": "none",  # the runner has the build requirements
             "TWINE_USERNAME": index.username,
             "INDEX_PASSWORD": index.password,
             "DATABRICKS_HOST": emu.url,
-            "DATABRICKS_TOKEN": emu.token,
+            # What the project sets up for OIDC federation (README "OIDC with Databricks").
+            "DATABRICKS_AUTH_TYPE": "env-oidc",
+            "DATABRICKS_CLIENT_ID": DEPLOYER,
+            "WHEELSHIP_ID_TOKEN": id_token,  # GitLab's part: the job's id_tokens entry
         }
         gcl = GitlabCiLocal(consumer.path, env=runner.env)
         tag, schedule = Pipeline.tag(TAG), Pipeline.schedule("main")
-        story = Story(consumer, emu, index, previous)
+        story = Story(consumer, emu, index, previous, id_token)
 
         def run(name: str, *jobs: str, **kwargs: Any) -> PipelineRun:
             return gcl.run(*jobs, **kwargs).keep(base / "runs" / name)
 
         story.states["before"] = snapshot(emu)
-
         story.runs["whole"] = run("whole", pipeline=tag, variables=variables)
         story.runs["gated"] = run("gated", *UNGATED, pipeline=tag, variables=variables)
         story.states["gated"] = snapshot(emu)
@@ -307,14 +366,23 @@ def test_status_reports_the_drift_after_deploy_and_the_schedule_checks_it(story:
     assert report["drift"] is True
 
 
+def test_the_jobs_authenticate_with_their_id_token_alone(story: Story) -> None:
+    # Every pipeline request came with a token exchanged for the job's ID token (the "admin"
+    # requests are the test's: the runbook's calls and the hand edit).
+    pipeline = [r for r in story.emu.requests if r.token != "admin"]
+    exchanges = [r for r in pipeline if r.path == "/oidc/v1/token"]
+    assert exchanges and all(r.status == 200 for r in exchanges)
+    assert {r.token for r in pipeline if r.path.startswith("/api/")} == {f"oauth:{DEPLOYER}"}
+
+
 def test_no_credential_reaches_a_log_or_an_artifact(story: Story) -> None:
     logged = story.everything_logged()
-    assert story.emu.token not in logged
+    assert story.id_token not in logged
     assert story.index.password not in logged
     # Nor any file gitlab-ci-local keeps: logs, artifacts, job scripts, the builds' copies.
     state = story.consumer.path / ".gitlab-ci-local"
     for path in [*state.rglob("*"), *(story.consumer.path.parent / "runs").rglob("*")]:
         if path.is_file() and not path.is_symlink():
             data = path.read_bytes()
-            assert story.emu.token.encode() not in data, path
+            assert story.id_token.encode() not in data, path
             assert story.index.password.encode() not in data, path
