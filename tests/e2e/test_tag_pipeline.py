@@ -8,7 +8,8 @@ The story runs once (module fixture), as it would happen; each test checks one c
 2. someone starts ``wheelship-deploy`` (gitlab-ci-local ``--manual``); ``wheelship-status``,
    which waits for it, reports where each version is; publish runs again and changes nothing;
 3. the cluster admin follows the runbook artifact; the scheduled drift check passes;
-4. a colleague points a job back at the old wheel by hand; the scheduled drift check fails.
+4. a colleague points a job back at the old wheel by hand; the scheduled drift check fails;
+5. someone starts the manual ``wheelship-rollback`` job: 1.0.0 is back everywhere it may go.
 
 The jobs authenticate to Databricks as the README recommends: no stored secret, the GitLab ID
 token of the job (``id_tokens:``) exchanged for a workspace token under a federation policy on the
@@ -79,6 +80,12 @@ class Story:
         )
 
 
+def built(story: Story) -> dict[str, Any]:
+    """The build job's manifest."""
+    dist = story.runs["gated"].artifacts("wheelship-build") / "dist"
+    return json.loads((dist / "wheelship-manifest.json").read_text())  # type: ignore[no-any-return]
+
+
 def libraries(emu: Emulator, cluster_id: str) -> list[tuple[str, str]]:
     return sorted(
         (json.dumps(lib["library"], sort_keys=True), lib["status"])
@@ -101,33 +108,29 @@ def snapshot(emu: Emulator) -> dict[str, Any]:
     }
 
 
-def follow_runbook(emu: Emulator, runbook: dict[str, Any]) -> None:
-    """What the cluster admin does with the runbook artifact: send its API calls."""
+def admin_call(emu: Emulator, path: str, body: dict[str, Any], method: str = "POST") -> None:
+    """A workspace admin's API call (the admin token; not the pipeline's credentials)."""
     admin = Client(emu.url, PatAuth(emu.token))
     try:
-        for entry in runbook["clusters"]:
-            for call in entry["api_calls"]:
-                if call["method"] != "GET":
-                    admin.request(call["method"], call["path"], json_body=call["body"])
+        admin.request(method, path, json_body=body)
     finally:
         admin.close()
+
+
+def follow_runbook(emu: Emulator, runbook: dict[str, Any]) -> None:
+    """What the cluster admin does with the runbook artifact: send its API calls."""
+    for entry in runbook["clusters"]:
+        for call in entry["api_calls"]:
+            if call["method"] != "GET":
+                admin_call(emu, call["path"], call["body"], call["method"])
     emu.settle()
 
 
 def edit_job_by_hand(emu: Emulator, job_id: int, version: str) -> None:
     """A colleague puts the old wheel back into one job through the API (as the UI does)."""
-    settings = emu.job_settings(job_id)
-    task = settings["tasks"][0]
+    task = emu.job_settings(job_id)["tasks"][0]
     task["libraries"] = [{"whl": ws.wheel_path(version)}]
-    admin = Client(emu.url, PatAuth(emu.token))
-    try:
-        admin.request(
-            "POST",
-            "/api/2.1/jobs/update",
-            json_body={"job_id": job_id, "new_settings": {"tasks": [task]}},
-        )
-    finally:
-        admin.close()
+    admin_call(emu, "/api/2.1/jobs/update", {"job_id": job_id, "new_settings": {"tasks": [task]}})
 
 
 def id_token_for(ref: str) -> str:
@@ -230,6 +233,9 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
         emu.settle()
         story.states["deployed"] = snapshot(emu)
         story.invariants["deployed"] = emu.invariants()
+        admin_call(emu, "/api/2.1/clusters/start", {"cluster_id": ws.TERMINATED})  # tonight
+        emu.settle()
+        story.states["nightly started"] = snapshot(emu)
 
         runbook = story.runs["gated"].artifacts("wheelship-runbook") / "runbook.json"
         follow_runbook(emu, json.loads(runbook.read_text()))
@@ -239,6 +245,17 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
 
         edit_job_by_hand(emu, 1001, ws.PREVIOUS)
         story.runs["drift"] = run("drift", pipeline=schedule, variables=variables)
+
+        story.runs["rollback"] = run(
+            "rollback",
+            "wheelship-rollback",
+            pipeline=tag,
+            variables=variables,
+            manual=["wheelship-rollback"],
+        )
+        emu.settle()
+        story.states["rolled back"] = snapshot(emu)
+        story.invariants["rolled back"] = emu.invariants()
         yield story
         assert emu.internal_errors == []
 
@@ -259,7 +276,7 @@ def test_the_manual_gate_holds_the_deploy_and_everything_before_it_runs(story: S
 def test_the_release_is_built_tested_and_published_to_the_index(story: Story) -> None:
     gated = story.runs["gated"]
     dist = gated.artifacts("wheelship-build") / "dist"
-    manifest = json.loads((dist / "wheelship-manifest.json").read_text())
+    manifest = built(story)
     assert (manifest["name"], manifest["version"], manifest["tag"]) == ("tsff", NEW, TAG)
     assert gated.dotenv("wheelship-build")["WHEELSHIP_VERSION"] == NEW
     assert "7 passed" in gated.log("wheelship-test")
@@ -310,19 +327,12 @@ def test_deploy_repoints_every_job_and_leaves_one_version_on_each_automated_clus
         (old_wheel, "UNINSTALL_ON_RESTART"),
         (new_wheel, "PENDING"),
     ]
+    assert story.states["nightly started"]["libraries"][ws.TERMINATED] == [(new_wheel, "INSTALLED")]
     assert story.invariants["deployed"] == []
-    assert ws.wheel_path(NEW) in after["files"] and ws.wheel_path("1.0.0") in after["files"]
-    assert story.emu.file_sha256(ws.wheel_path(NEW)) == next(
-        f["sha256"]
-        for f in json.loads(
-            (
-                story.runs["gated"].artifacts("wheelship-build")
-                / "dist"
-                / "wheelship-manifest.json"
-            ).read_text()
-        )["files"]
-        if f["name"].endswith(".whl")
-    )
+    # The wheel in the workspace is the build's, and the previous one stays for rollback.
+    assert after["files"] == [ws.wheel_path("1.0.0"), ws.wheel_path(NEW)]
+    (wheel,) = [f for f in built(story)["files"] if f["name"].endswith(".whl")]
+    assert story.emu.file_sha256(ws.wheel_path(NEW)) == wheel["sha256"]
 
 
 def test_a_manual_mode_cluster_gets_a_runbook_and_is_not_touched(story: Story) -> None:
@@ -364,6 +374,23 @@ def test_status_reports_the_drift_after_deploy_and_the_schedule_checks_it(story:
     ) in log
     report = json.loads((drift.artifacts("wheelship-status") / "status.json").read_text())
     assert report["drift"] is True
+
+
+def test_the_manual_rollback_job_brings_the_previous_release_back(story: Story) -> None:
+    run = story.runs["rollback"]
+    assert run.returncode == 0, run.explain()
+    assert f"rolled prod back to tsff {ws.PREVIOUS}" in run.log("wheelship-rollback")
+    state = story.states["rolled back"]
+    for job_id in ws.TSFF_JOBS:
+        refs = ws.tsff_references(state["jobs"][job_id])
+        assert refs and all(ws.PREVIOUS in ref and NEW not in ref for ref in refs), (job_id, refs)
+    old_wheel = json.dumps({"whl": ws.wheel_path(ws.PREVIOUS)})
+    for cluster in (ws.RUNNING, ws.TERMINATED):
+        assert state["libraries"][cluster] == [(old_wheel, "INSTALLED")], cluster
+    assert story.invariants["rolled back"] == []
+    assert ws.wheel_path(NEW) in state["files"], "a rollback deletes nothing"
+    report = json.loads((run.artifacts("wheelship-rollback") / "deploy-report.json").read_text())
+    assert report["plan"]["version"] == ws.PREVIOUS
 
 
 def test_the_jobs_authenticate_with_their_id_token_alone(story: Story) -> None:
