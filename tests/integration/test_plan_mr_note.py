@@ -1,4 +1,5 @@
-"""``wheelship plan --mr-note``: the plan as one note per target on the merge request, over HTTP
+"""``wheelship plan --mr-note`` beyond the CLI test in ``deploy/test_deploy_it_mrnote.py``: one note
+per target, GitLab's size limit, pipelines without a merge request, a rejected token — over HTTP
 against the fake of GitLab's notes API (``support.fake_gitlab``)."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 
 from support.fake_gitlab import FakeGitLab, run_fake_gitlab
 from wheelship.deploy.mrnote import MAX_NOTE, marker, post_plan_note
-from wheelship.errors import ConfigurationError, GitLabError
+from wheelship.errors import GitLabError
 
 TOKEN = "glpat-note-writer"
 
@@ -59,16 +60,6 @@ def test_outside_a_merge_request_nothing_is_posted(
     assert post_plan_note("# plan", "prod", "PLAN_NOTE_TOKEN", env) is None
     assert fake.requests == []
     assert "not a merge request pipeline, so no note was posted" in capsys.readouterr().err
-
-
-def test_an_empty_token_variable_is_a_configuration_error(fake: FakeGitLab) -> None:
-    with pytest.raises(ConfigurationError) as err:
-        post_plan_note("# plan", "prod", "PLAN_NOTE_TOKEN", mr_env(fake, PLAN_NOTE_TOKEN=""))
-    assert str(err.value) == (
-        "--mr-note needs a GitLab token in the CI/CD variable PLAN_NOTE_TOKEN, which is empty — "
-        "add a project access token with api scope as a masked variable of that name"
-    )
-    assert fake.requests == []
 
 
 def test_a_rejected_token_says_to_renew_it(fake: FakeGitLab) -> None:

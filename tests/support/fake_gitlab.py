@@ -12,6 +12,9 @@ Releases API (``JOB-TOKEN`` or ``PRIVATE-TOKEN`` header, else 401; another proje
   does (annotated when ``tag_message`` is given), so a later ``git fetch --tags`` sees it.
 * ``GET /api/v4/projects/:id/releases/:tag_name``: 200 or 404.
 
+Merge request notes (same token headers): ``GET``/``POST /api/v4/projects/:id/merge_requests/
+:iid/notes`` (list newest first; create 201) and ``PUT .../notes/:note_id`` (edit 200).
+
 PyPI package registry (HTTP Basic auth: user ``gitlab-ci-token`` with the job token, or any user
 with the private token; else 401):
 
@@ -22,12 +25,6 @@ with the private token; else 401):
   ``pypi_pep_691_json`` feature flag). An unknown package redirects to pypi.org when
   ``pypi_forwarding`` is on (GitLab's package forwarding, on by default), else 404.
 * ``GET /api/v4/projects/:id/packages/pypi/files/:sha256/:file_name`` — the file.
-
-Merge-request notes (``PRIVATE-TOKEN`` or ``JOB-TOKEN`` header; api/notes):
-
-* ``GET /api/v4/projects/:id/merge_requests/:iid/notes`` — the notes, newest update first;
-* ``POST`` the same path (JSON ``body``): 201 with the note; ``PUT .../notes/:note_id``: 200, or
-  404 for an unknown note.
 
 Every request is recorded (method, path, headers, JSON body) so tests check exactly what wheelship
 sent. ``fail_next`` injects one canned response for a ``"METHOD /path"`` key.
@@ -91,9 +88,8 @@ class FakeGitLab:
     #: canonical project name -> file name -> bytes
     packages: dict[str, dict[str, bytes]] = field(default_factory=dict)
     fail_next: dict[str, tuple[int, Any]] = field(default_factory=dict)
-    #: merge request iid -> its notes, oldest first
+    #: merge request iid -> its notes (``wheelship plan --mr-note``)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    note_clock: int = 0
     port: int = 0
 
     @property
@@ -151,15 +147,33 @@ class FakeGitLab:
             return Response(401, {"message": "401 Unauthorized"})
         if method == "POST" and sub == "releases":
             return self._create_release(body)
-        note = re.fullmatch(r"merge_requests/(\d+)/notes(?:/(\d+))?", sub)
-        if note:
-            return self._note(method, int(note[1]), note[2] and int(note[2]), body)
         if method == "GET" and sub.startswith("releases/"):
             tag = unquote(sub[len("releases/") :])
             if tag in self.releases:
                 return Response(200, self.releases[tag])
             return Response(404, {"message": "404 Not Found"})
+        notes = re.fullmatch(r"merge_requests/(\d+)/notes(?:/(\d+))?", sub)
+        if notes:
+            return self._notes(method, int(notes.group(1)), notes.group(2), body)
         return Response(404, {"error": "404 Not Found"})
+
+    # --- merge request notes (api/notes: list newest first, create 201, edit 200) ---------------
+
+    def _notes(self, method: str, iid: int, note_id: str | None, body: Any) -> Response:
+        notes = self.notes.setdefault(iid, [])
+        if method == "GET" and note_id is None:
+            return Response(200, sorted(notes, key=lambda n: -int(n["id"])))
+        if method == "POST" and note_id is None and isinstance(body, dict) and body.get("body"):
+            note = {"id": 1000 + sum(len(v) for v in self.notes.values()), "body": body["body"]}
+            notes.append(note)
+            return Response(201, note)
+        if method == "PUT" and note_id is not None and isinstance(body, dict):
+            for note in notes:
+                if str(note["id"]) == note_id:
+                    note["body"] = body.get("body", note["body"])
+                    return Response(200, note)
+            return Response(404, {"message": "404 Note Not Found"})
+        return Response(400, {"message": "400 Bad request"})
 
     # --- releases --------------------------------------------------------------------------------
 
@@ -212,34 +226,6 @@ class FakeGitLab:
         }
         self.releases[tag] = release
         return Response(201, release)
-
-    # --- merge request notes ---------------------------------------------------------------------
-
-    def _note(self, method: str, mr_iid: int, note_id: int | None, body: Any) -> Response:
-        notes = self.notes.setdefault(mr_iid, [])
-        self.note_clock += 1
-        stamp = f"2026-01-01T00:{self.note_clock // 60:02d}:{self.note_clock % 60:02d}.000Z"
-        if method == "GET" and note_id is None:
-            return Response(200, sorted(notes, key=lambda n: n["updated_at"], reverse=True))
-        if method == "POST" and note_id is None:
-            if not isinstance(body, dict) or not body.get("body"):
-                return Response(400, {"error": "body is missing"})
-            created = {
-                "id": 1000 + sum(len(n) for n in self.notes.values()),
-                "body": body["body"],
-                "created_at": stamp,
-                "updated_at": stamp,
-                "noteable_iid": mr_iid,
-            }
-            notes.append(created)
-            return Response(201, created)
-        if method == "PUT" and note_id is not None:
-            for existing in notes:
-                if existing["id"] == note_id and isinstance(body, dict) and body.get("body"):
-                    existing.update(body=body["body"], updated_at=stamp)
-                    return Response(200, existing)
-            return Response(404, {"message": "404 Not found"})
-        return Response(405, {"error": "405 Method Not Allowed"})
 
     # --- PyPI registry ---------------------------------------------------------------------------
 

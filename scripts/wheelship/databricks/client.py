@@ -19,7 +19,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -57,8 +57,10 @@ class Auth(Protocol):
 
 
 #: Requests per second per endpoint, from Databricks' published per-workspace limits
-#: (resource-limits page); endpoints it does not list get DEFAULT_RATE. The client paces itself
-#: a little under them, so a wide deploy is not answered with 429s (each costs >= 1 s).
+#: (resource-limits page). The client paces itself a little under them, so a wide deploy is not
+#: answered with 429s (each costs at least a second). Endpoints without a published limit are
+#: not paced until the workspace throttles them; then they get a pace learned from the rate
+#: that was just too fast.
 PUBLISHED_RATE_LIMITS: dict[str, float] = {
     "POST /api/*/jobs/create": 20,
     "POST /api/*/jobs/run-now": 20,
@@ -70,52 +72,59 @@ PUBLISHED_RATE_LIMITS: dict[str, float] = {
     "GET /api/2.0/workspace/export": 60,
     "* /api/2.0/fs/*": 100,
 }
-DEFAULT_RATE = 100.0
-PACING = 0.95  # fraction of the published rate the client uses
+PACING = 0.95  # fraction of a published rate the client uses
+BACKOFF = 0.7  # a 429 multiplies the endpoint's pace by this
+_WINDOW = 2.0  # seconds of history to measure the rate that was throttled
 
 
 class RateLimiter:
-    """Token buckets per endpoint; a 429 lowers that endpoint's rate (multiplicative
-    decrease), so a workspace with tighter limits than published converges instead of
-    being hammered."""
+    """Token buckets per endpoint (``METHOD /path``): published limits from the start, learned
+    ones after a 429 (multiplicative decrease on every further 429)."""
 
     def __init__(
         self,
         limits: Mapping[str, float] | None = None,
-        default: float = DEFAULT_RATE,
         *,
         pacing: float = PACING,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.limits = dict(PUBLISHED_RATE_LIMITS if limits is None else limits)
-        self.default = default
         self.pacing = pacing
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._buckets: dict[str, list[float]] = {}  # key -> [rate, tokens, stamp]
+        self._recent: dict[str, deque[float]] = {}  # unpaced keys -> send times
         self.throttled: Counter[str] = Counter()
 
-    def _rate_for(self, key: str) -> float:
+    def _published(self, key: str) -> float | None:
         for pattern, rate in self.limits.items():
             if fnmatch.fnmatchcase(key, pattern):
-                return float(rate)
-        return self.default
+                return float(rate) * self.pacing
+        return None
 
-    def _bucket(self, key: str) -> list[float]:
+    def _bucket(self, key: str) -> list[float] | None:
         bucket = self._buckets.get(key)
         if bucket is None:
-            rate = self._rate_for(key) * self.pacing
+            rate = self._published(key)
+            if rate is None:
+                return None
             bucket = self._buckets[key] = [rate, rate, self._clock()]
         return bucket
 
     def acquire(self, key: str) -> None:
         while True:
             with self._lock:
-                bucket = self._bucket(key)
-                rate, tokens, stamp = bucket
                 now = self._clock()
+                bucket = self._bucket(key)
+                if bucket is None:
+                    recent = self._recent.setdefault(key, deque())
+                    recent.append(now)
+                    while recent and recent[0] < now - _WINDOW:
+                        recent.popleft()
+                    return
+                rate, tokens, stamp = bucket
                 tokens = min(rate, tokens + (now - stamp) * rate)
                 if tokens >= 1.0 - 1e-9:  # float slack: a sleep of exactly the gap must suffice
                     bucket[1], bucket[2] = max(0.0, tokens - 1.0), now
@@ -126,8 +135,16 @@ class RateLimiter:
 
     def throttle(self, key: str) -> None:
         with self._lock:
-            bucket = self._bucket(key)
-            bucket[0] = max(1.0, bucket[0] * 0.7)
+            now = self._clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                recent = self._recent.pop(key, deque())
+                seen = [t for t in recent if t >= now - _WINDOW]
+                span = max(now - seen[0], 0.5) if seen else 1.0
+                observed = len(seen) / span
+                rate = self._published(key) or observed
+                bucket = self._buckets[key] = [rate, 0.0, now]
+            bucket[0] = max(1.0, bucket[0] * BACKOFF)
             bucket[1] = min(bucket[1], 0.0)
             self.throttled[key] += 1
 
@@ -453,18 +470,20 @@ class Client:
         work = list(items)
         if len(work) <= 1 or self.concurrency == 1:
             return [fn(item) for item in work]
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(work))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.concurrency, len(work)))
+        try:
             futures: list[Future[R]] = [pool.submit(fn, item) for item in work]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in futures if f in done and f.exception() is not None]
             if failed:
-                for f in pending:
-                    f.cancel()
-                wait([f for f in pending if not f.cancelled()])
                 exc = failed[0].exception()
                 assert exc is not None
                 raise exc
             return [f.result() for f in futures]
+        finally:
+            # On an error or Ctrl-C nothing new starts; calls in flight finish (each is a whole
+            # step, so the workspace is left between steps).
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         self.session.close()

@@ -94,15 +94,17 @@ def _release(project: Path) -> None:
     )
 
 
-def _build(project: Path, outdir: Path | None) -> BuildResult:
+def _build(project: Path, outdir: Path | None, isolation: list[str]) -> BuildResult:
     """Build offline with this interpreter's setuptools when it can (wheelship depends on it),
-    else in the cached build environment."""
+    else in the cached build environment. ``isolation`` remembers the choice for the next build."""
     version = VersionSettings(project=project)
-    try:
-        return build_project(BuildSettings(version=version, outdir=outdir, isolation="none"))
-    except WheelshipError as exc:
-        log.info(f"building in a build environment instead ({exc.what})")
-        return build_project(BuildSettings(version=version, outdir=outdir, isolation="cached"))
+    if isolation[0] == "none":
+        try:
+            return build_project(BuildSettings(version=version, outdir=outdir, isolation="none"))
+        except WheelshipError as exc:
+            log.info(f"building in a build environment instead ({exc.what})")
+            isolation[0] = "cached"
+    return build_project(BuildSettings(version=version, outdir=outdir, isolation=isolation[0]))
 
 
 def _heading(step: str) -> None:
@@ -121,7 +123,8 @@ def run_demo(settings: DemoSettings) -> DemoResult:
 
     _heading("1. the example project tsff, and its release in production (1.0.0)")
     example_project(project, tag=PREVIOUS_TAG)
-    previous = _build(project, Path("dist-1.0.0"))
+    isolation = ["none"]
+    previous = _build(project, Path("dist-1.0.0"), isolation)
     log.result(f"built {previous.wheel.name} from tag {PREVIOUS_TAG} ({previous.seconds:.1f} s)")
 
     with Emulator(
@@ -140,7 +143,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
 
         _heading(f"3. a new release: tag {NEW_TAG}, build")
         _release(project)
-        new = _build(project, None)
+        new = _build(project, None, isolation)
         log.result(f"built {new.wheel.name} ({new.seconds:.1f} s); manifest {new.manifest.version}")
         (project / "wheelship.yml").write_text(workspace.CONFIG)
         log.result(f"wrote {project / 'wheelship.yml'}")

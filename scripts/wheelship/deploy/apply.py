@@ -59,7 +59,9 @@ class ApplyResult:
     smoke: dict[str, Any] | None = None
     phases: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
-    requests: int = 0
+    requests: int = 0  # sent while applying
+    requests_total: int = 0  # sent by the whole command, reads included
+    request_counts: dict[str, int] = field(default_factory=dict)  # per endpoint, retries included
     error: str | None = None
 
     @property

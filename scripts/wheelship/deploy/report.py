@@ -199,6 +199,8 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         "seconds": result.seconds,
         "phases": result.phases,
         "requests": result.requests,
+        "requests_total": result.requests_total,
+        "request_counts": result.request_counts,
         "steps": [asdict(s) for s in result.steps],
         "clusters": [asdict(c) for c in result.clusters],
         "smoke": result.smoke,
@@ -217,7 +219,8 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
         f"Artifact: `{plan.artifact}`"
         + (f" (sha256 `{plan.sha256}`)" if plan.sha256 else "")
         + "  ",
-        f"Duration: {result.seconds:.1f} s, {result.requests} API requests",
+        f"Duration: {result.seconds:.1f} s, {result.requests} API requests "
+        f"({result.requests_total} with the reads)",
         "",
     ]
     if result.error:

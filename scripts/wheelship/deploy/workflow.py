@@ -172,6 +172,8 @@ def _apply(
     try:
         result = applier.run()
     finally:
+        applier.result.requests_total = s.client.requests_sent
+        applier.result.request_counts = dict(s.client.counts)
         report.write_deploy_report(plan, applier.result, settings.out)
     return result
 

@@ -125,6 +125,10 @@ def test_deploy_repoints_updates_clusters_and_retains(
     assert "tsff 1.3.0 on prod: nothing to change" in capsys.readouterr().out
     assert mutations(ws) == ["POST /api/2.2/jobs/run-now"]  # only the smoke run
     assert ws.emu.invariants() == []
+    # the token is nowhere: not in the output, not in any file written
+    captured = capsys.readouterr()
+    written = "".join(p.read_text() for p in settings.out.rglob("*") if p.is_file())
+    assert ws.emu.token not in captured.out + captured.err + written
 
 
 @pytest.fixture(autouse=True)

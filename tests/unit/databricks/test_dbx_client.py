@@ -222,7 +222,7 @@ def test_paginate_refuses_a_repeating_token() -> None:
         list(make(fake).paginate("/l", None, "items"))
 
 
-def test_a_429_holds_back_every_thread_on_that_endpoint() -> None:
+def test_a_429_gates_the_endpoint_and_paces_it_from_then_on() -> None:
     clock = Clock()
     fake = FakeTransport().on(
         "GET",
@@ -232,10 +232,12 @@ def test_a_429_holds_back_every_thread_on_that_endpoint() -> None:
     )
     client = make(fake, clock)
     client.get("/e")
-    # a later call on the same endpoint waits for the gate without sending anything first
+    assert clock.sleeps == [2.05]  # Retry-After (+ jitter) before the retry
+    assert client._gates["/e"] == pytest.approx(2.05)  # other threads wait for it too
+    assert client.limiter.throttled["GET /e"] == 1
     clock.sleeps.clear()
     client.get("/e")
-    assert clock.sleeps == []  # the gate (2.05 s) had passed: the first call slept it already
+    assert clock.sleeps and max(clock.sleeps) < 1  # paced, no longer gated
 
 
 def test_map_bounds_concurrency_and_keeps_order() -> None:
@@ -292,23 +294,39 @@ def test_streamed_upload_body_is_reopened_on_retry(tmp_path: object) -> None:
     assert [len(c.body) for c in fake.calls] == [1000, 1000]
 
 
-def test_rate_limiter_paces_each_endpoint_under_its_published_limit() -> None:
+def test_rate_limiter_paces_endpoints_with_published_limits() -> None:
     from wheelship.databricks.client import RateLimiter
 
     clock = Clock()
     limiter = RateLimiter(
-        {"POST /api/*/jobs/run-now": 20}, default=100, pacing=1.0, clock=clock, sleep=clock.sleep
+        {"POST /api/*/jobs/run-now": 20}, pacing=1.0, clock=clock, sleep=clock.sleep
     )
     for _ in range(20 + 40):  # a full bucket of 20, then 40 paced at 20/s
         limiter.acquire("POST /api/2.2/jobs/run-now")
     assert clock.now == pytest.approx(2.0, abs=0.01)
     start = clock.now
-    for _ in range(100):  # another endpoint has its own (default) bucket
+    for _ in range(500):  # no published limit: not paced
         limiter.acquire("POST /api/2.2/jobs/update")
     assert clock.now == start
-    limiter.throttle("POST /api/2.2/jobs/update")
-    assert limiter.throttled["POST /api/2.2/jobs/update"] == 1
+    limiter.throttle("POST /api/2.2/jobs/run-now")
     before = clock.now
-    for _ in range(7):
-        limiter.acquire("POST /api/2.2/jobs/update")
-    assert clock.now - before == pytest.approx(0.1, abs=0.01)  # 70/s after a 429
+    for _ in range(14):
+        limiter.acquire("POST /api/2.2/jobs/run-now")
+    assert clock.now - before == pytest.approx(1.0, abs=0.01)  # 14/s after a 429
+
+
+def test_rate_limiter_learns_a_pace_for_unpublished_endpoints_from_a_429() -> None:
+    from wheelship.databricks.client import RateLimiter
+
+    clock = Clock()
+    limiter = RateLimiter({}, clock=clock, sleep=clock.sleep)
+    key = "POST /api/2.2/jobs/update"
+    for _ in range(100):  # 200 requests/s ...
+        limiter.acquire(key)
+        clock.now += 0.005
+    limiter.throttle(key)  # ... were too many
+    before = clock.now
+    for _ in range(140):
+        limiter.acquire(key)
+    assert clock.now - before == pytest.approx(1.0, abs=0.05)  # 0.7 x 200/s
+    assert limiter.throttled[key] == 1
