@@ -32,6 +32,7 @@ EXTRA = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Read-only. Exit 3 with --fail-on-drift when more than one version is live."
     _targets.configure(parser, EXTRA)
 
 
