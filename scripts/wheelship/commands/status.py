@@ -32,7 +32,10 @@ EXTRA = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "Read-only. Exit 3 with --fail-on-drift when more than one version is live."
+    parser.epilog = (
+        "Read-only (writes only the --json report). Exit 3 with --fail-on-drift when more than "
+        "one version is live, after printing the report."
+    )
     _targets.configure(parser, EXTRA)
 
 
