@@ -12,6 +12,12 @@ EXTRA = [_targets.DIST]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Steps, in order: upload (verified; never overwrites other bytes), repoint jobs,\n"
+        "clusters (automated mode), retention, smoke run. Idempotent: run it again after any\n"
+        "interruption. Writes plan.md/json, deploy-report.md/json (and runbook.md/json for\n"
+        "manual-mode clusters) to --out. Exit 2: bad configuration; 1: a step failed."
+    )
     _targets.configure(parser, EXTRA)
 
 

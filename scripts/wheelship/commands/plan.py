@@ -29,6 +29,7 @@ EXTRA = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = "Read-only (a read-only token suffices). Writes plan.md and plan.json to --out."
     _targets.configure(parser, EXTRA)
 
 

@@ -75,6 +75,7 @@ PUBLISHED_RATE_LIMITS: dict[str, float] = {
 PACING = 0.95  # fraction of a published rate the client uses
 BACKOFF = 0.7  # a 429 multiplies the endpoint's pace by this
 _WINDOW = 2.0  # seconds of history to measure the rate that was throttled
+_COOLDOWN = 1.0  # 429s this soon after a decrease do not decrease again
 
 
 class RateLimiter:
@@ -96,6 +97,7 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, list[float]] = {}  # key -> [rate, tokens, stamp]
         self._recent: dict[str, deque[float]] = {}  # unpaced keys -> send times
+        self._decreased: dict[str, float] = {}  # key -> when its pace was last lowered
         self.throttled: Counter[str] = Counter()
 
     def _published(self, key: str) -> float | None:
@@ -136,6 +138,7 @@ class RateLimiter:
     def throttle(self, key: str) -> None:
         with self._lock:
             now = self._clock()
+            self.throttled[key] += 1
             bucket = self._buckets.get(key)
             if bucket is None:
                 recent = self._recent.pop(key, deque())
@@ -144,9 +147,13 @@ class RateLimiter:
                 observed = len(seen) / span
                 rate = self._published(key) or observed
                 bucket = self._buckets[key] = [rate, 0.0, now]
+            elif now - self._decreased.get(key, -_COOLDOWN) < _COOLDOWN:
+                # The other calls that were in flight with the first 429 get theirs too: one
+                # burst of 429s is one signal, not many.
+                return
+            self._decreased[key] = now
             bucket[0] = max(1.0, bucket[0] * BACKOFF)
             bucket[1] = min(bucket[1], 0.0)
-            self.throttled[key] += 1
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -196,3 +197,24 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     assert len(errors) == 1 and errors[0] == err.splitlines()[-1]
     assert errors[0].startswith(f"error: deploy: upload {whl('1.3.0')}: PERMISSION_DENIED: ")
     assert ws.snapshot() == before
+
+
+def test_long_waits_show_progress_and_gitlab_sections(
+    workspace_factory: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support.deployws import FAST
+
+    slow = workspace_factory(clock_speed=10)  # type: ignore[operator]
+    slow.config(clusters={"mode": "automated", "ids": [IDLE], "restart": "always", "wait": 600})
+    monkeypatch.setenv("GITLAB_CI", "true")
+    settings = slow.settings("1.3.0", timing=dataclasses.replace(FAST, progress_every=0.3))
+    workflow.run_deploy(settings)
+    err = capsys.readouterr().err
+    assert "section_start:" in err and "wheelship_deploy_clusters[collapsed=true]" in err
+    assert "section_end:" in err
+    progress = [
+        line
+        for line in err.splitlines()
+        if line.startswith(f"  cluster {IDLE} (ml-idle): tsff 1.3.0 ")
+    ]
+    assert progress, err  # e.g. "cluster ... tsff 1.3.0 PENDING (2 s)" while the restart runs

@@ -330,3 +330,17 @@ def test_rate_limiter_learns_a_pace_for_unpublished_endpoints_from_a_429() -> No
         limiter.acquire(key)
     assert clock.now - before == pytest.approx(1.0, abs=0.05)  # 0.7 x 200/s
     assert limiter.throttled[key] == 1
+
+
+def test_one_burst_of_429s_lowers_the_pace_once() -> None:
+    from wheelship.databricks.client import RateLimiter
+
+    clock = Clock()
+    limiter = RateLimiter({"POST /x": 10}, pacing=1.0, clock=clock, sleep=clock.sleep)
+    for _ in range(5):  # five calls in flight all come back 429
+        limiter.throttle("POST /x")
+    assert limiter.throttled["POST /x"] == 5
+    assert limiter._buckets["POST /x"][0] == pytest.approx(7.0)
+    clock.now += 1.5
+    limiter.throttle("POST /x")  # a later one is a new signal
+    assert limiter._buckets["POST /x"][0] == pytest.approx(4.9)
