@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,49 +85,45 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert git(project, "status", "--porcelain") == ""  # build outputs are ignored
 
 
+def _run(*cmd: str | Path, **kwargs: Any) -> str:
+    """Run a command; on failure show its output in the assertion (not just an exit code)."""
+    proc = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
 def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) -> None:
-    """Install the wheel into a fresh venv and call the entry point, then run tsff's tests."""
+    """Install the wheel into a fresh venv and call the entry point, then run tsff's tests.
+
+    Hermetic, so it cannot fail for reasons outside the wheel: nothing comes from a package index
+    (tsff has no dependencies; ``--no-index``) and uv uses no shared cache (``--no-cache``:
+    parallel uv processes on one cache have raced in uv before). pytest for tsff's own tests
+    comes from this environment through a .pth file, added only after the wheel has run alone.
+    """
     project = example_project(tmp_path / "tsff")
     result = build(project)
     venv = tmp_path / "venv"
     uv = find_uv()
     assert uv is not None
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    offline = ("--no-cache", "--offline")
+    _run(uv, "venv", "-q", *offline, "--python", sys.executable, venv)
     py = venv / "bin" / "python"
-    # what a cluster does with the wheel: install it (and here pytest, for tsff's own tests)
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(py), str(result.wheel), "pytest"],  # type: ignore[attr-defined]
-        check=True,
-    )
+    # what a cluster does with the wheel: install it, then call its entry point
+    _run(uv, "pip", "install", "-q", *offline, "--no-index", "--python", py, result.wheel)  # type: ignore[attr-defined]
     model = tmp_path / "model.json"
-    out = subprocess.run(
-        [venv / "bin" / "tsff", "train", "--model-out", str(model)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = _run(venv / "bin" / "tsff", "train", "--model-out", model)
     assert json.loads(out)["smape"] < 5
-    score = subprocess.run(
-        [py, "-m", "tsff", "score", "--model", str(model), "--horizon", "2"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    score = _run(py, "-m", "tsff", "score", "--model", model, "--horizon", "2")
     assert len(score.splitlines()) == 2
-    version = subprocess.run(
-        [py, "-c", "import tsff; print(tsff.__version__)"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert version == "1.0.0\n"
-    tests = subprocess.run(
-        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    where = _run(py, "-c", "import tsff; print(tsff.__version__, tsff.__file__)", cwd=tmp_path)
+    assert where == f"1.0.0 {site / 'tsff' / '__init__.py'}\n"
+
+    (site / "zz_test_tools.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # this environment's pytest plugins (xdist, cov) have no business in tsff's test run
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    tests = project / "tests"
+    _run(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, cwd=tmp_path, env=env)
 
 
 def test_dev_build_in_a_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
