@@ -288,6 +288,45 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--outdir", "README.md"),
+            "error: cannot write to the output directory {root}/README.md: {root}/README.md is "
+            "not a directory — choose another --outdir",
+        ),
+        (
+            ("--dotenv", "."),
+            "error: cannot write .: it is a directory — choose another path (--dotenv)",
+        ),
+        (
+            ("--dotenv", "{tmp}/no/build.env"),
+            "error: cannot write {tmp}/no/build.env: directory {tmp}/no does not exist — create "
+            "it or choose another path (--dotenv)",
+        ),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_anything_is_built(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, str],
+    line: str,
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    monkeypatch.chdir(repo.path)
+    keep = repo.path / "dist" / "flitpkg-1.2.2-py3-none-any.whl"
+    keep.parent.mkdir()
+    keep.write_bytes(b"previous build")
+    flag, value = args
+    code, out, err = cli(capsys, "--project", str(repo.path), flag, value.format(tmp=tmp_path))
+    assert (code, out) == (2, "")
+    assert err == f"building flitpkg 1.2.3\n{line.format(root=repo.path, tmp=tmp_path)}\n"
+    assert [p.name for p in keep.parent.iterdir()] == [keep.name]
+    assert repo.git("status", "--porcelain", "--ignored") == "?? dist/"
+
+
 def test_isolation_none_needs_the_backend_installed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -402,6 +402,19 @@ def test_dotenv_for_later_jobs(
     }
 
 
+def test_dotenv_that_cannot_be_written_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "setuptools_scm", tag="v1.2.3")
+    monkeypatch.chdir(repo.path)
+    code, out, err = cli(capsys, "--dotenv", "src")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "error: cannot write src: it is a directory — choose another path (--dotenv)"
+    )
+    assert repo.git("status", "--porcelain", "--ignored") == ""
+
+
 def test_settings_come_from_env_and_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
