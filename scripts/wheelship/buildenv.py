@@ -36,6 +36,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import log
 from wheelship.errors import BuildError, ConfigurationError
+from wheelship.files import write_atomic
 from wheelship.project import LEGACY_BACKEND
 
 MAX_AGE = 7 * 24 * 3600
@@ -139,9 +140,7 @@ class BuildEnv:
         except (OSError, ValueError):
             data = {}
         data[key] = sorted(requires)
-        tmp = path.with_name(f".{MEMO}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(data, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, sort_keys=True) + "\n", fix="check --cache-dir")
 
     def install(self, requirements: Sequence[str]) -> None:
         if not requirements:

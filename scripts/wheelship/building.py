@@ -34,6 +34,7 @@ from wheelship import git as _git
 from wheelship.buildenv import BuildEnv, EnvCache, backend_of, requires_memo_key
 from wheelship.distcheck import check_file
 from wheelship.errors import BuildError, ConfigurationError
+from wheelship.files import check_writable
 from wheelship.manifest import MANIFEST_NAME, DistFile, Manifest
 from wheelship.project import Project, VersionSource, rewrite_static_version
 from wheelship.reproducible import normalize_sdist, normalize_wheel
@@ -281,6 +282,16 @@ def _needs_staging(project: Project, version: str) -> bool:
     )
 
 
+def _check_outdir(outdir: Path) -> None:
+    """The output directory must be a directory, or creatable in the nearest one that exists."""
+    existing = next(p for p in (outdir, *outdir.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigurationError(
+            f"cannot write to the output directory {outdir}: {existing} is not a directory",
+            "choose another --outdir",
+        )
+
+
 def build_project(settings: BuildSettings) -> BuildResult:
     """Build, check and record the distribution of the project (see the module docstring)."""
     if settings.isolation not in ISOLATION:
@@ -298,6 +309,10 @@ def build_project(settings: BuildSettings) -> BuildResult:
     # not in the project directory by default: sdists of hatchling/flit/poetry projects take
     # every file git does not ignore, so a later build would ship it (outdir is excluded)
     env_file = (settings.dotenv or outdir / "build.env").absolute()
+    # refuse unwritable outputs now: found after the build, dist/ would already have changed
+    _check_outdir(outdir)
+    if settings.dotenv is not None:
+        check_writable(settings.dotenv, fix="choose another path (--dotenv)")
     epoch = _git.commit_time(info.git_root)
     runner = _Runner(hook_environment(project, info.version, epoch))
     builder = _Builder(settings, runner)

@@ -249,7 +249,7 @@ def _packages(
     settings: CompatSettings, project: Path, head: Snapshot, prefix: str
 ) -> dict[str, str]:
     """Package name -> its directory at HEAD."""
-    where = prefix.rstrip("/") or "."
+    where = prefix.rstrip("/") or "the repository root"
     if settings.packages:
         out = {}
         for name in settings.packages:
@@ -288,7 +288,7 @@ def check(settings: CompatSettings) -> CompatReport:
     if repo is None:
         raise ConfigurationError(
             f"{settings.project_dir} is not inside a git repository",
-            "run wheelship compat in the project's git checkout (or pass --project-dir)",
+            "run wheelship compat in the project's git checkout (or pass --project DIR)",
         )
     prefix = project.relative_to(repo.resolve()).as_posix()
     prefix = "" if prefix == "." else prefix + "/"

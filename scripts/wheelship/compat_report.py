@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelship.compat import CompatReport, Verdict
-from wheelship.errors import ConfigurationError
+from wheelship.files import write_atomic
 
 SCHEMA = "wheelship-compat/1"
 
@@ -106,13 +106,10 @@ def to_codequality(report: CompatReport) -> list[dict[str, Any]]:
 
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` atomically (a reader never sees half a report)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot write the report {path}: {exc.strerror or exc}",
-            "pass a writable path (--json / --codequality)",
-        ) from None
+    write_atomic(
+        path,
+        json.dumps(data, indent=2, ensure_ascii=False) + "\n",
+        what="the report ",
+        fix="pass a writable path (--json / --codequality)",
+        make_parents=True,
+    )

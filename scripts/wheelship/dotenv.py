@@ -6,12 +6,12 @@ names. Anything else is refused here rather than silently mangled by the runner.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from wheelship.errors import ConfigurationError
+from wheelship.files import write_atomic
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -29,16 +29,7 @@ def render(values: Mapping[str, str]) -> str:
 
 def write(path: Path, values: Mapping[str, str]) -> Path:
     """Write atomically, so a later job never reads half a file."""
-    text = render(values)
-    if path.parent and not path.parent.is_dir():
-        raise ConfigurationError(
-            f"cannot write {path}: directory {path.parent} does not exist",
-            "create it or choose another path",
-        )
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, render(values), fix="choose another path (--dotenv)")
 
 
 def read(path: Path) -> dict[str, str]:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 _secrets: set[str] = set()
+_write_lock = threading.Lock()
 _MIN_SECRET_LEN = 4
 
 
@@ -40,7 +42,12 @@ def verbose() -> bool:
 
 
 def _emit(stream: TextIO, text: str) -> None:
-    print(redact(text), file=stream, flush=True)
+    # One write per line under a lock: print() writes the text and the newline separately, so
+    # lines from worker threads (deploy's concurrent job and cluster calls) ran together.
+    line = redact(text) + "\n"
+    with _write_lock:
+        stream.write(line)
+        stream.flush()
 
 
 def result(text: str) -> None:

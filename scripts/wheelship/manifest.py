@@ -18,6 +18,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from wheelship.errors import BuildError, ConfigurationError
+from wheelship.files import write_atomic
 
 MANIFEST_NAME = "wheelship-manifest.json"
 SCHEMA = 1
@@ -73,9 +74,8 @@ class Manifest:
         return {"schema": SCHEMA, **data}
 
     def write(self, dist_dir: Path) -> Path:
-        path = dist_dir / MANIFEST_NAME
-        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
-        return path
+        text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+        return write_atomic(dist_dir / MANIFEST_NAME, text, fix="choose another output directory")
 
     @classmethod
     def load(cls, dist_dir: Path) -> Manifest:

@@ -38,7 +38,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelship import log
-from wheelship.errors import ConfigurationError, PublishError
+from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.manifest import DistFile, Manifest
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
@@ -312,6 +312,11 @@ def resolve_target(settings: PublishSettings, ci: CiEnv) -> Target:
         if ci.api_url and ci.project_id
         else None
     )
+    for given, flag in (
+        (settings.repository_url, "--repository-url"),
+        (settings.simple_url, "--simple-url"),
+    ):
+        _refuse_credentials(given, flag)
     url = settings.repository_url or gitlab_url
     if not url:
         raise ConfigurationError(
@@ -343,6 +348,18 @@ def resolve_target(settings: PublishSettings, ci: CiEnv) -> Target:
         password_var=password_var,
         gitlab=is_gitlab,
     )
+
+
+def _refuse_credentials(url: str | None, flag: str) -> None:
+    """A password in a URL would reach twine's command line and every message naming the URL."""
+    parts = urlsplit(url or "")
+    if parts.username or parts.password:
+        log.register_secret(parts.password)
+        raise ConfigurationError(
+            f"{flag} contains credentials (user:password@)",
+            "remove them from the URL and name the variables that hold them with "
+            "--username-var/--password-var",
+        )
 
 
 def credentials_of(target: Target, env: Mapping[str, str]) -> Credentials:
@@ -379,12 +396,12 @@ def check_version(manifest: Manifest, target: Target, local_versions: LocalVersi
         return
     host = urlsplit(target.repository_url).hostname or ""
     if host in _REJECTS_LOCAL:
-        raise PublishError(
+        raise VersionError(
             f"version {version} has a local part (+{version.local}) and {host} rejects those",
             "publish a version built without a local part (in CI, or from a clean tag)",
         )
     if local_versions == "refuse":
-        raise PublishError(
+        raise VersionError(
             f"version {version} has a local part (+{version.local}): it names an unpublished "
             "build (a developer machine or a dirty tree)",
             "publish a version built in CI or from a tag, or pass --local-versions allow",
@@ -404,7 +421,7 @@ def check_release_tag(manifest: Manifest, ci: CiEnv) -> None:
     except InvalidVersion:
         same = False
     if not same:
-        raise PublishError(
+        raise VersionError(
             f"the build is version {manifest.version}, but this pipeline is for release tag "
             f"{ci.commit_tag} ({release.pep440})",
             "publish the files built by this tag pipeline's build job",

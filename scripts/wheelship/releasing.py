@@ -268,7 +268,7 @@ def _print_dry_run(
         )
     log.result("release notes:")
     for line in notes.splitlines():
-        log.result(f"  {line}")
+        log.result(f"  {line}" if line else "")
 
 
 def _create_with_api(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import tarfile
 import time
 import zipfile
 from pathlib import Path
+
+from wheelship.files import write_atomic
 
 # ZIP cannot store dates before 1980.
 _ZIP_EPOCH = 315532800
@@ -81,6 +82,4 @@ def normalize_sdist(path: Path, epoch: int) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomic(path, data, what="the normalised archive ")

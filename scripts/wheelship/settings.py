@@ -153,7 +153,9 @@ def resolve(
         flag_value = getattr(ns, o.dest, None)
         if flag_value is not None:
             value, source = _convert(o, flag_value, f"option {o.flags[0]}"), "flag"
-        elif env.get(o.env_name, "") != "" or (o.kind == "flag" and o.env_name in env):
+        elif env.get(o.env_name, "") != "":
+            # An empty variable is unset, for flags too: a CI template passes an input it was
+            # given no value for as "", and that must leave the configuration file in charge.
             value = _convert(o, env[o.env_name], f"environment variable {o.env_name}")
             source = "env"
         elif config and o.key in config:

@@ -1,13 +1,13 @@
-"""A release-branch pipeline creates the next patch tag (e2e scenario 2)."""
+"""A release-branch pipeline of the example project ``tsff`` creates the next patch tag (e2e
+scenario 2)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from conftest import Runner
-from support.consumer import include_component, make_consumer
+from support.consumer import include_component, make_example_consumer
 from support.gitlab_ci_local import GitlabCiLocal, Pipeline
-from support.projects import FIXTURES
 
 
 def test_release_branch_pipeline_pushes_the_next_patch_tag(tmp_path: Path, runner: Runner) -> None:
@@ -24,23 +24,22 @@ def test_release_branch_pipeline_pushes_the_next_patch_tag(tmp_path: Path, runne
             )
         ]
     }
-    consumer = make_consumer(FIXTURES / "setuptools_scm", tmp_path / "scm-pkg", ci)
+    consumer = make_example_consumer(tmp_path / "tsff", ci)  # released as v1.0.0
     repo = consumer.repo
-    repo.tag("v1.4.0")
-    repo.git("checkout", "-q", "-b", "release/1.4")
+    repo.git("checkout", "-q", "-b", "release/1.0")
     repo.commit("fix: first patch", files={"CHANGES.md": "fix one\n"})
-    repo.tag("v1.4.1")
+    repo.tag("v1.0.1")
     repo.commit("fix: second patch", files={"CHANGES.md": "fix one\nfix two\n"})
-    consumer.push("release/1.4", "--tags")
+    consumer.push("release/1.0", "--tags")
     head = repo.head()
 
     gcl = GitlabCiLocal(consumer.path, env=runner.env)
     run = gcl.run(
-        pipeline=Pipeline.branch("release/1.4"), variables={"RELEASE_TOKEN": "t0ken-for-push"}
+        pipeline=Pipeline.branch("release/1.0"), variables={"RELEASE_TOKEN": "t0ken-for-push"}
     )
 
     assert run.returncode == 0, run.explain()
     assert run.passed("wheelship-tag"), run.explain()
     remote_tags = consumer.repo.git("ls-remote", "--tags", str(consumer.origin))
-    assert f"{head}\trefs/tags/v1.4.2^{{}}" in remote_tags, remote_tags
+    assert f"{head}\trefs/tags/v1.0.2^{{}}" in remote_tags, remote_tags
     assert "t0ken-for-push" not in run.output + run.log("wheelship-tag")

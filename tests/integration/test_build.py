@@ -6,18 +6,22 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from support.gitrepo import GitRepo, git
 from support.projects import (
     FIXTURES,
+    MONOREPO_PROJECT,
     build_cache,
     build_env,
     clean_env,
+    monorepo,
     pipeline_env,
     project_repo,
 )
@@ -81,49 +85,45 @@ def test_example_release_build(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert git(project, "status", "--porcelain") == ""  # build outputs are ignored
 
 
+def _run(*cmd: str | Path, **kwargs: Any) -> str:
+    """Run a command; on failure show its output in the assertion (not just an exit code)."""
+    proc = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+    return proc.stdout
+
+
 def test_example_wheel_runs_like_a_databricks_python_wheel_task(tmp_path: Path) -> None:
-    """Install the wheel into a fresh venv and call the entry point, then run tsff's tests."""
+    """Install the wheel into a fresh venv and call the entry point, then run tsff's tests.
+
+    Hermetic, so it cannot fail for reasons outside the wheel: nothing comes from a package index
+    (tsff has no dependencies; ``--no-index``) and uv uses no shared cache (``--no-cache``:
+    parallel uv processes on one cache have raced in uv before). pytest for tsff's own tests
+    comes from this environment through a .pth file, added only after the wheel has run alone.
+    """
     project = example_project(tmp_path / "tsff")
     result = build(project)
     venv = tmp_path / "venv"
     uv = find_uv()
     assert uv is not None
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    offline = ("--no-cache", "--offline")
+    _run(uv, "venv", "-q", *offline, "--python", sys.executable, venv)
     py = venv / "bin" / "python"
-    # what a cluster does with the wheel: install it (and here pytest, for tsff's own tests)
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(py), str(result.wheel), "pytest"],  # type: ignore[attr-defined]
-        check=True,
-    )
+    # what a cluster does with the wheel: install it, then call its entry point
+    _run(uv, "pip", "install", "-q", *offline, "--no-index", "--python", py, result.wheel)  # type: ignore[attr-defined]
     model = tmp_path / "model.json"
-    out = subprocess.run(
-        [venv / "bin" / "tsff", "train", "--model-out", str(model)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    out = _run(venv / "bin" / "tsff", "train", "--model-out", model)
     assert json.loads(out)["smape"] < 5
-    score = subprocess.run(
-        [py, "-m", "tsff", "score", "--model", str(model), "--horizon", "2"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    score = _run(py, "-m", "tsff", "score", "--model", model, "--horizon", "2")
     assert len(score.splitlines()) == 2
-    version = subprocess.run(
-        [py, "-c", "import tsff; print(tsff.__version__)"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert version == "1.0.0\n"
-    tests = subprocess.run(
-        [py, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(project / "tests")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    where = _run(py, "-c", "import tsff; print(tsff.__version__, tsff.__file__)", cwd=tmp_path)
+    assert where == f"1.0.0 {site / 'tsff' / '__init__.py'}\n"
+
+    (site / "zz_test_tools.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # this environment's pytest plugins (xdist, cov) have no business in tsff's test run
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    tests = project / "tests"
+    _run(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests, cwd=tmp_path, env=env)
 
 
 def test_dev_build_in_a_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -288,6 +288,45 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--outdir", "README.md"),
+            "error: cannot write to the output directory {root}/README.md: {root}/README.md is "
+            "not a directory — choose another --outdir",
+        ),
+        (
+            ("--dotenv", "."),
+            "error: cannot write .: it is a directory — choose another path (--dotenv)",
+        ),
+        (
+            ("--dotenv", "{tmp}/no/build.env"),
+            "error: cannot write {tmp}/no/build.env: directory {tmp}/no does not exist — create "
+            "it or choose another path (--dotenv)",
+        ),
+    ],
+)
+def test_unwritable_outputs_are_refused_before_anything_is_built(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: tuple[str, str],
+    line: str,
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    monkeypatch.chdir(repo.path)
+    keep = repo.path / "dist" / "flitpkg-1.2.2-py3-none-any.whl"
+    keep.parent.mkdir()
+    keep.write_bytes(b"previous build")
+    flag, value = args
+    code, out, err = cli(capsys, "--project", str(repo.path), flag, value.format(tmp=tmp_path))
+    assert (code, out) == (2, "")
+    assert err == f"building flitpkg 1.2.3\n{line.format(root=repo.path, tmp=tmp_path)}\n"
+    assert [p.name for p in keep.parent.iterdir()] == [keep.name]
+    assert repo.git("status", "--porcelain", "--ignored") == "?? dist/"
+
+
 def test_isolation_none_needs_the_backend_installed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -432,3 +471,28 @@ def test_build_uses_the_version_sections_tag_pattern(
     code, out, err = cli(capsys, "--project", str(repo.path))
     assert code == 0, err
     assert out == f"{repo.path / 'out' / 'flitpkg-1.2.3-py3-none-any.whl'}\n"
+
+
+def test_build_jobs_variables_put_dist_where_its_artifacts_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``wheelship build`` as the build template's job runs it: at the repository root, with
+    the job's WHEELSHIP_* variables, for a project in a subdirectory with its own wheelship.yml."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+    import templates as tpl
+
+    repo = monorepo(tmp_path)
+    inputs = {"as": "b", "project-dir": MONOREPO_PROJECT, "config": "wheelship.yml"}
+    job = tpl.rendered(tpl.load(tpl.TEMPLATES / "build.yml"), inputs)["b"]
+    for name, value in job["variables"].items():
+        # the session's build-environment cache stands in for the job's cached one
+        if name.startswith("WHEELSHIP_") and name != "WHEELSHIP_CACHE_DIR":
+            monkeypatch.setenv(name, str(value))
+    monkeypatch.chdir(repo.path)
+    code, out, err = cli(capsys)
+    assert code == 0, err
+    (artifacts,) = job["artifacts"]["paths"]
+    assert out == f"{repo.path / artifacts / 'scm_pkg-1.2.3-py3-none-any.whl'}\n"
+    assert Manifest.load(repo.path / artifacts).version == "1.2.3"  # fc-v1.2.3, not v9.0.0
+    build_env = dotenv.read(repo.path / job["artifacts"]["reports"]["dotenv"])
+    assert build_env["WHEELSHIP_VERSION"] == "1.2.3"

@@ -500,7 +500,7 @@ def test_checks_the_commit_not_the_working_tree_and_changes_nothing(
 
 
 def test_project_in_a_subdirectory_of_the_repository(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from support.apiproject import BASE, FIXTURES
 
@@ -520,6 +520,17 @@ def test_project_in_a_subdirectory_of_the_repository(
         "services/forecast/src/forecastkit/metrics.py:8 (in v1.0.0): forecastkit.metrics.rmse: "
         "function was removed (or renamed)"
     ]
+    # as the compat job runs it: at the repository root, its configuration file relative to
+    # the project directory
+    repo.commit("configure", files={"services/forecast/wheelship.yml": "compat:\n  level: major\n"})
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setenv("WHEELSHIP_PROJECT", "services/forecast")
+    monkeypatch.setenv("WHEELSHIP_CONFIG", "wheelship.yml")
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert out[-1] == (
+        "compat: 1 breaking change since v1.0.0, allowed by major release (the next major release)"
+    )
 
 
 # ---- bad input: one line, exit 2
@@ -541,7 +552,7 @@ def test_bad_inputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (
             ["--package", "nosuch"],
-            "error: package 'nosuch' is not in . at HEAD "
+            "error: package 'nosuch' is not in the repository root at HEAD "
             f"({repo.head()[:12]}) — check --package (WHEELSHIP_COMPAT_PACKAGES); it names an "
             "import package",
         ),
@@ -572,7 +583,7 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 2
     assert err == (
         f"error: {tmp_path} is not inside a git repository — run wheelship compat in the "
-        "project's git checkout (or pass --project-dir)\n"
+        "project's git checkout (or pass --project DIR)\n"
     )
 
 
@@ -591,7 +602,8 @@ def test_package_cannot_be_told(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, _, err = run(capsys, "--project", str(repo.path))
     assert code == 2
     assert err == (
-        "error: cannot tell which package's API to check in . (found alpha, beta) — pass "
+        "error: cannot tell which package's API to check in the repository root (found alpha, "
+        "beta) — pass "
         "--package NAME (WHEELSHIP_COMPAT_PACKAGES, or compat.packages in wheelship.yml)\n"
     )
     code, out, _ = run(

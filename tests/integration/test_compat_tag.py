@@ -159,8 +159,8 @@ def test_packages_come_from_the_compat_section(
     code, _, err = tag(capsys, repo)
     assert code == 2
     assert err == (
-        "error: cannot tell which package's API to check in . (found alpha, beta) — pass "
-        "--package NAME (WHEELSHIP_COMPAT_PACKAGES, or compat.packages in wheelship.yml)\n"
+        "error: cannot tell which package's API to check in the repository root (found alpha, "
+        "beta) — pass --package NAME (WHEELSHIP_COMPAT_PACKAGES, or compat.packages in wheelship.yml)\n"
     )
     assert tags(bare) == ["v1.0.0"]
 

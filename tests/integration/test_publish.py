@@ -268,7 +268,7 @@ def test_a_local_version_is_refused(
     m = Manifest.load(dist_a)
     Manifest(m.name, "1.2.4.dev3+g51659add", files=m.files).write(dist_a)
     code, _, err = publish(capsys, dist_a, index.url)
-    assert code == 1
+    assert code == 2
     assert err == (
         "error: version 1.2.4.dev3+g51659add has a local part (+g51659add): it names an "
         "unpublished build (a developer machine or a dirty tree) — publish a version built in "

@@ -270,7 +270,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
         == f"would create tag v1.2.0 at {repo.head()[:8]} on release/1.2 (minor after v1.1.0)"
     )
     assert lines[1] == f"via: git push {bare} refs/tags/… (annotated tag)"
-    assert lines[2:5] == ["release notes:", "  Release v1.2.0", "  "]
+    assert lines[2:5] == ["release notes:", "  Release v1.2.0", ""]
     assert repo.git("tag", "-l", "v1.2.0") == ""
     assert "v1.2.0" not in origin_tags(bare)
 

@@ -59,7 +59,42 @@ def test_release_branch_tags_after_the_tests(full: tuple[Consumer, GitlabCiLocal
     _, gcl = full
     jobs = gcl.jobs(Pipeline.branch("release/1.4"))
     assert set(jobs) == {"wheelship-build", "wheelship-test", "wheelship-compat", "wheelship-tag"}
-    assert jobs["wheelship-tag"].needs == ["wheelship-test"]
+    assert jobs["wheelship-tag"].needs == ["wheelship-test", "wheelship-compat"]
+
+
+def test_the_tag_job_needs_compat_only_when_the_pipeline_has_it(tmp_path: Path) -> None:
+    ci = {"include": [include_component(name) for name in ("workflow", "build", "test", "tag")]}
+    gcl = GitlabCiLocal(make_consumer(None, tmp_path / "p", ci).path)
+    # A valid pipeline without the compat job: the need is optional.
+    assert set(gcl.jobs(Pipeline.branch("release/1.4"))) == {
+        "wheelship-build",
+        "wheelship-test",
+        "wheelship-tag",
+    }
+    rendered = yaml.safe_load(gcl.preview(Pipeline.branch("release/1.4")))
+    needs = {n["job"]: n["optional"] for n in rendered["wheelship-tag"]["needs"]}
+    assert needs == {"wheelship-test": False, "wheelship-compat": True}
+
+
+def test_compat_inputs_leave_the_configuration_file_in_charge_unless_given(
+    tmp_path: Path,
+) -> None:
+    mr = Pipeline.merge_request("fix/y", "release/1.4")
+    default = GitlabCiLocal(
+        make_consumer(None, tmp_path / "a", {"include": [include_component("compat")]}).path
+    )
+    job = yaml.safe_load(default.preview(mr))["wheelship-compat"]["variables"]
+    assert job["WHEELSHIP_ALLOW_BREAKING_MINOR"] == "" and job["WHEELSHIP_COMPAT_PACKAGES"] == ""
+    given = {"allow-breaking-minor": "true", "packages": "tsff,tsff_plots"}
+    ci = {"include": [include_component("compat", given)]}
+    job = yaml.safe_load(GitlabCiLocal(make_consumer(None, tmp_path / "b", ci).path).preview(mr))[
+        "wheelship-compat"
+    ]["variables"]
+    assert job["WHEELSHIP_ALLOW_BREAKING_MINOR"] == "true"
+    assert job["WHEELSHIP_COMPAT_PACKAGES"] == "tsff,tsff_plots"
+    bad = {"include": [include_component("compat", {"allow-breaking-minor": "yes"})]}
+    with pytest.raises(AssertionError, match="cannot be used because it is not in the list"):
+        GitlabCiLocal(make_consumer(None, tmp_path / "c", bad).path).preview(mr)
 
 
 def test_release_tag_publishes_and_deploys_behind_a_manual_gate(

@@ -10,7 +10,7 @@ import pytest
 from setuptools_scm import get_version
 
 from support.gitrepo import GitRepo, git
-from support.projects import clean_env, pipeline_env, project_repo
+from support.projects import clean_env, monorepo, pipeline_env, project_repo
 from wheelship import dotenv
 from wheelship.cli import main
 from wheelship.errors import TagPolicyError, VersionError
@@ -402,6 +402,19 @@ def test_dotenv_for_later_jobs(
     }
 
 
+def test_dotenv_that_cannot_be_written_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "setuptools_scm", tag="v1.2.3")
+    monkeypatch.chdir(repo.path)
+    code, out, err = cli(capsys, "--dotenv", "src")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "error: cannot write src: it is a directory — choose another path (--dotenv)"
+    )
+    assert repo.git("status", "--porcelain", "--ignored") == ""
+
+
 def test_settings_come_from_env_and_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -439,4 +452,25 @@ def test_pipeline_clone_without_tags_whose_origin_fails(
     assert last.endswith(
         ') — set GIT_DEPTH: "0" and GIT_FETCH_EXTRA_FLAGS: "--prune --quiet --tags" in the '
         "job's variables"
+    )
+
+
+# --- a project in a subdirectory of the repository (monorepo) -------------------------------
+
+
+def test_config_file_is_relative_to_the_project_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the templates do: run at the repository root with WHEELSHIP_PROJECT=<project-dir>
+    and WHEELSHIP_CONFIG=<config input, relative to the project directory>."""
+    repo = monorepo(tmp_path)
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setenv("WHEELSHIP_PROJECT", "libs/fore cast")
+    monkeypatch.setenv("WHEELSHIP_CONFIG", "wheelship.yml")
+    assert cli(capsys)[:2] == (0, "1.2.3\n")
+    code, out, err = cli(capsys, "--config", "other.yml")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: configuration file libs/fore cast/other.yml not found — create it (see the "
+        "README's wheelship.yml section) or pass --config\n"
     )

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from support.gitrepo import GitRepo
+from wheelship.demo.project import COMMIT_DATE, EXAMPLE_TAG, example_project
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "templates"
@@ -27,6 +28,7 @@ HOST = "gitlab.example.com"
 COMPONENT_PROJECT = "wheelship/wheelship"
 COMPONENT_REF = "0.1.0"
 CONSUMER_PATH = "data-science/tsff"
+EXAMPLE_EPOCH = int(COMMIT_DATE.split()[0])
 
 
 def component(name: str, ref: str = COMPONENT_REF) -> str:
@@ -91,11 +93,28 @@ def make_consumer(source: Path | None, dest: Path, ci: dict[str, Any]) -> Consum
             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "dist", "build", "*.egg-info"),
         )
     dest.mkdir(parents=True, exist_ok=True)
-    repo = GitRepo.init(dest)
+    return _finish(GitRepo.init(dest), ci, {}, "initial commit")
+
+
+def make_example_consumer(
+    dest: Path, ci: dict[str, Any], files: dict[str, str] | None = None
+) -> Consumer:
+    """The bundled example project ``tsff`` — the one ``wheelship demo`` ships — as a consumer:
+    its release ``v1.0.0``, then a commit that adds the pipeline and ``files`` (such as
+    ``wheelship.yml``), pushed to a bare ``origin``."""
+    example_project(dest, tag=EXAMPLE_TAG)
+    repo = GitRepo(dest, _clock=EXAMPLE_EPOCH)  # later commits come after the example's
+    repo.git("config", "commit.gpgsign", "false")
+    repo.git("config", "tag.gpgsign", "false")
+    return _finish(repo, ci, files or {}, "ci: ship with wheelship")
+
+
+def _finish(repo: GitRepo, ci: dict[str, Any], files: dict[str, str], message: str) -> Consumer:
+    dest = repo.path
     repo.write(".gitignore", ".gitlab-ci-local/\n.cache/\ndist/\nbuild/\n*.egg-info/\n")
     consumer = Consumer(repo, dest.parent / f"{dest.name}-origin.git")
     consumer.write_ci(ci)
-    repo.commit("initial commit", add_all=True)
+    repo.commit(message, add_all=True, files=files)
     repo.add_bare_origin(consumer.origin)
     repo.git("remote", "add", "gcl-origin", f"https://{HOST}/{CONSUMER_PATH}.git")
     repo.git("fetch", "-q", "origin")

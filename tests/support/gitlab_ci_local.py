@@ -111,10 +111,19 @@ class PipelineRun:
     returncode: int
     output: str
     seconds: float
+    kept: Path | None = None
 
     @property
     def state_dir(self) -> Path:
-        return self.project / ".gitlab-ci-local"
+        return self.kept or self.project / ".gitlab-ci-local"
+
+    def keep(self, dest: Path) -> PipelineRun:
+        """A copy of this run's logs and artifacts in ``dest``: the next run of the same project
+        overwrites them (and reuses the artifacts, like later jobs of one GitLab pipeline)."""
+        for part in ("output", "artifacts"):
+            if (self.state_dir / part).exists():
+                shutil.copytree(self.state_dir / part, dest / part, dirs_exist_ok=True)
+        return PipelineRun(self.project, self.returncode, self.output, self.seconds, dest)
 
     def log(self, job: str) -> str:
         path = self.state_dir / "output" / f"{job}.log"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ import pytest
 from support.gitrepo import GIT_ENV, GitRepo
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+#: Where :func:`monorepo` puts the project, relative to the repository root.
+MONOREPO_PROJECT = "libs/fore cast"
 
 #: Variables that make wheelship believe it runs in a pipeline (the suite itself may run in CI).
 CI_VARIABLES = ("CI", "GITLAB_CI")
@@ -34,6 +38,21 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch, iid: int = 42, tag: str | None
         monkeypatch.setenv("CI_COMMIT_TAG", tag)
     else:
         monkeypatch.setenv("CI_COMMIT_BRANCH", "main")
+
+
+def monorepo(tmp_path: Path) -> GitRepo:
+    """A repository whose project lives in ``libs/fore cast`` (with a space, as paths may have)
+    with its own wheelship.yml and tag series ``fc-vX.Y.Z``, next to another project's tags."""
+    repo = GitRepo.init(tmp_path / "mono repo")
+    shutil.copytree(FIXTURES / "setuptools_scm", repo.path / MONOREPO_PROJECT)
+    repo.write(
+        f"{MONOREPO_PROJECT}/wheelship.yml",
+        "version:\n  tag-pattern: '^fc-v(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$'\n",
+    )
+    repo.commit("two projects")
+    repo.tag("fc-v1.2.3")
+    repo.tag("v9.0.0")  # the other project's release
+    return repo
 
 
 @pytest.fixture

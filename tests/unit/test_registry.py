@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from wheelship.errors import ConfigurationError, PublishError
+from wheelship import log
+from wheelship.errors import ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv, token_header
 from wheelship.manifest import DistFile, Manifest
 from wheelship.registry import (
+    Credentials,
     IndexFile,
     PublishSettings,
     check_release_tag,
@@ -19,6 +24,7 @@ from wheelship.registry import (
     parse_simple_json,
     plan_uploads,
     resolve_target,
+    upload,
 )
 from wheelship.releasing import push_invocation
 
@@ -160,11 +166,11 @@ def test_credentials_come_from_the_named_variables() -> None:
 def test_local_versions_are_refused_by_default_and_always_for_pypi() -> None:
     local = Manifest("tsff", "1.2.4.dev3+g1234abc", files=(WHL,))
     gitlab = resolve_target(PublishSettings(), GITLAB_CI)
-    with pytest.raises(PublishError, match=r"has a local part \(\+g1234abc\)"):
+    with pytest.raises(VersionError, match=r"has a local part \(\+g1234abc\)"):
         check_version(local, gitlab, "refuse")
     check_version(local, gitlab, "allow")
     pypi = resolve_target(PublishSettings(repository_url="https://upload.pypi.org/legacy/"), NO_CI)
-    with pytest.raises(PublishError) as err:
+    with pytest.raises(VersionError) as err:
         check_version(local, pypi, "allow")
     assert str(err.value) == (
         "version 1.2.4.dev3+g1234abc has a local part (+g1234abc) and upload.pypi.org rejects "
@@ -230,7 +236,7 @@ def test_a_tag_pipeline_publishes_only_its_release() -> None:
     ci = CiEnv.from_env({"CI": "true", "CI_COMMIT_TAG": "v1.2.3"})
     check_release_tag(MANIFEST, ci)
     check_release_tag(MANIFEST, CiEnv.from_env({"CI_COMMIT_TAG": "nightly"}))
-    with pytest.raises(PublishError) as err:
+    with pytest.raises(VersionError) as err:
         check_release_tag(Manifest("tsff", "1.2.4.dev7", files=(WHL,)), ci)
     assert str(err.value) == (
         "the build is version 1.2.4.dev7, but this pipeline is for release tag v1.2.3 (1.2.3) — "
@@ -238,3 +244,49 @@ def test_a_tag_pipeline_publishes_only_its_release() -> None:
     )
     rc = CiEnv.from_env({"CI_COMMIT_TAG": "v2.0.0-rc.1"})
     check_release_tag(Manifest("tsff", "2.0.0rc1", files=(WHL,)), rc)
+
+
+@pytest.mark.parametrize("flag", ["repository_url", "simple_url"])
+def test_credentials_in_an_index_url_are_refused_and_never_shown(flag: str) -> None:
+    url = "https://deploy:url-secret-42@pkgs.example.com/upload/"
+    settings = PublishSettings(**{"repository_url": "https://pkgs.example.com/upload/", flag: url})
+    with pytest.raises(ConfigurationError) as err:
+        resolve_target(settings, NO_CI)
+    option = "--" + flag.replace("_", "-")
+    assert str(err.value) == (
+        f"{option} contains credentials (user:password@) — remove them from the URL and name "
+        "the variables that hold them with --username-var/--password-var"
+    )
+    assert log.redact(url) == "https://deploy:[MASKED]@pkgs.example.com/upload/"
+
+
+def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake_run(cmd: list[str], *, env: dict[str, str], **_: Any) -> Any:
+        calls.append((cmd, env))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr("wheelship.registry.subprocess.run", fake_run)
+    creds = Credentials("gitlab-ci-token", "job-token-secret-77", "user gitlab-ci-token")
+    files = [tmp_path / WHL.name, tmp_path / SDIST.name]
+    url = "https://gitlab.example.com/api/v4/projects/42/packages/pypi"
+    environ = {"PATH": "/usr/bin", "TWINE_PASSWORD": "stale", "TWINE_REPOSITORY": "pypi"}
+    assert upload(files, url, creds, environ) is None
+    ((cmd, env),) = calls
+    assert cmd[1:] == [
+        "-m",
+        "twine",
+        "--no-color",
+        "upload",
+        "--non-interactive",
+        "--disable-progress-bar",
+        "--repository-url",
+        url,
+        *map(str, files),
+    ]
+    assert not any("job-token-secret-77" in arg or "gitlab-ci-token" in arg for arg in cmd)
+    assert (env["TWINE_USERNAME"], env["TWINE_PASSWORD"]) == (creds.username, creds.password)
+    assert "TWINE_REPOSITORY" not in env  # the caller's twine settings do not leak in

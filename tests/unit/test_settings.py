@@ -54,3 +54,12 @@ def test_bad_env_value_names_the_variable() -> None:
 def test_unknown_config_key_is_refused_with_its_path() -> None:
     with pytest.raises(ConfigurationError, match=r"^tag\.bogus: unknown key"):
         resolve(parse([]), OPTIONS, {"bogus": 1}, "tag", {})
+
+
+def test_an_empty_variable_is_unset_for_every_kind() -> None:
+    env = {name: "" for name in ("WHEELSHIP_PROJECT", "WHEELSHIP_DRY_RUN", "WHEELSHIP_EXCLUDE")}
+    config = {"project": "from-config", "dry-run": True, "exclude": ["7"]}
+    r = resolve(parse([]), OPTIONS, config, "tag", env)
+    assert (r["project"], r["dry_run"], r["exclude"]) == ("from-config", True, ["7"])
+    assert r.sources["dry_run"] == "config"
+    assert resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_DRY_RUN": "false"})["dry_run"] is False

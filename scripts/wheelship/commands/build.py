@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelship import log
+from wheelship import config, log
 from wheelship.building import ISOLATION, BuildResult, BuildSettings, build_project
-from wheelship.commands.version import VERSION_OPTIONS, load_section, settings_from
+from wheelship.commands._common import load_config
+from wheelship.commands.version import VERSION_OPTIONS, settings_from
 from wheelship.settings import Option, add_options, opt, resolve
 
 OPTIONS: list[Option] = [
@@ -58,9 +59,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    section, _ = load_section(args, "build")
+    data = load_config(args, OPTIONS)
+    section = config.section(data, "build")
     # the version is derived as 'wheelship version' derives it: its section's tag settings apply
-    version_section, _ = load_section(args, "version")
+    version_section = config.section(data, "version")
     shared = {k: v for k, v in version_section.items() if k in ("tag-pattern", "offline")}
     values = resolve(args, OPTIONS, {**shared, **section}, "build")
     result = run(

@@ -14,9 +14,24 @@ from wheelship.registry import PublishSettings, publish
 from wheelship.settings import Option, add_options, opt, resolve
 
 OPTIONS: list[Option] = [
-    opt("project", help="the project's directory (where wheelship.yml is)", default="."),
-    opt("config", help="configuration file (section 'publish:')", default="wheelship.yml"),
-    opt("dist", help="directory with the built files and wheelship-manifest.json", default="dist"),
+    opt(
+        "project",
+        help="the project's directory (where wheelship.yml is)",
+        default=".",
+        metavar="DIR",
+    ),
+    opt(
+        "config",
+        help="configuration file, relative to --project (section 'publish:')",
+        default="wheelship.yml",
+        metavar="FILE",
+    ),
+    opt(
+        "dist",
+        help="directory with the built files and wheelship-manifest.json, relative to --project",
+        default="dist",
+        metavar="DIR",
+    ),
     opt(
         "repository_url",
         help="upload URL of the index (default in GitLab CI: "
@@ -31,6 +46,7 @@ OPTIONS: list[Option] = [
     opt(
         "username",
         help="user name for the index (default for GitLab: gitlab-ci-token)",
+        metavar="NAME",
     ),
     opt(
         "username_var",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+from pathlib import Path
 
 from wheelship import log
 from wheelship.commands import _targets
@@ -14,30 +16,44 @@ EXTRA = [
     opt(
         "fail_on_drift",
         "--fail-on-drift",
-        help="exit 3 when more than one version is live",
+        help="exit 3 when more than one version is live (after printing the report)",
         kind="flag",
         default=False,
     ),
     opt("format", "--format", help="output format", choices=("text", "json"), default="text"),
+    opt(
+        "json",
+        "--json",
+        help="also write the report as JSON to PATH (relative to --project), drift or not",
+        env="WHEELSHIP_STATUS_JSON",
+        metavar="PATH",
+    ),
 ]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = "Read-only. Exit 3 with --fail-on-drift when more than one version is live."
+    parser.epilog = (
+        "Read-only (writes only the --json report). Exit 3 with --fail-on-drift when more than "
+        "one version is live, after printing the report."
+    )
     _targets.configure(parser, EXTRA)
 
 
 def main(args: argparse.Namespace) -> int:
     settings, values = _targets.settings(args, "status", EXTRA)
-    settings = settings.__class__(
-        **{**settings.__dict__, "fail_on_drift": bool(values["fail_on_drift"])}
-    )
-    try:
-        st = workflow.run_status(settings)
-    except Exception:
-        raise
+    # Drift is checked after the report is out: a failing drift check shows where the versions are.
+    st = workflow.run_status(dataclasses.replace(settings, fail_on_drift=False))
+    data = st.to_json()
     if values["format"] == "json":
-        log.result(json.dumps(st.to_json(), indent=2, sort_keys=True))
+        log.result(json.dumps(data, indent=2, sort_keys=True))
     else:
         log.result(report.status_text(st))
+    if values["json"]:
+        path = Path(values["json"])
+        if not path.is_absolute():
+            path = settings.project / path
+        report.write_json(path, data)
+        log.info(f"wrote {path}")
+    if values["fail_on_drift"]:
+        workflow.check_drift(st)
     return 0

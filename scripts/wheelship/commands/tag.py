@@ -13,25 +13,36 @@ from wheelship.commands._common import load_section
 from wheelship.compat_gate import pre_tag_check
 from wheelship.releasing import PreTagCheck, TagSettings, tag_release
 from wheelship.settings import Option, add_options, opt, resolve
-from wheelship.tagging import DEFAULT_RELEASE_BRANCH_PATTERN
 
 OPTIONS: list[Option] = [
-    opt("project", help="the project's directory (in its git clone)", default="."),
-    opt("config", help="configuration file (section 'tag:')", default="wheelship.yml"),
+    opt("project", help="the project's directory (in its git clone)", default=".", metavar="DIR"),
+    opt(
+        "config",
+        help="configuration file, relative to --project (section 'tag:')",
+        default="wheelship.yml",
+        metavar="FILE",
+    ),
     opt(
         "branch",
         help="the branch being built (default: CI_COMMIT_BRANCH, then the checked-out branch)",
+        metavar="NAME",
     ),
     opt(
         "default_branch",
         help="the default branch (default: CI_DEFAULT_BRANCH, then origin/HEAD, then main)",
+        metavar="NAME",
     ),
     opt(
         "release_branch_pattern",
-        help="regular expression for release branches, with named groups major and minor",
-        default=DEFAULT_RELEASE_BRANCH_PATTERN,
+        help="regular expression for release branches, with named groups major and minor "
+        "(default: ^release/X.Y$)",
+        metavar="RX",
     ),
-    opt("tag_pattern", help="regular expression for release tags (as for 'wheelship version')"),
+    opt(
+        "tag_pattern",
+        help="regular expression for release tags (as for 'wheelship version')",
+        metavar="RX",
+    ),
     opt(
         "prefix",
         "--tag-prefix",
@@ -81,11 +92,17 @@ OPTIONS: list[Option] = [
     ),
     opt("api_url", help="GitLab API v4 URL (default: CI_API_V4_URL)", metavar="URL"),
     opt("project_id", help="GitLab project ID or path (default: CI_PROJECT_ID)", metavar="ID"),
-    opt("remote", help="git remote to fetch tags from and push to", default="origin"),
+    opt(
+        "remote",
+        help="git remote to fetch tags from and push to",
+        default="origin",
+        metavar="NAME",
+    ),
     opt(
         "push_user",
         help="user name sent with the token on git push over HTTPS",
         default="oauth2",
+        metavar="NAME",
     ),
     opt("no_fetch", help="do not fetch tags from the remote first", kind="flag", default=False),
     opt("dry_run", help="print what would be done; change nothing", kind="flag", default=False),

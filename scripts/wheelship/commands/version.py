@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from wheelship import config, dotenv, log
+from wheelship import dotenv, log
+from wheelship.commands._common import load_section
 from wheelship.settings import Option, add_options, opt, resolve
 from wheelship.versioning import VersionInfo, VersionSettings, derive_version
 
@@ -27,7 +27,13 @@ VERSION_OPTIONS: list[Option] = [
         kind="flag",
         default=False,
     ),
-    opt("config", "--config", help="the wheelship configuration file", metavar="FILE"),
+    opt(
+        "config",
+        "--config",
+        help="the wheelship configuration file (relative to --project; default: wheelship.yml "
+        "there, when it exists)",
+        metavar="FILE",
+    ),
 ]
 
 OPTIONS: list[Option] = [
@@ -49,15 +55,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def load_section(args: argparse.Namespace, section: str) -> tuple[dict[str, object], Path]:
-    """The command's section of the configuration file (relative to the project directory)."""
-    project = Path(getattr(args, "project", None) or os.environ.get("WHEELSHIP_PROJECT") or ".")
-    explicit = getattr(args, "config", None) or os.environ.get("WHEELSHIP_CONFIG")
-    path = Path(explicit) if explicit else project / config.DEFAULT_CONFIG
-    data = config.load(path, required=bool(explicit))
-    return config.section(data, section), path
-
-
 def settings_from(values: dict[str, object]) -> VersionSettings:
     return VersionSettings(
         project=Path(str(values["project"])),
@@ -67,8 +64,7 @@ def settings_from(values: dict[str, object]) -> VersionSettings:
 
 
 def main(args: argparse.Namespace) -> int:
-    section, _ = load_section(args, "version")
-    values = resolve(args, OPTIONS, section, "version")
+    values = resolve(args, OPTIONS, load_section(args, OPTIONS, "version"), "version")
     info = run(settings_from(values.values), values.get("dotenv"))
     log.result(info.version)
     return 0

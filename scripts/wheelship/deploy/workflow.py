@@ -199,12 +199,18 @@ def run_status(settings: Settings) -> Status:
         st = planning.status(s.target, s.package, snap)
     finally:
         s.close()
-    if settings.fail_on_drift and st.drift:
+    if settings.fail_on_drift:
+        check_drift(st)
+    return st
+
+
+def check_drift(st: Status) -> None:
+    """Raise :class:`DriftDetected` (exit 3) when more than one version is live."""
+    if st.drift:
         raise DriftDetected(
             f"{len(st.live)} versions of {st.package} are live on {st.target}: {', '.join(st.live)}",
             f"deploy one version to every selected job and cluster ('wheelship deploy --target {st.target}')",
         )
-    return st
 
 
 def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:

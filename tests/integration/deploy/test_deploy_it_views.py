@@ -55,12 +55,17 @@ def test_status_and_drift(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "live: 1.3.0, 1.2.0  — DRIFT: more than one version is live" in out
     assert f"cluster {BUSY} (ml-busy)" in out
-    assert cli(ws, "status", "--fail-on-drift") == 3
-    err = capsys.readouterr().err
-    assert err.splitlines()[-1] == (
+    report = ws.root / "reports" / "status.json"
+    assert cli(ws, "status", "--fail-on-drift", "--json", str(report)) == 3
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
         "error: 2 versions of tsff are live on prod: 1.3.0, 1.2.0 — deploy one version to every "
         "selected job and cluster ('wheelship deploy --target prod')"
     )
+    # The failing drift check still shows, and keeps, where each version is live.
+    assert f"cluster {BUSY} (ml-busy)" in captured.out
+    written = json.loads(report.read_text())
+    assert written["drift"] is True and written["live"] == ["1.3.0", "1.2.0"]
     assert cli(ws, "status", "--format", "json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["drift"] is True and data["live"] == ["1.3.0", "1.2.0"]
