@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 
 from wheelship import __version__, log
@@ -98,6 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except SystemExit as exc:  # argparse --help / --version
         return exc.code if isinstance(exc.code, int) else (EXIT_BAD_INPUT if exc.code else 0)
+    except Exception:
+        # A bug, not bad input: the traceback helps a report, but goes through the log so a
+        # registered secret quoted in an exception message (requests does that) is masked.
+        log.info(traceback.format_exc().rstrip())
+        log.info(
+            "error: unexpected internal error (see the traceback above) — "
+            "this is a bug in wheelship: please report it"
+        )
+        return 1
 
 
 if __name__ == "__main__":

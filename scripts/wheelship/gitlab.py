@@ -123,14 +123,25 @@ class GitLabClient:
         self, method: str, path: str, action: str, body: Mapping[str, object] | None = None
     ) -> requests.Response:
         try:
-            return self._session.request(
-                method, self.url(path), headers=self._headers, json=body, timeout=self._timeout
+            # Never follow a redirect: requests strips only ``Authorization`` on a cross-host
+            # redirect, so the PRIVATE-TOKEN / JOB-TOKEN header would travel to the new host
+            # (even over plain http). The API does not redirect; a proxy that does is refused.
+            resp = self._session.request(
+                method,
+                self.url(path),
+                headers=self._headers,
+                json=body,
+                timeout=self._timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise GitLabError(
                 f"cannot reach the GitLab API at {self.api_url} to {action} ({type(exc).__name__})",
                 "check --api-url (CI_API_V4_URL) and the network",
             ) from None
+        if resp.is_redirect:
+            raise redirect_error(resp, self.api_url, action)
+        return resp
 
     def _fail(self, resp: requests.Response, action: str) -> GitLabError:
         detail = _message(resp)
@@ -182,6 +193,17 @@ class GitLabClient:
         if resp.status_code not in (200, 201):
             raise self._fail(resp, action)
         return _release(resp, action)
+
+
+def redirect_error(resp: requests.Response, api_url: str, action: str) -> GitLabError:
+    """The error for a redirect answer (never followed with a token in the headers)."""
+    location = resp.headers.get("Location", "")
+    resp.close()
+    return GitLabError(
+        f"the GitLab API at {api_url} redirected the request to {action} "
+        f"(HTTP {resp.status_code} to {location or 'nowhere'}); a token is never sent on",
+        "point --api-url (CI_API_V4_URL) at the API itself (https://<gitlab>/api/v4)",
+    )
 
 
 def _message(resp: requests.Response) -> str:

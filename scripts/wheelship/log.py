@@ -22,9 +22,13 @@ _MIN_SECRET_LEN = 4
 
 
 def register_secret(value: str | None) -> None:
-    """Never print ``value`` (nor its ``user:value`` basic-auth forms) from now on."""
-    if value and len(value) >= _MIN_SECRET_LEN:
-        _secrets.add(value)
+    """Never print ``value`` from now on, nor the value without surrounding whitespace (a token
+    pasted with a trailing newline shows up escaped in error texts, its core unchanged)."""
+    if not value:
+        return
+    for form in (value, value.strip()):
+        if len(form) >= _MIN_SECRET_LEN:
+            _secrets.add(form)
 
 
 def redact(text: str) -> str:

@@ -26,3 +26,28 @@ def test_listed_command_without_a_module_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error: command 'nosuch' is not available in wheelship ")
     assert err.endswith(" — upgrade wheelship (pip install -U wheelship)\n")
+
+
+def test_an_unexpected_exception_is_reported_with_secrets_masked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug must not print a credential: libraries quote header values in their exceptions
+    (requests' InvalidHeader does), and the traceback goes through the redacting log."""
+    import wheelship.commands.status as status
+    from wheelship import log
+
+    secret = "dapi-quoted-in-a-traceback-1"
+    log.register_secret(secret)
+
+    def boom(_args: object) -> int:
+        raise ValueError(f"Invalid header value: 'Bearer {secret}\\n'")
+
+    monkeypatch.setattr(status, "main", boom)
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert secret not in err
+    assert "ValueError: Invalid header value: 'Bearer [MASKED]\\n'" in err
+    assert err.splitlines()[-1] == (
+        "error: unexpected internal error (see the traceback above) — "
+        "this is a bug in wheelship: please report it"
+    )

@@ -51,7 +51,7 @@ class PatAuth:
 
     def __init__(self, token: str) -> None:
         log.register_secret(token)
-        self._header = {"Authorization": f"Bearer {token}"}
+        self._header = {"Authorization": f"Bearer {token.strip()}"}
 
     def headers(self) -> dict[str, str]:
         return dict(self._header)
@@ -90,11 +90,16 @@ class OAuthAuth:
     def _token_endpoint(self) -> str:
         if self._endpoint:
             return self._endpoint
-        url = self._discovery_url or f"{self._host}/oidc/.well-known/oauth-authorization-server"
+        url = net.check_url(
+            self._discovery_url or f"{self._host}/oidc/.well-known/oauth-authorization-server",
+            "OIDC discovery URL",
+            "fix DATABRICKS_DISCOVERY_URL",
+        )
         endpoint = f"{self._host}/oidc/v1/token"
         try:
-            resp = self._session.get(url, timeout=net.DEFAULT_TIMEOUT)
-            if resp.ok:
+            # The document names where the credentials go: never take it from a redirect.
+            resp = self._session.get(url, timeout=net.DEFAULT_TIMEOUT, allow_redirects=False)
+            if resp.ok and not resp.is_redirect:
                 found = resp.json().get("token_endpoint")
                 if isinstance(found, str) and found:
                     endpoint = found
@@ -111,10 +116,18 @@ class OAuthAuth:
         }
         if self._basic:
             raw = f"{self._basic[0]}:{self._basic[1]}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            basic = base64.b64encode(raw).decode()
+            log.register_secret(basic)
+            headers["Authorization"] = "Basic " + basic
         try:
+            # No redirects: a 307/308 would re-send the form (the OIDC ID token, the client
+            # secret in the Basic header for same-host hops) wherever the answer points.
             resp = self._session.post(
-                endpoint, data=self._form(), headers=headers, timeout=net.DEFAULT_TIMEOUT
+                endpoint,
+                data=self._form(),
+                headers=headers,
+                timeout=net.DEFAULT_TIMEOUT,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise DatabricksError(
@@ -126,6 +139,14 @@ class OAuthAuth:
             body: Any = resp.json()
         except ValueError:
             body = {}
+        if resp.is_redirect:
+            raise DatabricksError(
+                f"{self.name}: the token endpoint {endpoint} answered with a redirect "
+                f"(HTTP {resp.status_code}); credentials are never sent on",
+                "check the workspace host, or DATABRICKS_DISCOVERY_URL",
+                status=resp.status_code,
+                step="authenticate",
+            )
         if not resp.ok or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error") or body.get("errorCode") or f"HTTP {resp.status_code}"
             detail = body.get("error_description") or body.get("errorSummary") or ""
@@ -239,8 +260,8 @@ class Credentials:
 
 
 def _oidc_token(environ: Mapping[str, str]) -> tuple[str | None, str]:
-    var = environ.get("DATABRICKS_OIDC_TOKEN_ENV") or "DATABRICKS_OIDC_TOKEN"
-    return environ.get(var) or None, var
+    var = (environ.get("DATABRICKS_OIDC_TOKEN_ENV") or "").strip() or "DATABRICKS_OIDC_TOKEN"
+    return (environ.get(var) or "").strip() or None, var
 
 
 def _from_values(
@@ -275,13 +296,15 @@ def resolve(
     forced = (env.get("DATABRICKS_AUTH_TYPE") or "").strip()
     profile_name = profile or env.get("DATABRICKS_CONFIG_PROFILE") or None
     prof = read_profile(profile_name, env, required=True) if profile_name else None
+    for key in ("DATABRICKS_TOKEN", "DATABRICKS_CLIENT_SECRET"):
+        log.register_secret(env.get(key))
+    # CI variables and files often carry a trailing newline; in a header it would make requests
+    # fail (and echo the value), so credentials are used without surrounding whitespace.
     env_values = {
-        "token": env.get("DATABRICKS_TOKEN", ""),
-        "client_id": env.get("DATABRICKS_CLIENT_ID", ""),
-        "client_secret": env.get("DATABRICKS_CLIENT_SECRET", ""),
+        "token": env.get("DATABRICKS_TOKEN", "").strip(),
+        "client_id": env.get("DATABRICKS_CLIENT_ID", "").strip(),
+        "client_secret": env.get("DATABRICKS_CLIENT_SECRET", "").strip(),
     }
-    for key in ("token", "client_secret"):
-        log.register_secret(env_values[key])
     oidc, oidc_var = _oidc_token(env)
     log.register_secret(oidc)
 
@@ -359,7 +382,9 @@ def build(
     """The :class:`~wheelship.databricks.client.Auth` for resolved credentials."""
     env = os.environ if environ is None else environ
     v = creds.values
-    discovery = env.get("DATABRICKS_DISCOVERY_URL") or None
+    discovery = (env.get("DATABRICKS_DISCOVERY_URL") or "").strip() or None
+    if discovery and creds.auth_type in {"oauth-m2m", "env-oidc", "file-oidc"}:
+        discovery = net.check_url(discovery, "OIDC discovery URL", "fix DATABRICKS_DISCOVERY_URL")
     if creds.auth_type == "pat":
         if not v.get("token"):
             raise ConfigurationError("auth type pat but no token", "set DATABRICKS_TOKEN")

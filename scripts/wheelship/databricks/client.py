@@ -378,6 +378,13 @@ class Client:
                     stream=stream,
                     allow_redirects=False,
                 )
+            except requests.exceptions.InvalidHeader:
+                # requests quotes the offending header value (the credential) in its message.
+                raise DatabricksError(
+                    f"the credential for {self.host} contains characters that cannot be sent "
+                    "in an HTTP header (a line break or a control character)",
+                    "check the token or OAuth client settings (DATABRICKS_TOKEN, profile)",
+                ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 connect_errors += 1
                 last_problem = _describe_connection_error(exc)

@@ -16,7 +16,7 @@ import requests
 
 from wheelship import log, net
 from wheelship.errors import ConfigurationError, GitLabError
-from wheelship.gitlab import CiEnv, token_header
+from wheelship.gitlab import CiEnv, redirect_error, token_header
 
 MAX_NOTE = 1_000_000  # GitLab's note body limit
 
@@ -55,14 +55,23 @@ def post_plan_note(
 
     def call(method: str, url: str, data: Mapping[str, Any] | None = None) -> requests.Response:
         try:
-            return http.request(
-                method, url, headers=headers, json=data, timeout=net.DEFAULT_TIMEOUT
+            # No redirects: the token header would follow them to any host (see gitlab.py).
+            resp = http.request(
+                method,
+                url,
+                headers=headers,
+                json=data,
+                timeout=net.DEFAULT_TIMEOUT,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise GitLabError(
                 f"cannot reach the GitLab API at {api} to post the plan ({type(exc).__name__})",
                 "check CI_API_V4_URL and the network",
             ) from None
+        if resp.is_redirect:
+            raise redirect_error(resp, api, "post the plan note")
+        return resp
 
     existing = None
     resp = call("GET", f"{base}?per_page=100&sort=desc&order_by=updated_at")

@@ -174,3 +174,31 @@ def test_other_auth_types_are_left_to_the_sdk(tmp_path: Path) -> None:
     # Resolution only; setting the SDK up probes the host (integration tests do that).
     creds = auth.resolve(HOST, None, env(tmp_path, DATABRICKS_AUTH_TYPE="azure-cli"))
     assert creds.auth_type == "azure-cli"
+
+
+def test_plain_http_discovery_url_to_a_remote_host_is_refused(tmp_path: Path) -> None:
+    e = env(
+        tmp_path,
+        DATABRICKS_CLIENT_ID="sp",
+        DATABRICKS_CLIENT_SECRET="sp-secret-7777",
+        DATABRICKS_DISCOVERY_URL="http://idp.example.com/.well-known/oauth-authorization-server",
+    )
+    creds = auth.resolve(HOST, None, e)
+    with pytest.raises(ConfigurationError, match=r"OIDC discovery URL .* uses plain http"):
+        auth.build(creds, FakeTransport().session(), e)
+
+
+def test_credentials_are_used_without_surrounding_whitespace(tmp_path: Path) -> None:
+    """A CI variable pasted with a trailing newline: requests would refuse the header and quote
+    it (token included) in its exception; the credential is stripped and masked either way."""
+    e = env(tmp_path, DATABRICKS_TOKEN="dapi-trailing-newline-1\n")
+    a = auth.build(auth.resolve(HOST, None, e), FakeTransport().session(), e)
+    assert a.headers() == {"Authorization": "Bearer dapi-trailing-newline-1"}
+    assert log.redact("'Bearer dapi-trailing-newline-1\\n'") == "'Bearer [MASKED]\\n'"
+    oidc = env(
+        tmp_path,
+        DATABRICKS_AUTH_TYPE="env-oidc",
+        DATABRICKS_OIDC_TOKEN_ENV="CI_ID ",
+        CI_ID=" eyJ.id-token.sig\n",
+    )
+    assert auth.resolve(HOST, None, oidc).values["oidc_token"] == "eyJ.id-token.sig"
