@@ -7,6 +7,7 @@ Tests under ``integration``/``e2e`` are marked automatically.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif parts[0] == "e2e":
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """Secrets registered for redaction live for the process; a test must not see (or rely on)
+    those of the tests that ran before it in the same worker, whatever the order or -n."""
+    from wheelship import log
+
+    before = set(log._secrets)
+    yield
+    log._secrets.clear()
+    log._secrets.update(before)

@@ -132,11 +132,15 @@ def resolve(
     config: Mapping[str, Any] | None = None,
     config_path: str = "",
     environ: Mapping[str, str] | None = None,
+    *,
+    quiet: bool = False,
 ) -> Resolved:
     """Resolve every option: flag > env > config section > default.
 
     ``config`` is the command's section of the configuration file and ``config_path`` its key
-    path (``tag``), used in error messages. Unknown keys in the section are refused.
+    path (``tag``), used in error messages. Unknown keys in the section are refused. ``quiet``
+    skips the debug log of the sources (for a first look at a few options that the command's
+    full resolve logs anyway).
     """
     env = os.environ if environ is None else environ
     options = list(options)
@@ -167,6 +171,7 @@ def resolve(
                 value = []
         out.values[o.dest] = value
         out.sources[o.dest] = source
-        shown = "[MASKED]" if o.secret else repr(value)
-        log.debug(f"setting {o.dest} = {shown} (from {source})")
+        if not quiet:
+            shown = "[MASKED]" if o.secret else repr(value)
+            log.debug(f"setting {o.dest} = {shown} (from {source})")
     return out

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wheelship.errors import ConfigurationError, TagPolicyError
-from wheelship.versioning import Release, compile_pattern, parse_tag
+from wheelship.errors import TagPolicyError
+from wheelship.versioning import Release, compile_named, compile_pattern, parse_tag
 
 #: ``release/X.Y`` — the named groups ``major`` and ``minor`` give the branch's release line.
 DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"
@@ -28,21 +28,16 @@ NOTES_MAX_COMMITS = 200
 
 
 def compile_branch_pattern(pattern: str | None) -> re.Pattern[str]:
-    try:
-        rx = re.compile(pattern or DEFAULT_RELEASE_BRANCH_PATTERN)
-    except re.error as exc:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} is not a valid regular expression ({exc})",
+    return compile_named(
+        pattern,
+        DEFAULT_RELEASE_BRANCH_PATTERN,
+        "release branch pattern",
+        {"major", "minor"},
+        (
             "fix --release-branch-pattern / WHEELSHIP_RELEASE_BRANCH_PATTERN",
-        ) from None
-    missing = {"major", "minor"} - set(rx.groupindex)
-    if missing:
-        raise ConfigurationError(
-            f"release branch pattern {pattern!r} lacks the named groups "
-            f"{', '.join(sorted(missing))}",
             r"use (?P<major>\d+) and (?P<minor>\d+), e.g. ^release/(?P<major>\d+)\.(?P<minor>\d+)$",
-        )
-    return rx
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -98,21 +98,36 @@ def describe_pattern(rx: re.Pattern[str]) -> str:
     return f"pattern {rx.pattern}"
 
 
-def compile_pattern(pattern: str | None) -> re.Pattern[str]:
+def compile_named(
+    pattern: str | None, default: str, what: str, groups: set[str], fixes: tuple[str, str]
+) -> re.Pattern[str]:
+    """``pattern`` (``default`` when unset) compiled, with the named ``groups`` it must have;
+    ``fixes`` say what to do about invalid syntax and about missing groups."""
     try:
-        rx = re.compile(pattern or DEFAULT_TAG_PATTERN)
+        rx = re.compile(pattern or default)
     except re.error as exc:
         raise ConfigurationError(
-            f"tag pattern {pattern!r} is not a valid regular expression ({exc})",
-            "fix WHEELSHIP_TAG_PATTERN / --tag-pattern",
+            f"{what} {pattern!r} is not a valid regular expression ({exc})", fixes[0]
         ) from None
-    missing = {"major", "minor", "patch"} - set(rx.groupindex)
+    missing = groups - set(rx.groupindex)
     if missing:
         raise ConfigurationError(
-            f"tag pattern {pattern!r} lacks the named groups {', '.join(sorted(missing))}",
-            "use (?P<major>...), (?P<minor>...) and (?P<patch>...) groups",
+            f"{what} {pattern!r} lacks the named groups {', '.join(sorted(missing))}", fixes[1]
         )
     return rx
+
+
+def compile_pattern(pattern: str | None) -> re.Pattern[str]:
+    return compile_named(
+        pattern,
+        DEFAULT_TAG_PATTERN,
+        "tag pattern",
+        {"major", "minor", "patch"},
+        (
+            "fix WHEELSHIP_TAG_PATTERN / --tag-pattern",
+            "use (?P<major>...), (?P<minor>...) and (?P<patch>...) groups",
+        ),
+    )
 
 
 def parse_tag(tag: str, pattern: str | re.Pattern[str] | None = None) -> Release | None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,33 @@ def test_an_empty_variable_is_unset_for_every_kind() -> None:
     assert (r["project"], r["dry_run"], r["exclude"]) == ("from-config", True, ["7"])
     assert r.sources["dry_run"] == "config"
     assert resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_DRY_RUN": "false"})["dry_run"] is False
+
+
+@pytest.mark.parametrize("command", ["version", "build", "tag", "publish", "compat"])
+def test_verbose_log_names_each_setting_once(
+    command: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The configuration file is found from --project/--config before the command resolves
+    all its settings; that first look must not log them a second time."""
+    import importlib
+
+    from wheelship.cli import new_parser
+    from wheelship.commands._common import load_config
+
+    module = importlib.import_module(f"wheelship.commands.{command}")
+    parser = new_parser(command, "")
+    module.configure(parser)
+    args = parser.parse_args(["--project", str(tmp_path)])
+    monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
+    options = [
+        *module.OPTIONS,
+        *([module.CONFIG_OPTION] if command == "compat" else []),
+    ]
+    assert load_config(args, options) == {}
+    resolve(args, options)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines.count(f"debug: setting project = {str(tmp_path)!r} (from flag)") == 1
+    assert len(lines) == len(set(lines)) == len(options)

@@ -15,7 +15,7 @@ def load_config(args: argparse.Namespace, options: Iterable[Option]) -> dict[str
     """The configuration file named by ``--config``, relative to ``--project`` (as the templates'
     ``config`` input says). A missing default file is fine; a file named explicitly must exist."""
     wanted = [o for o in options if o.dest in ("project", "config")]
-    first = resolve(args, wanted)
+    first = resolve(args, wanted, quiet=True)
     project = Path(first.get("project") or ".")
     cfg = Path(first.get("config") or config.DEFAULT_CONFIG)
     path = cfg if cfg.is_absolute() else project / cfg
