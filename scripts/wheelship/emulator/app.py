@@ -55,6 +55,8 @@ class Emulator:
         host: str = "127.0.0.1",
         port: int = 0,
         durations: Durations | Mapping[str, float] | None = None,
+        jobs_list_omits: Iterable[str] = (),
+        watch_invariants: bool = False,
     ) -> None:
         try:
             self.clock = SimClock(clock_speed)
@@ -69,6 +71,10 @@ class Emulator:
         self.host = host
         self._port = port
         self._durations = durations
+        #: settings fields jobs/list leaves out (e.g. ``environments``): the stricter reading of
+        #: the documentation, for testing clients against both
+        self.jobs_list_omits = frozenset(jobs_list_omits)
+        self.watch_invariants = watch_invariants
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._engine: Engine | None = None
@@ -82,6 +88,7 @@ class Emulator:
         started = time.perf_counter()
         blobs = BlobStore(persistence.blob_dir(self.state_dir) if self.state_dir else None)
         ws = Workspace(clock=self.clock, blobs=blobs)
+        ws.jobs_list_omits = self.jobs_list_omits
         try:
             self._populate(ws)
         except BaseException:
@@ -95,6 +102,7 @@ class Emulator:
             faults=self.faults,
             limits=self.rate_limits,
             latency=self.latency,
+            watch_invariants=self.watch_invariants,
         )
         if self.state_dir is not None:
             state_dir = self.state_dir
@@ -296,6 +304,14 @@ class Emulator:
     def invariants(self) -> list[str]:
         with self.state() as ws:
             return _invariants.check(ws)
+
+    @property
+    def violations(self) -> list[str]:
+        """With ``watch_invariants=True``: every invariant violation seen right after a
+        state-changing request, named by that request's endpoint (empty when all held)."""
+        assert self._engine is not None
+        with self._engine.ws.lock:
+            return list(self._engine.violations)
 
     # -- state read-back ---------------------------------------------------------------------
     @contextmanager

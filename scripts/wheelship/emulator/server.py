@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import io
 import json
 import socket
@@ -25,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from wheelship.emulator import multipart
+from wheelship.emulator import invariants, multipart
 from wheelship.emulator.auth import OAuthError, Principal
 from wheelship.emulator.blobs import CHUNK
 from wheelship.emulator.faults import FaultPlan, Latency, RateLimits
@@ -35,6 +36,8 @@ from wheelship.emulator.wire import ApiError, Request, Response
 
 _FILE_FIELDS = frozenset({"content", "file", "contents"})
 _LOG_LIMIT = 200_000
+_LOG_BODY_LIMIT = 64 * 1024
+_LOG_BODIES_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,13 @@ class RequestRecord:
     endpoint: str
     duration_ms: float
     fault: str | None = None
+    #: The JSON body of an authenticated API call (up to 64 KiB; empty otherwise), to compare
+    #: clients by what they send. Credentials travel in headers and token-endpoint forms,
+    #: neither of which is kept.
+    body: bytes = b""
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body.strip() else None
 
 
 @dataclass
@@ -58,9 +68,15 @@ class RequestLog:
     )
     counters: collections.Counter[str] = field(default_factory=collections.Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    body_bytes: int = 0  # bodies kept since the last clear (bounded by _LOG_BODIES_LIMIT)
 
     def add(self, record: RequestRecord) -> None:
         with self.lock:
+            if record.body:
+                if self.body_bytes + len(record.body) > _LOG_BODIES_LIMIT:
+                    record = dataclasses.replace(record, body=b"")
+                else:
+                    self.body_bytes += len(record.body)
             self.records.append(record)
             self.counters[record.endpoint] += 1
 
@@ -76,6 +92,7 @@ class RequestLog:
         with self.lock:
             self.records.clear()
             self.counters.clear()
+            self.body_bytes = 0
 
 
 @dataclass
@@ -92,6 +109,10 @@ class Engine:
     stopping: threading.Event = field(default_factory=threading.Event)
     internal_errors: list[str] = field(default_factory=list)
     saved_version: int = -1
+    #: check the deploy invariants after every state-changing request (tests of clients that
+    #: promise "no job ever references a missing file"); violations are kept here
+    watch_invariants: bool = False
+    violations: list[str] = field(default_factory=list)
 
 
 class BodyReader:
@@ -359,6 +380,15 @@ class Handler(BaseHTTPRequestHandler):
         except (ConnectionError, ApiError):
             self.close_connection = True  # unreadable framing: answer, then hang up
         status = response.status
+        logged = b""
+        if (
+            req is not None
+            and route is not None
+            and route.auth
+            and route.body == "json"
+            and len(req.raw_body) <= _LOG_BODY_LIMIT
+        ):
+            logged = req.raw_body
         try:
             self._write(response)
         finally:
@@ -372,6 +402,7 @@ class Handler(BaseHTTPRequestHandler):
                     endpoint,
                     (time.perf_counter() - started) * 1000,
                     fault_kind,
+                    logged,
                 )
             )
 
@@ -438,7 +469,12 @@ class Handler(BaseHTTPRequestHandler):
         ws = engine.ws
         with ws.lock:
             ws.tick()
+            before = ws.version
             result = route.handler(ws, req)
+            if engine.watch_invariants and ws.version != before:
+                engine.violations += [
+                    f"after {req.endpoint}: {problem}" for problem in invariants.check(ws)
+                ]
             if engine.persist is not None and ws.version != engine.saved_version:
                 engine.persist()
                 engine.saved_version = ws.version

@@ -171,6 +171,10 @@ class Workspace:
             int, tuple[str, bool, Any]
         ] = {}  # handle -> (path, overwrite, blob)
         self.version = 0  # bumped by every change; persistence saves when it moved
+        # Settings fields ``jobs/list`` leaves out. The SDK documents only ``tasks`` and
+        # ``job_clusters`` as the arrays list truncates; whether it returns ``environments`` is
+        # not documented, so clients can be tested against the stricter reading too.
+        self.jobs_list_omits: frozenset[str] = frozenset()
         now_ms = clock.now_ms()
         self.volumes.mkdirs("/Volumes", now_ms)
         self.dbfs.mkdirs("/", now_ms)

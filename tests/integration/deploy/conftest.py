@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,12 @@ from wheelship.emulator import Emulator
 @pytest.fixture
 def workspace_factory(
     tmp_path: Path, emulator_factory: Callable[..., Emulator]
-) -> Callable[..., Workspace]:
+) -> Iterator[Callable[..., Workspace]]:
+    """Seeded workspaces that check the deploy invariants after every state-changing request:
+    a test fails if, at any moment, a job or cluster referenced a missing file or a cluster had
+    two versions of a package (unless the test sets ``ws.allow_violations``)."""
     count = 0
+    made: list[Workspace] = []
 
     def make(**kw: Any) -> Workspace:
         nonlocal count
@@ -26,14 +30,29 @@ def workspace_factory(
         options = {
             k: kw.pop(k)
             for k in list(kw)
-            if k in {"latency", "rate_limits", "faults", "fault_seed", "clock_speed", "state_dir"}
+            if k
+            in {
+                "latency",
+                "rate_limits",
+                "faults",
+                "fault_seed",
+                "clock_speed",
+                "state_dir",
+                "jobs_list_omits",
+                "watch_invariants",
+            }
         }
+        options.setdefault("watch_invariants", True)
         emu = emulator_factory(seed(root, **kw), **options)
         ws = Workspace(emu, root)
         ws.config()
+        made.append(ws)
         return ws
 
-    return make
+    yield make
+    for ws in made:
+        if ws.emu.watch_invariants and not ws.allow_violations:
+            assert ws.emu.violations == [], "\n".join(ws.emu.violations)
 
 
 @pytest.fixture

@@ -236,3 +236,70 @@ def test_concurrent_clients_get_consistent_state(emulator: Emulator) -> None:
     files = emulator.files("/Volumes/m/s/v")
     assert len(files) == 200 and set(files.values()) == {1000}
     assert emulator.read_file("/Volumes/m/s/v/3/7.bin") == bytes([3]) * 1000
+
+
+def test_request_log_keeps_json_bodies_but_never_a_credential(
+    emulator_factory,
+    make_api,  # type: ignore[no-untyped-def]
+) -> None:
+    sp = {"application_id": "5f1c6a2e-0000-4000-8000-0000000000aa", "secret": "sp-secret-log-1"}
+    emu = emulator_factory(
+        {
+            "service_principals": [sp],
+            "jobs": [{"job_id": 5, "settings": {"name": "a"}}],
+            "volumes": ["/Volumes/c/s/v"],
+        }
+    )
+    token = requests.post(
+        f"{emu.url}/oidc/v1/token",
+        data={"grant_type": "client_credentials", "scope": "all-apis"},
+        auth=(sp["application_id"], sp["secret"]),
+        timeout=10,
+    ).json()["access_token"]
+    api = make_api(emu, token)
+    assert api.post("/api/2.2/jobs/update", {"job_id": 5, "new_settings": {"name": "b"}}).ok
+    assert api.put("/api/2.0/fs/files/Volumes/c/s/v/x.whl", b"raw-bytes-not-logged").ok
+    update, upload = emu.requests[-2:]
+    assert update.json() == {"job_id": 5, "new_settings": {"name": "b"}}
+    assert upload.body == b"" and upload.json() is None
+    logged = repr(emu.requests)
+    for secret in (sp["secret"], token, emu.token):
+        assert secret not in logged
+
+
+def test_jobs_list_can_leave_settings_out(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    settings = {
+        "name": "s",
+        "environments": [{"environment_key": "e", "spec": {"environment_version": "2"}}],
+        "tasks": [
+            {"task_key": "t", "environment_key": "e", "notebook_task": {"notebook_path": "/x"}}
+        ],
+    }
+    for omits, present in (((), True), (("environments",), False)):
+        emu = emulator_factory(
+            {"jobs": [{"job_id": 1, "settings": settings}]}, jobs_list_omits=omits
+        )
+        api = make_api(emu, emu.token)
+        listed = api.get("/api/2.2/jobs/list", expand_tasks="true").json()["jobs"][0]["settings"]
+        assert ("environments" in listed) is present and listed["tasks"][0]["task_key"] == "t"
+        full = api.get("/api/2.2/jobs/get", job_id=1).json()["settings"]
+        assert "environments" in full  # get always returns them
+
+
+def test_invariants_can_be_watched_after_every_change(emulator_factory, make_api) -> None:  # type: ignore[no-untyped-def]
+    wheel = "/Volumes/c/s/v/pkg-1.0.0-py3-none-any.whl"
+    task = {"task_key": "t", "new_cluster": {"num_workers": 1}, "libraries": [{"whl": wheel}]}
+    emu = emulator_factory(
+        {
+            "files": [{"path": wheel, "content": "w"}],
+            "jobs": [{"job_id": 1, "settings": {"name": "j", "tasks": [task]}}],
+        },
+        watch_invariants=True,
+    )
+    api = make_api(emu, emu.token)
+    assert api.get("/api/2.2/jobs/get", job_id=1).ok  # reads are not checked
+    assert api.delete(f"/api/2.0/fs/files{wheel}").status_code == 204
+    assert emu.violations == [
+        f"after DELETE /api/2.0/fs/files: job 1 (j): task t.libraries[0] references missing "
+        f"file {wheel}"
+    ]

@@ -310,6 +310,8 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
         else:
             settings = {k: v for k, v in job.settings.items() if k not in ("tasks", "job_clusters")}
             more = False
+        if ws.jobs_list_omits:
+            settings = {k: v for k, v in settings.items() if k not in ws.jobs_list_omits}
         item = job_json(job, copy.deepcopy(settings))
         if req.version == "2.2" and expand:
             item["has_more"] = more
