@@ -354,8 +354,7 @@ def check(settings: CompatSettings) -> CompatReport:
             notes=notes,
         )
         if against is None or against_commit is None:
-            report.verdict = Verdict.NOTHING_TO_COMPARE
-            notes.append("no previous release tag is reachable from HEAD: nothing to compare")
+            report.verdict = Verdict.NOTHING_TO_COMPARE  # its verdict line says why
             return report
         base_snap = snaps[1]
         for name, head_dir in sorted(packages.items()):

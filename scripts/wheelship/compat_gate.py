@@ -54,7 +54,8 @@ def pre_tag_check(
             )
         )
         with log.section("wheelship_compat", f"API compatibility with {previous.name}"):
-            for line in render_text(report):
+            # a refusal's error line says what the verdict line would: print it once
+            for line in render_text(report, verdict=not report.failed):
                 log.info(line)
         report.raise_if_failed()
         return release_note_lines(report, decision.tag or str(decision.release))

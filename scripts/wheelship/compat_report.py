@@ -41,9 +41,9 @@ def verdict_line(report: CompatReport) -> str:
     )
 
 
-def render_text(report: CompatReport) -> list[str]:
+def render_text(report: CompatReport, *, verdict: bool = True) -> list[str]:
     """The readable report: what was compared, each break (file:line, object, what, why), the
-    verdict."""
+    verdict (``verdict=False`` leaves it to the error line that follows a failed check)."""
     lines = []
     if report.against:
         lines.append(
@@ -60,7 +60,8 @@ def render_text(report: CompatReport) -> list[str]:
             shown = b.object + (f" (defined as {b.defined_as})" if b.defined_as else "")
             lines.append(f"  {where}: {shown}: {b.what}")
             lines.append(f"      breaks callers: {b.why}")
-    lines.append(verdict_line(report))
+    if verdict:
+        lines.append(verdict_line(report))
     return lines
 
 

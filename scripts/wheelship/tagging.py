@@ -13,8 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wheelship.errors import TagPolicyError
-from wheelship.versioning import Release, compile_named, compile_pattern, parse_tag
+from wheelship.errors import ConfigurationError, TagPolicyError
+from wheelship.versioning import (
+    Release,
+    compile_named,
+    compile_pattern,
+    describe_pattern,
+    parse_tag,
+)
 
 #: ``release/X.Y`` — the named groups ``major`` and ``minor`` give the branch's release line.
 DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"
@@ -204,6 +210,15 @@ def decide(state: RepoState, policy: TagPolicy, request: TagRequest | None = Non
         )
 
     tag = wanted.format_tag(policy.prefix)
+    if parse_tag(tag, policy.tag_pattern) != wanted:
+        # a tag the project's own pattern does not read as this release would be invisible to
+        # every later version, build and tag decision
+        raise ConfigurationError(
+            f"the tag {tag} would not match the tag pattern "
+            f"({describe_pattern(policy.tag_pattern)})",
+            "set --tag-prefix (WHEELSHIP_TAG_PREFIX, tag.tag-prefix) to the prefix the pattern "
+            "expects",
+        )
     for t in state.tags:
         if t.name == tag or (t.release is not None and t.release == wanted):
             raise TagPolicyError(

@@ -134,7 +134,12 @@ def test_dev_build_in_a_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert result.wheel.name == "tsff-1.0.1.dev31-py3-none-any.whl"  # type: ignore[attr-defined]
     assert result.sdist.name == "tsff-1.0.1.dev31.tar.gz"  # type: ignore[attr-defined]
     assert "\nVersion: 1.0.1.dev31\n" in wheel_metadata(result.wheel)  # type: ignore[attr-defined]
-    assert dotenv.read(tmp_path / "b.env")["WHEELSHIP_IS_RELEASE"] == "false"
+    with tarfile.open(result.sdist) as tf:  # type: ignore[attr-defined]
+        pkg_info = tf.extractfile("tsff-1.0.1.dev31/PKG-INFO").read().decode()  # type: ignore[union-attr]
+    assert "\nVersion: 1.0.1.dev31\n" in pkg_info
+    env = dotenv.read(tmp_path / "b.env")
+    assert (env["WHEELSHIP_VERSION"], env["WHEELSHIP_IS_RELEASE"]) == ("1.0.1.dev31", "false")
+    assert env["WHEELSHIP_WHEEL"] == result.wheel.name  # type: ignore[attr-defined]
 
 
 def test_two_builds_of_one_commit_are_byte_identical(tmp_path: Path) -> None:

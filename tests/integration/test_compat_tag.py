@@ -59,6 +59,7 @@ def test_a_breaking_patch_is_refused_and_nothing_is_created(
         "  src/forecastkit/model.py:22: forecastkit.model.train: parameter 'epochs' lost its "
         "default (now required)\n      breaks callers: calls that omit it fail with TypeError\n"
     ) in err
+    assert "not allowed in patch release 1.0.1" not in err.splitlines()[-2]  # said once, below
     assert tags(repo.path) == tags(bare) == ["v1.0.0"]
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from support.fake_gitlab import FakeGitLab, run_fake_gitlab
-from support.git_http import run_git_http
+from support.git_http import GitHttpServer, run_git_http
 from support.gitrepo import GitRepo, git
 from support.net import free_port
 from wheelship.cli import main
@@ -48,6 +49,23 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def push_tag(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:
+    """``wheelship tag --method git-push`` in ``repo``."""
+    return cli(capsys, "--project", str(repo.path), "--method", "git-push", *args)
+
+
+#: Pushing over HTTP with the token in PROJECT_TAG_TOKEN, without the fetch from origin first.
+HTTP_PUSH = ("--token-var", "PROJECT_TAG_TOKEN", "--no-fetch")
+
+
+@contextmanager
+def http_origin(repo: GitRepo, bare: Path, token: str) -> Iterator[GitHttpServer]:
+    """``origin`` of ``repo`` served from ``bare`` over real smart HTTP, taking ``token``."""
+    with run_git_http(bare.parent, token) as srv:
+        repo.git("remote", "set-url", "origin", srv.url(bare.name))
+        yield srv
+
+
 def origin_tags(bare: Path) -> dict[str, str]:
     out = git(bare, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)", "refs/tags")
     return dict(line.split(" ") for line in out.splitlines())
@@ -70,7 +88,7 @@ def test_first_patch_on_a_release_branch_is_pushed_as_annotated_tag(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (0, "v1.2.0\n")
     assert f"created tag v1.2.0 at {repo.head()[:8]} on release/1.2 (minor after v1.1.0)" in err
     assert origin_tags(bare)["v1.2.0"] == repo.head()
@@ -88,10 +106,10 @@ def test_next_patch_and_notes_since_the_previous_patch(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    assert cli(capsys, "--project", str(repo.path), "--method", "git-push")[0] == 0
+    assert push_tag(capsys, repo)[0] == 0
     repo.commit("Handle empty series", files={"tsff/empty.py": "E = 1\n"})
     repo.git("push", "-q", "origin", "release/1.2")
-    code, out, _ = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, _ = push_tag(capsys, repo)
     assert (code, out) == (0, "v1.2.1\n")
     message = git(bare, "tag", "-l", "--format=%(contents)", "v1.2.1")
     assert "Changes since v1.2.0:" in message
@@ -103,9 +121,9 @@ def test_rerun_on_a_tagged_commit_prints_the_tag_and_creates_nothing(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    push_tag(capsys, repo)
     before = origin_tags(bare)
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (0, "v1.2.0\n")
     assert err == (
         f"HEAD ({repo.head()[:8]}) already carries the release tag v1.2.0; nothing to do\n"
@@ -126,7 +144,7 @@ def test_old_release_line_is_refused(
     repo.git("push", "-q", "origin", "v1.2.0")
     repo.commit("Backport a fix")
     before = origin_tags(bare)
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (2, "")
     assert err == (
         "error: refusing to tag v1.2.1: the 1.2 line is older than the newest released line "
@@ -135,9 +153,7 @@ def test_old_release_line_is_refused(
     )
     assert origin_tags(bare) == before
     # ... and allowed when the team supports several lines.
-    code, out, _ = cli(
-        capsys, "--project", str(repo.path), "--method", "git-push", "--support-old-lines"
-    )
+    code, out, _ = push_tag(capsys, repo, "--support-old-lines")
     assert (code, out) == (0, "v1.2.1\n")
 
 
@@ -146,7 +162,7 @@ def test_dirty_tree_is_refused(
 ) -> None:
     repo, bare = project
     repo.write("tsff/__init__.py", "X = 3\n")
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (2, "")
     assert err == (
         "error: the working tree has uncommitted changes to tracked files (tsff/__init__.py) — "
@@ -162,14 +178,14 @@ def test_detached_head_needs_the_branch_which_ci_provides(
 ) -> None:
     repo, bare = project
     repo.git("checkout", "-q", "--detach", "HEAD")
-    code, _, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, _, err = push_tag(capsys, repo)
     assert code == 2
     assert err == (
         "error: HEAD is detached and no branch is known — pass --branch (GitLab CI sets "
         "CI_COMMIT_BRANCH) or check out the branch\n"
     )
     monkeypatch.setenv("CI_COMMIT_BRANCH", "release/1.2")
-    code, out, _ = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, _ = push_tag(capsys, repo)
     assert (code, out) == (0, "v1.2.0\n")
     assert origin_tags(bare)["v1.2.0"] == repo.head()
 
@@ -183,7 +199,7 @@ def test_shallow_clone_without_tags_fetches_them_before_deciding(
     repo.git("push", "-q", "origin", "release/1.2", "v1.2.0")
     ci = GitRepo.clone(bare, tmp_path / "ci", depth=1, branch="release/1.2", no_tags=True)
     assert ci.git("tag", "-l") == ""
-    code, out, _ = cli(capsys, "--project", str(ci.path), "--method", "git-push")
+    code, out, _ = push_tag(capsys, ci)
     assert (code, out) == (0, "v1.2.1\n")
     message = git(bare, "tag", "-l", "--format=%(contents)", "v1.2.1")
     assert "Changes since v1.2.0:\n\n- " in message and "Second fix" in message
@@ -198,7 +214,7 @@ def test_a_local_tag_that_differs_from_origin_stops_the_flow(
     other.tag("v1.2.0")
     other.git("push", "-q", "origin", "v1.2.0")
     repo.tag("v1.2.0", ref="HEAD~1")  # same name, other commit
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (1, "")
     assert err.startswith("error: cannot fetch tags from origin: git fetch --tags origin")
     assert "v1.2.0 -> v1.2.0 (would clobber existing tag)" in " ".join(err.split()), err
@@ -210,15 +226,13 @@ def test_default_branch_is_tagged_only_when_asked(
 ) -> None:
     repo, bare = project
     repo.checkout("main")
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (0, "")
     assert err == (
         "no tag: on the default branch main no tag is created unless asked (--bump "
         "major|minor|patch or --version X.Y.Z)\n"
     )
-    code, out, _ = cli(
-        capsys, "--project", str(repo.path), "--method", "git-push", "--bump", "minor"
-    )
+    code, out, _ = push_tag(capsys, repo, "--bump", "minor")
     assert (code, out) == (0, "v1.2.0\n")
     assert origin_tags(bare)["v1.2.0"] == repo.head()
 
@@ -228,7 +242,7 @@ def test_feature_branch_is_refused(
 ) -> None:
     repo, _bare = project
     repo.git("checkout", "-q", "-b", "feature/faster")
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push")
+    code, out, err = push_tag(capsys, repo)
     assert (code, out) == (2, "")
     assert err.startswith(
         "error: branch feature/faster is neither the default branch (main) nor a release branch"
@@ -239,15 +253,7 @@ def test_invalid_branch_pattern_is_refused_before_anything_happens(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    code, out, err = cli(
-        capsys,
-        "--project",
-        str(repo.path),
-        "--method",
-        "git-push",
-        "--release-branch-pattern",
-        r"^release/(?P<major>\d+)$",
-    )
+    code, out, err = push_tag(capsys, repo, "--release-branch-pattern", r"^release/(?P<major>\d+)$")
     assert (code, out) == (2, "")
     assert err == (
         "error: release branch pattern '^release/(?P<major>\\\\d+)$' lacks the named groups "
@@ -261,7 +267,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
     project: tuple[GitRepo, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare = project
-    code, out, err = cli(capsys, "--project", str(repo.path), "--method", "git-push", "--dry-run")
+    code, out, err = push_tag(capsys, repo, "--dry-run")
     assert code == 0
     assert "warning" not in err  # a path remote needs no token
     lines = out.splitlines()
@@ -299,16 +305,7 @@ def test_push_over_http_sends_the_token_from_the_named_variable(
             srv.url(bare.name).replace("//", "//gitlab-ci-token:job-0000@"),
         )
         monkeypatch.setenv("PROJECT_TAG_TOKEN", token)
-        code, out, err = cli(
-            capsys,
-            "--project",
-            str(repo.path),
-            "--method",
-            "git-push",
-            "--token-var",
-            "PROJECT_TAG_TOKEN",
-            "--no-fetch",
-        )
+        code, out, err = push_tag(capsys, repo, *HTTP_PUSH)
         assert (code, out) == (0, "v1.2.0\n"), err
         expected = "Basic " + base64.b64encode(f"oauth2:{token}".encode()).decode()
         assert srv.authorizations and set(srv.authorizations) == {expected}
@@ -322,19 +319,9 @@ def test_push_with_a_wrong_token_fails_and_leaves_no_tag(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo, bare, token = http_project
-    with run_git_http(bare.parent, token) as srv:
-        repo.git("remote", "set-url", "origin", srv.url(bare.name))
+    with http_origin(repo, bare, token) as srv:
         monkeypatch.setenv("PROJECT_TAG_TOKEN", "glpat-wrong-999999")
-        code, out, err = cli(
-            capsys,
-            "--project",
-            str(repo.path),
-            "--method",
-            "git-push",
-            "--token-var",
-            "PROJECT_TAG_TOKEN",
-            "--no-fetch",
-        )
+        code, out, err = push_tag(capsys, repo, *HTTP_PUSH)
     assert (code, out) == (1, "")
     assert err.startswith(
         f"error: pushing tag v1.2.0 to origin failed: git push --quiet {srv.url(bare.name)} "
@@ -350,18 +337,8 @@ def test_push_over_http_without_the_token_variable_is_refused(
     http_project: tuple[GitRepo, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare, token = http_project
-    with run_git_http(bare.parent, token) as srv:
-        repo.git("remote", "set-url", "origin", srv.url(bare.name))
-        code, out, err = cli(
-            capsys,
-            "--project",
-            str(repo.path),
-            "--method",
-            "git-push",
-            "--token-var",
-            "PROJECT_TAG_TOKEN",
-            "--no-fetch",
-        )
+    with http_origin(repo, bare, token) as srv:
+        code, out, err = push_tag(capsys, repo, *HTTP_PUSH)
         assert srv.authorizations == []
     assert (code, out) == (2, "")
     assert err == (
@@ -607,19 +584,8 @@ def test_dry_run_of_an_https_push_names_the_token_it_needs(
     http_project: tuple[GitRepo, Path, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, bare, token = http_project
-    with run_git_http(bare.parent, token) as srv:
-        repo.git("remote", "set-url", "origin", srv.url(bare.name))
-        code, out, err = cli(
-            capsys,
-            "--project",
-            str(repo.path),
-            "--method",
-            "git-push",
-            "--token-var",
-            "PROJECT_TAG_TOKEN",
-            "--no-fetch",
-            "--dry-run",
-        )
+    with http_origin(repo, bare, token) as srv:
+        code, out, err = push_tag(capsys, repo, *HTTP_PUSH, "--dry-run")
         assert srv.authorizations == []
     assert code == 0
     assert out.splitlines()[1] == (

@@ -242,6 +242,21 @@ def test_custom_branch_pattern_and_prefix() -> None:
     assert d.tag == "3.1.2"
 
 
+def test_a_tag_the_projects_own_pattern_would_not_read_is_refused() -> None:
+    """With monorepo tags fk-vX.Y.Z the prefix must follow: a v1.0.1 tag would be invisible."""
+    rx = compile_pattern(r"^fk-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$")
+    tags = with_releases({"fk-v1.0.0": c(1)}, rx)
+    repo = RepoState(head=HEAD, branch="release/1.0", default_branch="main", tags=tags)
+    with pytest.raises(ConfigurationError) as err:
+        decide(repo, TagPolicy(tag_pattern=rx))
+    assert str(err.value) == (
+        "the tag v1.0.1 would not match the tag pattern (pattern "
+        "^fk-v(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$) — set --tag-prefix "
+        "(WHEELSHIP_TAG_PREFIX, tag.tag-prefix) to the prefix the pattern expects"
+    )
+    assert decide(repo, TagPolicy(tag_pattern=rx, prefix="fk-v")).tag == "fk-v1.0.1"
+
+
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [

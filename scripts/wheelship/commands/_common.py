@@ -25,3 +25,18 @@ def load_config(args: argparse.Namespace, options: Iterable[Option]) -> dict[str
 def load_section(args: argparse.Namespace, options: Iterable[Option], name: str) -> dict[str, Any]:
     """The ``name:`` section of the configuration file (see :func:`load_config`)."""
     return config.section(load_config(args, options), name)
+
+
+#: Keys of the ``version:`` section that every command reading tags shares: one tag pattern (and
+#: one fetch policy) for the project, so version, build, tag and compat see the same releases.
+SHARED_VERSION_KEYS = ("tag-pattern", "offline")
+
+
+def with_version_defaults(
+    data: dict[str, Any], name: str, options: Iterable[Option]
+) -> dict[str, Any]:
+    """The ``name:`` section, falling back to the ``version:`` section for the shared keys the
+    command has (its own section and its flags still win)."""
+    keys = {o.key for o in options} & set(SHARED_VERSION_KEYS)
+    version = config.section(data, "version")
+    return {**{k: version[k] for k in sorted(keys) if k in version}, **config.section(data, name)}

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelship import config, log
+from wheelship import log
 from wheelship.building import ISOLATION, BuildResult, BuildSettings, build_project
-from wheelship.commands._common import load_config
+from wheelship.commands._common import load_config, with_version_defaults
 from wheelship.commands.version import VERSION_OPTIONS, settings_from
 from wheelship.settings import Option, add_options, opt, resolve
 
@@ -59,12 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    data = load_config(args, OPTIONS)
-    section = config.section(data, "build")
     # the version is derived as 'wheelship version' derives it: its section's tag settings apply
-    version_section = config.section(data, "version")
-    shared = {k: v for k, v in version_section.items() if k in ("tag-pattern", "offline")}
-    values = resolve(args, OPTIONS, {**shared, **section}, "build")
+    section = with_version_defaults(load_config(args, OPTIONS), "build", OPTIONS)
+    values = resolve(args, OPTIONS, section, "build")
     result = run(
         BuildSettings(
             version=settings_from(values.values),

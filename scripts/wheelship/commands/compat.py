@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 
 from wheelship import log
-from wheelship.commands._common import load_section
+from wheelship.commands._common import load_config, with_version_defaults
 from wheelship.compat import CompatSettings, Level, check
 from wheelship.compat_report import render_text, to_codequality, to_json, write_json
 from wheelship.settings import add_options, opt, resolve
@@ -110,8 +110,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None, Path | None]:
-    section = load_section(args, [CONFIG_OPTION, *OPTIONS], "compat")
-    values = resolve(args, OPTIONS, section, "compat")
+    data = load_config(args, [CONFIG_OPTION, *OPTIONS])
+    values = resolve(args, OPTIONS, with_version_defaults(data, "compat", OPTIONS), "compat")
     settings = CompatSettings(
         project_dir=Path(values["project"]),
         against=values["against"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelship.commands._common import load_section
+from wheelship.commands._common import load_config, load_section, with_version_defaults
 from wheelship.compat_gate import pre_tag_check
 from wheelship.releasing import PreTagCheck, TagSettings, tag_release
 from wheelship.settings import Option, add_options, opt, resolve
@@ -120,11 +120,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> TagSettings:
-    section = load_section(args, OPTIONS, "tag")
+    section = with_version_defaults(load_config(args, OPTIONS), "tag", OPTIONS)
     r = resolve(args, OPTIONS, section, "tag")
-    if r.sources["tag_pattern"] == "default":
-        # One tag pattern for the project: the one 'wheelship version' reads, unless set here.
-        r.values["tag_pattern"] = load_section(args, OPTIONS, "version").get("tag-pattern")
     return TagSettings(
         project=Path(r["project"]),
         branch=r["branch"],
