@@ -72,6 +72,9 @@ PUBLISHED_RATE_LIMITS: dict[str, float] = {
     "GET /api/2.0/workspace/export": 60,
     "* /api/2.0/fs/*": 100,
 }
+#: More pages than any listing of a workspace needs (10,000 jobs are 100 pages of jobs/list):
+#: beyond it a server that keeps inventing page tokens is stopped.
+MAX_PAGES = 10_000
 PACING = 0.95  # fraction of a published rate the client uses
 BACKOFF = 0.7  # a 429 multiplies the endpoint's pace by this
 _WINDOW = 2.0  # seconds of history to measure the rate that was throttled
@@ -336,10 +339,13 @@ class Client:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         timeout: tuple[float, float] | None = None,
+        idempotent: bool = True,
     ) -> requests.Response:
         """Send one logical request (with retries) and return the 2xx response; any other
         answer raises :class:`DatabricksError`. ``body`` is a factory, so a retry re-opens a
-        streamed upload from the start."""
+        streamed upload from the start. A call that is not ``idempotent`` (DBFS add-block
+        appends) is retried only when the workspace surely did not act (429, 503): after a
+        lost answer or a server error the caller decides."""
         url = self.host + path
         ep = endpoint(path)
         started = self._clock()
@@ -388,7 +394,11 @@ class Client:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 connect_errors += 1
                 last_problem = _describe_connection_error(exc)
-                if connect_errors >= self.retry.connect_attempts or self._out_of_budget(started, 0):
+                if (
+                    not idempotent
+                    or connect_errors >= self.retry.connect_attempts
+                    or self._out_of_budget(started, 0)
+                ):
                     raise DatabricksError(
                         f"cannot reach {self.host}: {last_problem}",
                         "check the workspace URL (host: / DATABRICKS_HOST) and the network",
@@ -411,7 +421,9 @@ class Client:
                 attempt += 1
                 continue
             retryable = status in RETRY_ALWAYS or (
-                status in RETRY_SOME and server_errors + 1 < self.retry.server_error_attempts
+                idempotent
+                and status in RETRY_SOME
+                and server_errors + 1 < self.retry.server_error_attempts
             )
             if retryable:
                 if status in RETRY_SOME:
@@ -446,8 +458,10 @@ class Client:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return _json(self.request("GET", path, params=params))
 
-    def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        return _json(self.request("POST", path, json_body=dict(body or {})))
+    def post(
+        self, path: str, body: Mapping[str, Any] | None = None, *, idempotent: bool = True
+    ) -> dict[str, Any]:
+        return _json(self.request("POST", path, json_body=dict(body or {}), idempotent=idempotent))
 
     def paginate(
         self,
@@ -459,7 +473,8 @@ class Client:
         token_field: str = "next_page_token",  # noqa: S107
     ) -> Iterator[dict[str, Any]]:
         """Every item of a token-paginated list. Stops on an absent or empty token, and
-        refuses a token that repeats (a server bug would otherwise loop forever)."""
+        refuses a token that repeats or a listing longer than ``MAX_PAGES`` pages (a server
+        bug would otherwise loop forever)."""
         query = dict(params or {})
         seen: set[str] = set()
         while True:
@@ -468,9 +483,10 @@ class Client:
             token = page.get(token_field)
             if not token:
                 return
-            if token in seen:
+            if token in seen or len(seen) >= MAX_PAGES:
+                what = f"the page token {token!r} twice" if token in seen else "endless pages"
                 raise DatabricksError(
-                    f"{path} returned the page token {token!r} twice",
+                    f"{path} returned {what}",
                     "report this to Databricks support; the listing cannot be completed",
                 )
             seen.add(token)

@@ -19,6 +19,7 @@ from wheelship.errors import DatabricksError
 JOBS_API = "/api/2.2/jobs"
 CLUSTERS_API = "/api/2.1/clusters"
 PAGED_ARRAYS = ("tasks", "job_clusters", "environments", "parameters")
+MAX_JOB_PAGES = 100  # a job has at most 1,000 tasks: 10 pages of 100
 
 
 def get_job(client: Client, job_id: int) -> dict[str, Any]:
@@ -28,10 +29,9 @@ def get_job(client: Client, job_id: int) -> dict[str, Any]:
     token = job.get("next_page_token")
     seen: set[str] = set()
     while token:
-        if token in seen:
-            raise DatabricksError(
-                f"jobs/get {job_id} repeated page token {token!r}", "report it to Databricks"
-            )
+        if token in seen or len(seen) >= MAX_JOB_PAGES:
+            what = f"repeated page token {token!r}" if token in seen else "endless pages"
+            raise DatabricksError(f"jobs/get {job_id} returned {what}", "report it to Databricks")
         seen.add(token)
         page = client.get(f"{JOBS_API}/get", {"job_id": job_id, "page_token": token})
         settings = job.setdefault("settings", {})

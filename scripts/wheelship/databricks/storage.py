@@ -23,6 +23,7 @@ from wheelship.errors import DatabricksError
 CHUNK = 1 << 20
 DBFS_BLOCK = 1 << 20  # the API's add-block limit (decoded bytes)
 UPLOAD_TIMEOUT = (10.0, 600.0)
+STREAM_ATTEMPTS = 3  # a DBFS temporary file is rewritten from the start at most this often
 
 
 class AlreadyExists(Exception):
@@ -273,16 +274,15 @@ class DbfsStorage(Storage):
     def _put(self, name: str, local: Path) -> None:
         temp = f".{name}.partial"
         temp_path = self._api_path(temp)
-        handle = self.client.post("/api/2.0/dbfs/create", {"path": temp_path, "overwrite": True})[
-            "handle"
-        ]
-        with local.open("rb") as fh:
-            while block := fh.read(DBFS_BLOCK):
-                self.client.post(
-                    "/api/2.0/dbfs/add-block",
-                    {"handle": handle, "data": base64.b64encode(block).decode()},
-                )
-        self.client.post("/api/2.0/dbfs/close", {"handle": handle})
+        for attempt in range(1, STREAM_ATTEMPTS + 1):
+            try:
+                self._write_temp(temp_path, local)
+                break
+            except DatabricksError as exc:
+                # add-block appends: after a lost answer or a server error the block may be
+                # in twice, so the temporary file is written again from the start.
+                if attempt == STREAM_ATTEMPTS or (exc.status is not None and exc.status < 500):
+                    raise
         try:
             self.client.post(
                 "/api/2.0/dbfs/move",
@@ -292,7 +292,24 @@ class DbfsStorage(Storage):
             if exc.error_code in {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"} or exc.status == 409:
                 self.delete(temp)
                 raise AlreadyExists(name) from None
+            if _missing(exc) and self.size(name) is not None:
+                # a retried move whose first attempt went through (its answer was lost): the
+                # caller verifies the bytes as for any existing file
+                raise AlreadyExists(name) from None
             raise
+
+    def _write_temp(self, temp_path: str, local: Path) -> None:
+        handle = self.client.post("/api/2.0/dbfs/create", {"path": temp_path, "overwrite": True})[
+            "handle"
+        ]
+        with local.open("rb") as fh:
+            while block := fh.read(DBFS_BLOCK):
+                self.client.post(
+                    "/api/2.0/dbfs/add-block",
+                    {"handle": handle, "data": base64.b64encode(block).decode()},
+                    idempotent=False,
+                )
+        self.client.post("/api/2.0/dbfs/close", {"handle": handle})
 
     def delete(self, name: str) -> None:
         try:

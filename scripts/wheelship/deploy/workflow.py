@@ -15,7 +15,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from wheelship import config as config_file
-from wheelship import log
+from wheelship import log, net
 from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.databricks.model import Snapshot
@@ -40,6 +40,7 @@ class Settings:
     fail_on_drift: bool = False
     timing: Timing = field(default_factory=Timing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
     environ: Mapping[str, str] | None = None
     max_steps: int | None = None  # tests: stop after this many apply steps
 
@@ -88,6 +89,7 @@ def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None =
         creds.host,
         auth.build(creds, http, settings.environ),
         concurrency=settings.concurrency,
+        timeout=settings.timeout,
         retry=settings.retry,
         session=http,
     )

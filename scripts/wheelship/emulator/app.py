@@ -193,6 +193,11 @@ class Emulator:
             with ws.lock:
                 ws.tick()
                 engine.persist()
+        with ws.lock:
+            # DBFS uploads a client abandoned (their handles would expire after 10 minutes)
+            for _path, _overwrite, entry in ws.dbfs_handles.values():
+                entry["blob"].discard()
+            ws.dbfs_handles.clear()
         ws.blobs.close()
         self._server = None
         self._thread = None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from support.deployws import Workspace
+from wheelship.databricks.client import RetryPolicy
 from wheelship.deploy import workflow
 from wheelship.deploy.apply import StepLimit
 from wheelship.errors import DatabricksError
@@ -124,3 +125,73 @@ def test_transient_faults_are_retried_without_failing(
     assert ws.snapshot() == state
     statuses = [r.status for r in ws.emu.requests]
     assert 503 in statuses and 429 in statuses
+
+
+STRESS = [
+    {"kind": "429", "rate": 0.1, "retry_after": 1},
+    {"kind": "503", "rate": 0.15},
+    {"kind": "reset", "rate": 0.08},
+    # slower than the client's read timeout: the client gives up, the workspace still acts
+    # (a lost answer), so every retried write must be safe to repeat
+    {"kind": "slow", "rate": 0.1, "delay": 0.6},
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_converges_under_throttling_overload_resets_and_lost_answers(
+    workspace_factory: Callable[..., Workspace],
+    reference: tuple[dict[str, object], int],
+    seed: int,
+) -> None:
+    """Seeded faults on every endpoint: the deploy finishes in one run, ends exactly where an
+    undisturbed deploy ends, and the invariants held after every single change (the workspace
+    fixture watches them)."""
+    state, _steps = reference
+    ws = prepared(workspace_factory, faults=STRESS, fault_seed=seed)
+    deploy(
+        ws,
+        retry=RetryPolicy(budget=60, base=0.05, cap=0.2),
+        timeout=(2.0, 0.3),
+    )
+    ws.emu.settle()
+    assert ws.emu.invariants() == []
+    assert ws.snapshot() == state
+    faulted = [r.fault for r in ws.emu.requests if r.fault]
+    assert len(faulted) >= 5 and {"429", "503"} <= set(faulted)
+    # a second deploy in the same weather has nothing left to do
+    again_plan = workflow.run_plan(
+        ws.settings("1.3.0", dist=ws.root / "dist", retry=RetryPolicy(base=0.05, cap=0.2))
+    )
+    assert not again_plan.changes_anything
+
+
+@pytest.mark.parametrize("folder", ["/Workspace/Shared/wheels", "dbfs:/FileStore/wheels"])
+def test_uploads_survive_lost_answers_in_every_storage(
+    workspace_factory: Callable[..., Workspace], folder: str
+) -> None:
+    """Every upload request is answered too late once (the workspace acted): a DBFS block
+    must not be appended twice, a moved file must not be reported missing."""
+    endpoints = {
+        "/Workspace/Shared/wheels": ["POST /api/2.0/workspace-files/import-file"],
+        "dbfs:/FileStore/wheels": [
+            "POST /api/2.0/dbfs/create",
+            "POST /api/2.0/dbfs/add-block",
+            "POST /api/2.0/dbfs/close",
+            "POST /api/2.0/dbfs/move",
+        ],
+    }[folder]
+    ws = workspace_factory(folder=folder)
+    ws.config(artifacts=folder, keep=1, clusters={"mode": "off"})
+    for endpoint in endpoints:
+        ws.emu.add_fault("slow", endpoint=endpoint, count=1, delay=0.6)
+    plan, result = workflow.run_deploy(
+        ws.settings(
+            "1.3.0",
+            dist=ws.dist("1.3.0", size=3 << 20),  # several DBFS blocks
+            retry=RetryPolicy(base=0.05, cap=0.2),
+            timeout=(2.0, 0.3),
+        )
+    )
+    assert ws.emu.file_sha256(plan.artifact) == plan.sha256
+    assert [s.outcome for s in result.steps if s.step == "upload"] in (["done"], ["unchanged"])
+    assert not [p for p in ws.emu.files(folder) if ".partial" in p]

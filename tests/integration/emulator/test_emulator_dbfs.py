@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+import requests
+
 from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
 
@@ -107,3 +109,24 @@ def test_volumes_paths_are_refused_and_read_limits(api: Api) -> None:
         "INVALID_PARAMETER_VALUE",
     )
     assert error_of(api.get(f"{B}/read", path="/"))[:2] == (400, "INVALID_PARAMETER_VALUE")
+
+
+def test_stop_discards_uploads_a_client_abandoned(emulator_factory) -> None:  # type: ignore[no-untyped-def]
+    """A handle left open (the client gave up mid-upload) holds an open temporary file:
+    stopping the emulator closes and removes it (an open file would surface later as a
+    ResourceWarning in whatever runs when it is collected)."""
+    emu = emulator_factory()
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {emu.token}"
+    handle = api.post(
+        f"{emu.url}/api/2.0/dbfs/create", json={"path": "/tmp/x.whl", "overwrite": True}, timeout=10
+    ).json()["handle"]
+    assert api.post(
+        f"{emu.url}/api/2.0/dbfs/add-block", json={"handle": handle, "data": "eHg="}, timeout=10
+    ).ok
+    api.close()
+    with emu.state() as ws:
+        pending = ws.dbfs_handles[handle][2]["blob"]
+    assert pending._fh is not None and pending.path.exists()
+    emu.stop()
+    assert pending._fh is None and not pending.path.exists()

@@ -344,3 +344,40 @@ def test_one_burst_of_429s_lowers_the_pace_once() -> None:
     clock.now += 1.5
     limiter.throttle("POST /x")  # a later one is a new signal
     assert limiter._buckets["POST /x"][0] == pytest.approx(4.9)
+
+
+def test_a_call_that_is_not_idempotent_is_retried_only_when_the_workspace_did_not_act() -> None:
+    """DBFS add-block appends: after a lost answer (connection error, timeout) or a server
+    error it may have acted, so the caller decides; 429/503 mean it did not, so they retry."""
+    lost = FakeTransport().on("POST", "/add", requests.ConnectionError("Connection reset by peer"))
+    with pytest.raises(DatabricksError, match="connection reset"):
+        make(lost).post("/add", {"data": "x"}, idempotent=False)
+    assert len(lost.calls) == 1
+    failed = FakeTransport().on("POST", "/add", (500, {"error_code": "INTERNAL_ERROR"}))
+    with pytest.raises(DatabricksError, match="INTERNAL_ERROR"):
+        make(failed).post("/add", {"data": "x"}, idempotent=False)
+    assert len(failed.calls) == 1
+    busy = FakeTransport().on(
+        "POST",
+        "/add",
+        (503, {"error_code": "TEMPORARILY_UNAVAILABLE"}),
+        (429, {"error_code": "REQUEST_LIMIT_EXCEEDED"}, {"Retry-After": "1"}),
+        (200, {}),
+    )
+    assert make(busy).post("/add", {"data": "x"}, idempotent=False) == {}
+    assert len(busy.calls) == 3
+
+
+def test_paginate_stops_a_server_that_invents_page_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import itertools
+
+    from wheelship.databricks import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_PAGES", 50)
+    counter = itertools.count()
+    fake = FakeTransport().on(
+        "GET", "/l", lambda _call: (200, {"items": [1], "next_page_token": f"t{next(counter)}"})
+    )
+    with pytest.raises(DatabricksError, match="/l returned endless pages"):
+        list(make(fake).paginate("/l", None, "items"))
+    assert len(fake.calls) == 51
