@@ -280,6 +280,7 @@ class PublishSettings:
     password_var: str | None = None
     local_versions: LocalVersions = "refuse"
     dry_run: bool = False
+    tag_pattern: str | None = None  # the project's release tags (as for 'wheelship version')
 
 
 @dataclass(frozen=True)
@@ -408,12 +409,12 @@ def check_version(manifest: Manifest, target: Target, local_versions: LocalVersi
         )
 
 
-def check_release_tag(manifest: Manifest, ci: CiEnv) -> None:
+def check_release_tag(manifest: Manifest, ci: CiEnv, tag_pattern: str | None = None) -> None:
     """In a pipeline for a release tag, the files must be that release (not a dev build of an
     earlier pipeline whose artifacts were passed along)."""
     if not ci.commit_tag:
         return
-    release = parse_tag(ci.commit_tag)
+    release = parse_tag(ci.commit_tag, tag_pattern)
     if release is None:
         return
     try:
@@ -439,7 +440,7 @@ def publish(
     manifest = Manifest.load(settings.dist)
     target = resolve_target(settings, ci)
     check_version(manifest, target, settings.local_versions)
-    check_release_tag(manifest, ci)
+    check_release_tag(manifest, ci, settings.tag_pattern)
     manifest.verify(settings.dist)
     if not manifest.files:
         raise ConfigurationError(

@@ -13,26 +13,13 @@ import os
 import subprocess
 import sys
 import sysconfig
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from support.gitlab_ci_local import available
+from support.gitlab_ci_local import Runner, available
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Runner:
-    venv: Path
-    wheel: Path
-    env: dict[str, str]
-
-    @property
-    def install_inputs(self) -> dict[str, str]:
-        """Template inputs that make jobs install this tree's wheelship, offline."""
-        return {"wheelship": str(self.wheel), "install-args": "--no-deps"}
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Runner
 from support.apiproject import BASE, apply_v2
 from support.consumer import include_component, make_consumer
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
 
 
 @pytest.mark.parametrize(

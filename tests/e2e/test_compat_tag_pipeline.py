@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Runner
 from support.apiproject import BASE, apply_v2
 from support.consumer import include_component, make_consumer
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
 
 
 def test_release_branch_pipeline_refuses_a_breaking_patch(tmp_path: Path, runner: Runner) -> None:

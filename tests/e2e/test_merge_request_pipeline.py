@@ -10,11 +10,10 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import Runner
 from support import example_workspace as ws
 from support.consumer import include_component, include_project, make_example_consumer
 from support.fake_gitlab import FakeGitLab, run_fake_gitlab
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
 from wheelship.deploy.mrnote import marker
 from wheelship.emulator import Emulator
 

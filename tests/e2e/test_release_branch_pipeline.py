@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Runner
 from support.consumer import include_component, make_example_consumer
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
 
 
 def test_release_branch_pipeline_pushes_the_next_patch_tag(tmp_path: Path, runner: Runner) -> None:

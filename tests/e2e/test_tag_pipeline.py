@@ -29,7 +29,6 @@ from typing import Any
 import pytest
 import requests
 
-from conftest import Runner
 from support import example_workspace as ws
 from support.consumer import (
     CONSUMER_PATH,
@@ -38,7 +37,7 @@ from support.consumer import (
     include_component,
     make_example_consumer,
 )
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline, PipelineRun
+from support.gitlab_ci_local import GitlabCiLocal, Pipeline, PipelineRun, Runner
 from support.pypiserver import PypiServer, run_pypiserver
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client

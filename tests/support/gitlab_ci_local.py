@@ -44,6 +44,22 @@ def available() -> str | None:
 
 
 @dataclass(frozen=True)
+class Runner:
+    """The e2e "runner" (tests/e2e/conftest.py makes it): a venv every job's python is, a
+    wheel of this tree, and the environment for gitlab-ci-local. Here, not in the conftest, so
+    test modules import it by a name no other conftest shadows, whatever is collected first."""
+
+    venv: Path
+    wheel: Path
+    env: dict[str, str]
+
+    @property
+    def install_inputs(self) -> dict[str, str]:
+        """Template inputs that make jobs install this tree's wheelship, offline."""
+        return {"wheelship": str(self.wheel), "install-args": "--no-deps"}
+
+
+@dataclass(frozen=True)
 class Pipeline:
     """The predefined variables of one kind of GitLab pipeline."""
 

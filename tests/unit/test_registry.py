@@ -244,6 +244,13 @@ def test_a_tag_pipeline_publishes_only_its_release() -> None:
     )
     rc = CiEnv.from_env({"CI_COMMIT_TAG": "v2.0.0-rc.1"})
     check_release_tag(Manifest("tsff", "2.0.0rc1", files=(WHL,)), rc)
+    # the project's own tag pattern (a monorepo's fk-vX.Y.Z) decides what a release tag is
+    fk = CiEnv.from_env({"CI_COMMIT_TAG": "fk-v1.2.3"})
+    check_release_tag(Manifest("tsff", "1.2.4.dev7", files=(WHL,)), fk)  # not a release tag
+    pattern = r"^fk-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$"
+    check_release_tag(MANIFEST, fk, pattern)
+    with pytest.raises(VersionError, match=r"^the build is version 1\.2\.4\.dev7, but this "):
+        check_release_tag(Manifest("tsff", "1.2.4.dev7", files=(WHL,)), fk, pattern)
 
 
 @pytest.mark.parametrize("flag", ["repository_url", "simple_url"])

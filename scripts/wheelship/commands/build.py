@@ -22,7 +22,8 @@ OPTIONS: list[Option] = [
     opt(
         "dotenv",
         "--dotenv",
-        help="the dotenv file for later jobs (default: build.env in the output directory)",
+        help="the dotenv file for later jobs, relative to the current directory (default: "
+        "build.env in the output directory)",
         metavar="FILE",
     ),
     opt(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelship.commands._common import load_section
+from wheelship.commands._common import load_config, with_version_defaults
 from wheelship.registry import PublishSettings, publish
 from wheelship.settings import Option, add_options, opt, resolve
 
@@ -68,6 +68,12 @@ OPTIONS: list[Option] = [
         default="refuse",
     ),
     opt(
+        "tag_pattern",
+        help="regular expression of release tags (as for 'wheelship version'): in a pipeline "
+        "for such a tag only its version is published",
+        metavar="RX",
+    ),
+    opt(
         "dry_run",
         help="show what would be uploaded where; upload nothing",
         kind="flag",
@@ -81,7 +87,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> PublishSettings:
-    r = resolve(args, OPTIONS, load_section(args, OPTIONS, "publish"), "publish")
+    section = with_version_defaults(load_config(args, OPTIONS), "publish", OPTIONS)
+    r = resolve(args, OPTIONS, section, "publish")
     dist = Path(r["dist"])
     if not dist.is_absolute():
         dist = Path(r["project"]) / dist
@@ -94,6 +101,7 @@ def settings_from(args: argparse.Namespace) -> PublishSettings:
         password_var=r["password_var"],
         local_versions=r["local_versions"],
         dry_run=r["dry_run"],
+        tag_pattern=r["tag_pattern"],
     )
 
 
