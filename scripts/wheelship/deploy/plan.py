@@ -454,6 +454,59 @@ def _retention(
     return deletions, kept
 
 
+def _task_pins(task: Mapping[str, Any], package: str) -> Iterable[tuple[str, str, str]]:
+    """``(task key, cluster id, pinned version)`` for tasks (and for_each inner tasks) that run
+    on an all-purpose cluster and pin the package."""
+    for t in (task, (task.get("for_each_task") or {}).get("task") or {}):
+        cid = t.get("existing_cluster_id")
+        if not isinstance(cid, str):
+            continue
+        for lib in t.get("libraries") or []:
+            found = references.library_ref(lib, package) if isinstance(lib, Mapping) else None
+            if found and found[2]:
+                yield str(t.get("task_key", "?")), cid, found[2]
+
+
+def _shared_cluster_conflicts(
+    snap: Snapshot,
+    after_jobs: Mapping[int, Mapping[str, Any]],
+    cluster_changes: Iterable[ClusterChange],
+    release: Release,
+) -> list[str]:
+    """Job tasks that install the package on an all-purpose cluster which, after this deploy,
+    still has another version loaded: their runs fail with ERROR_DUPLICATE_INSTALLATION until
+    the cluster is restarted (or the job is moved)."""
+    package = release.package
+    changes = {c.cluster_id: c for c in cluster_changes}
+    clusters = {c.cluster_id: c for c in snap.clusters}
+    out: list[str] = []
+    for job in snap.jobs:
+        settings = after_jobs.get(job.job_id, job.settings)
+        for task in settings.get("tasks") or []:
+            for key, cid, pinned in _task_pins(task, package):
+                cluster = clusters.get(cid)
+                if cluster is None:
+                    continue
+                change = changes.get(cid)
+                if (
+                    change is not None
+                    and change.mutates
+                    and (change.restart or not cluster.is_active)
+                ):
+                    loaded = {release.version}
+                else:
+                    loaded = set(cluster_versions(cluster, package))
+                others = sort_versions(v for v in loaded if not references.same_version(v, pinned))
+                if others:
+                    out.append(
+                        f"job {job.job_id} ({job.name}): task {key} installs {package} {pinned} on "
+                        f"cluster {cid} ({cluster.name}), which has {', '.join(others)} loaded: "
+                        "its runs fail (ERROR_DUPLICATE_INSTALLATION) until the job and "
+                        "the cluster agree on one version"
+                    )
+    return out
+
+
 def sort_versions_names(wheels: Mapping[str, str]) -> list[str]:
     return sorted(wheels, key=lambda n: _vkey(wheels[n]), reverse=True)
 
@@ -574,6 +627,8 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
             and not change.restart
         ):
             warnings.append(f"cluster {change.label}: {change.note}")
+
+    warnings += _shared_cluster_conflicts(snap, after_jobs, cluster_changes, release)
 
     # 4. retention
     deletions, kept = _retention(target, release, snap, after_jobs, cluster_changes, warnings)

@@ -218,3 +218,42 @@ def test_long_waits_show_progress_and_gitlab_sections(
         if line.startswith(f"  cluster {IDLE} (ml-idle): tsff 1.3.0 ")
     ]
     assert progress, err  # e.g. "cluster ... tsff 1.3.0 PENDING (2 s)" while the restart runs
+
+
+def test_jobs_on_a_shared_cluster_that_keeps_the_old_version_are_named(ws: Workspace) -> None:
+    """A job task that installs the wheel on an all-purpose cluster fails to install it next to
+    another loaded version. When the deploy leaves such a cluster on the old version (busy
+    under ``if-idle``), the plan names the job — and the warning is real: its next run fails."""
+    import requests
+
+    task = {
+        "task_key": "score",
+        "existing_cluster_id": BUSY,
+        "python_wheel_task": {"package_name": "tsff", "entry_point": "tsff"},
+        "libraries": [{"whl": whl("1.2.0")}],
+    }
+    headers = {"Authorization": f"Bearer {ws.emu.token}"}
+    created = requests.post(
+        f"{ws.emu.url}/api/2.2/jobs/create",
+        json={"name": "score-on-shared", "tasks": [task]},
+        headers=headers,
+        timeout=10,
+    )
+    job_id = created.json()["job_id"]
+    ws.start_busy_run()
+    plan, _result = workflow.run_deploy(ws.settings("1.3.0"))
+    expected = (
+        f"job {job_id} (score-on-shared): task score installs tsff 1.3.0 on cluster {BUSY} "
+        "(ml-busy), which has 1.2.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until "
+        "the job and the cluster agree on one version"
+    )
+    assert expected in plan.warnings
+    run = requests.post(
+        f"{ws.emu.url}/api/2.2/jobs/run-now", json={"job_id": job_id}, headers=headers, timeout=10
+    ).json()
+    ws.emu.advance(60)
+    (got,) = [r for r in ws.emu.runs(job_id) if r["run_id"] == run["run_id"]]
+    assert got["status"]["termination_details"]["code"] == "LIBRARY_INSTALLATION_ERROR"
+    assert "ERROR_DUPLICATE_INSTALLATION" in got["status"]["termination_details"]["message"]
+    # with the idle cluster the same job would be fine: no warning names ml-idle
+    assert not [w for w in plan.warnings if "ml-idle" in w]

@@ -436,3 +436,45 @@ def test_a_cluster_in_two_groups_is_refused() -> None:
         match=r"cluster busy \(busy\) is selected by clusters\[0\] and clusters\[1\]",
     ):
         p.plan(t, RELEASE, snapshot())
+
+
+def test_job_tasks_on_shared_clusters_left_on_another_version_are_named() -> None:
+    """Tasks with ``existing_cluster_id`` install the wheel on an all-purpose cluster; next to
+    another loaded version that fails, so the plan names every such task after the deploy."""
+
+    def on(cid: str, version: str, job_id: int, job_name: str) -> Job:
+        j = job(job_id, job_name, version)
+        j.settings["tasks"][0]["existing_cluster_id"] = cid
+        return j
+
+    snap = snapshot(
+        jobs=(
+            on("busy", "1.2.0", 11, "on-busy"),  # repointed, busy keeps 1.2.0 (if-idle)
+            on("idle", "1.2.0", 12, "on-idle"),  # repointed, idle restarted onto 1.3.0: fine
+            on("off", "1.2.0", 13, "on-off"),  # the stopped cluster starts on 1.3.0: fine
+            on("other", "1.2.0", 14, "on-other"),  # unselected cluster keeps 1.0.0
+        )
+    )
+    plan = p.plan(target(), RELEASE, snap)
+    conflicts = [w for w in plan.warnings if "ERROR_DUPLICATE_INSTALLATION" in w]
+    assert conflicts == [
+        "job 11 (on-busy): task main installs tsff 1.3.0 on cluster busy (busy), which has "
+        "1.2.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until the job and the "
+        "cluster agree on one version",
+        "job 14 (on-other): task main installs tsff 1.3.0 on cluster other (other), which has "
+        "1.0.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until the job and the "
+        "cluster agree on one version",
+    ]
+    # a job this target does not select stays pinned to 1.2.0, on a cluster the deploy
+    # restarts onto 1.3.0
+    listed = target(jobs={"select": "listed", "ids": [1]})
+    plan = p.plan(
+        listed,
+        RELEASE,
+        snapshot(jobs=(job(1, "tsff-train", "1.2.0"), on("idle", "1.2.0", 12, "on-idle"))),
+    )
+    assert [w for w in plan.warnings if "ERROR_DUPLICATE_INSTALLATION" in w] == [
+        "job 12 (on-idle): task main installs tsff 1.2.0 on cluster idle (idle), which has "
+        "1.3.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until the job and the "
+        "cluster agree on one version"
+    ]
