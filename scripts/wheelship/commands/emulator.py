@@ -101,7 +101,7 @@ OPTIONS: list[Option] = [
     opt(
         "fault",
         "--fault",
-        help="inject a fault (500, 503, 429, reset, slow) into a fraction of requests",
+        help="inject a fault (500, 503, 429, 403, reset, slow) into a fraction of requests",
         env="WHEELSHIP_EMULATOR_FAULT",
         kind="list",
         metavar="KIND[:RATE[:ENDPOINT]]",

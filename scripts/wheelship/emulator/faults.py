@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_KINDS = ("500", "503", "429", "reset", "slow")
+FAULT_KINDS = ("500", "503", "429", "403", "reset", "slow")
 
 
 def matches(pattern: str, endpoint: str) -> bool:

@@ -550,6 +550,14 @@ def _fault_error(kind: str, retry_after: int) -> ApiError:
         )
     if kind == "503":
         return ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable.")
+    if kind == "403":
+        # a caller that may read but lacks the permission this call needs (e.g. CAN_MANAGE on
+        # a job): the body the workspace sends for a missing permission
+        return ApiError(
+            403,
+            "PERMISSION_DENIED",
+            "User does not have permission to perform this action (injected fault).",
+        )
     return ApiError(500, "INTERNAL_ERROR", "Internal server error (injected fault).")
 
 
