@@ -245,6 +245,13 @@ class EnvCache:
 
     def get(self, requirements: Sequence[str]) -> BuildEnv:
         """The environment for ``requirements``, created (once) if needed."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot use {self.root.parent} for build environments: {exc.strerror or exc}",
+                "choose another --cache-dir (WHEELSHIP_CACHE_DIR)",
+            ) from None
         key = env_key(requirements, self.installer)
         path = self.root / key
         env = BuildEnv(path, self.installer)

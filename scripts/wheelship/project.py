@@ -123,8 +123,9 @@ def _uses_scm(requires: tuple[str, ...], data: dict[str, Any]) -> bool:
 def read_project(root: Path) -> Project:
     """Read the project in ``root`` (a ConfigurationError says what is missing or broken)."""
     if not root.is_dir():
+        problem = "is not a directory" if root.exists() else "does not exist"
         raise ConfigurationError(
-            f"project directory {root} does not exist", "pass --project DIR of a Python project"
+            f"project directory {root} {problem}", "pass --project DIR of a Python project"
         )
     pyproject = root / "pyproject.toml"
     setup_cfg = root / "setup.cfg"

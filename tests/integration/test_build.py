@@ -332,6 +332,22 @@ def test_unwritable_outputs_are_refused_before_anything_is_built(
     assert repo.git("status", "--porcelain", "--ignored") == "?? dist/"
 
 
+def test_a_cache_dir_that_cannot_hold_environments_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "flit_static", tag="v1.2.3")
+    blocker = tmp_path / "cache-file"
+    blocker.write_text("")
+    code, out, err = cli(capsys, "--project", str(repo.path), "--cache-dir", str(blocker))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        f"error: cannot use {blocker} for build environments: Not a directory — choose another "
+        "--cache-dir (WHEELSHIP_CACHE_DIR)"
+    )
+    assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
+    assert not (repo.path / "dist").exists()
+
+
 def test_isolation_none_needs_the_backend_installed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.dists import build_dists
-from support.net import free_port
+from support.net import refused_port
 from support.pypiserver import PypiServer, run_pypiserver
 from wheelship.cli import main
 from wheelship.manifest import Manifest
@@ -204,13 +204,14 @@ def test_wrong_password_on_an_index_that_guards_reads_stops_at_the_lookup(
         assert sorted(server.stored()) == sorted(names(dist_a))
 
 
-def test_unreachable_index_is_one_line(dist_a: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{free_port()}/"
-    os.environ["TWINE_USERNAME"], os.environ["TWINE_PASSWORD"] = "ci", "some-password"
-    try:
+def test_unreachable_index_is_one_line(
+    dist_a: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TWINE_USERNAME", "ci")
+    monkeypatch.setenv("TWINE_PASSWORD", "some-password")
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}/"
         code, out, err = publish(capsys, dist_a, url)
-    finally:
-        del os.environ["TWINE_USERNAME"], os.environ["TWINE_PASSWORD"]
     assert (code, out) == (1, "")
     assert err == (
         f"error: cannot reach the package index at {url}simple (ConnectionError) — check "

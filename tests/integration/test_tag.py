@@ -13,7 +13,7 @@ import pytest
 from support.fake_gitlab import FakeGitLab, run_fake_gitlab
 from support.git_http import GitHttpServer, run_git_http
 from support.gitrepo import GitRepo, git
-from support.net import free_port
+from support.net import refused_port
 from wheelship.cli import main
 
 CI_VARS = (
@@ -476,11 +476,12 @@ def test_release_api_unreachable_is_one_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo, bare = project
-    url = f"http://127.0.0.1:{free_port()}/api/v4"
     monkeypatch.setenv("CI_JOB_TOKEN", "job-token-value")
-    code, out, err = cli(
-        capsys, "--project", str(repo.path), "--api-url", url, "--project-id", "42"
-    )
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}/api/v4"
+        code, out, err = cli(
+            capsys, "--project", str(repo.path), "--api-url", url, "--project-id", "42"
+        )
     assert (code, out) == (1, "")
     assert err == (
         f"error: cannot reach the GitLab API at {url} to create release v1.2.0 "

@@ -341,6 +341,13 @@ def test_missing_project_directory(tmp_path: Path, capsys: pytest.CaptureFixture
         f"error: project directory {tmp_path / 'nope'} does not exist — pass --project DIR of a "
         "Python project\n"
     )
+    (tmp_path / "pyproject.toml").write_text("")
+    code, _, err = cli(capsys, "--project", str(tmp_path / "pyproject.toml"))
+    assert code == 2
+    assert err == (
+        f"error: project directory {tmp_path / 'pyproject.toml'} is not a directory — pass "
+        "--project DIR of a Python project\n"
+    )
 
 
 # --- static versions (flit, poetry-core) ---------------------------------------------------
