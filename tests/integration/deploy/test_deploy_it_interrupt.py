@@ -56,7 +56,7 @@ def test_reference_deploy_has_every_kind_of_step(reference: tuple[dict[str, obje
     assert steps >= 10  # upload, 4 jobs, 3 clusters + restarts, deletions
 
 
-@pytest.mark.parametrize("limit", range(12))
+@pytest.mark.parametrize("limit", range(16))
 def test_interrupted_after_each_step_then_rerun(
     workspace_factory: Callable[..., Workspace],
     reference: tuple[dict[str, object], int],

@@ -106,3 +106,39 @@ def test_a_smoke_run_that_outlives_its_timeout_is_cancelled(
     report = json.loads((ws.root / "out" / "deploy-report.json").read_text())
     assert report["smoke"]["result"] == "TIMEDOUT"
     assert ws.emu.invariants() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ({"kind": "429", "retry_after": 1}, "REQUEST_LIMIT_EXCEEDED: Too many requests."),
+        ({"kind": "503"}, "TEMPORARILY_UNAVAILABLE: The service is temporarily unavailable."),
+        ({"kind": "slow", "delay": 2.0}, "cannot reach"),
+        ({"kind": "reset"}, "cannot reach"),
+    ],
+    ids=["throttled", "overloaded", "hanging", "resetting"],
+)
+def test_a_workspace_that_never_recovers_fails_the_command_within_the_retry_budget(
+    workspace_factory: object, fault: dict[str, object], expected: str
+) -> None:
+    """Retries are bounded per call (time budget, attempt counts, a read timeout): a workspace
+    that keeps throttling, failing, hanging or resetting ends the command with one error
+    instead of holding a pipeline until its job timeout."""
+    import time
+
+    from wheelship.databricks.client import RetryPolicy
+    from wheelship.deploy import workflow
+    from wheelship.errors import DatabricksError
+
+    sick = workspace_factory(faults=[fault])  # type: ignore[operator]
+    started = time.monotonic()
+    with pytest.raises(DatabricksError) as info:
+        workflow.run_status(
+            sick.settings(
+                "1.3.0", retry=RetryPolicy(budget=4, base=0.1, cap=0.5), timeout=(2.0, 0.5)
+            )
+        )
+    assert expected in str(info.value)
+    assert str(info.value).startswith("status: ")
+    assert time.monotonic() - started < 30  # the budget (4 s) plus one attempt in flight
+    assert len(sick.emu.requests) < 60
