@@ -11,14 +11,18 @@ Contract (other modules and tests build on these names)::
 
     with Emulator(seed={...} or "workspace.yml", token=None, state_dir=None,
                   clock_speed=1.0, latency=None, rate_limits=None, faults=(),
-                  fault_seed=0, host="127.0.0.1", port=0, durations=None) as emu:
+                  fault_seed=0, host="127.0.0.1", port=0, durations=None,
+                  jobs_list_omits=(), watch_invariants=False) as emu:
         emu.url, emu.token             # http://127.0.0.1:PORT and the admin PAT
         emu.tokens["reader"]           # PATs from the seed, by name
         emu.invariants()               # [] or violation lines: a job/cluster library that
                                        # points at a missing file; a cluster with two versions
                                        # of one package
+        emu.violations                 # with watch_invariants: violations seen right after
+                                       # any state-changing request, named by its endpoint
         emu.requests                   # [RequestRecord(method, path, query, status, token
-                                       #   (the token's name, never its value), endpoint, ...)]
+                                       #   (the token's name, never its value), endpoint, ...,
+                                       #   body: the JSON of an API call; .json())]
         emu.counters                   # {"GET /api/2.1/clusters/get": 3, ...}
         emu.job_settings(job_id), emu.jobs(), emu.runs(job_id)
         emu.cluster(cluster_id), emu.cluster_state(cid), emu.cluster_libraries(cid)
@@ -28,6 +32,7 @@ Contract (other modules and tests build on these names)::
         emu.clock.speed = 100                                # faster than real time
         emu.set_latency(0.05[, endpoint]), emu.set_rate_limit(endpoint, per_second)
         emu.add_fault("503", rate=0.2, endpoint="/api/*/jobs/*", count=3), emu.clear_faults()
+                                       # kinds: 500 503 429 403 reset slow
         emu.internal_errors            # handler crashes (tests keep this empty)
         with emu.state() as ws: ...    # the live Workspace under its lock (call ws.changed())
 
