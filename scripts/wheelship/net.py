@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from wheelship import __version__
+from wheelship import __version__, log
 from wheelship.errors import ConfigurationError
 
 USER_AGENT = f"wheelship/{__version__}"
@@ -32,6 +32,16 @@ def check_url(url: str, what: str, fix_hint: str) -> str:
     """Return ``url`` without a trailing slash, or refuse a URL that is not safe to send a
     credential to: the scheme must be https, or http to a loopback host."""
     parts = urlsplit(url)
+    if parts.password:
+        # A credential in a URL ends up in logs, reports and command lines: refuse it, and
+        # never repeat it (the error shows the URL without it).
+        log.register_secret(parts.password)
+        shown = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+        raise ConfigurationError(
+            f"{what} {shown!r} carries a password (user:password@)",
+            f"{fix_hint}: take it out of the URL; wheelship reads credentials from environment "
+            "variables",
+        )
     if parts.scheme not in {"https", "http"} or not parts.hostname:
         raise ConfigurationError(
             f"{what} {url!r} is not an http(s) URL", f"{fix_hint} (e.g. https://host.example.com)"

@@ -1,0 +1,84 @@
+"""The URL policy every HTTP client shares: https, or http to loopback; no credentials in URLs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from support.wheels import make_dist
+from wheelship import log, net
+from wheelship.cli import main
+from wheelship.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://adb-1.azuredatabricks.net/",
+        "http://127.0.0.1:8080",
+        "http://localhost:1/api/v4",
+        "http://[::1]:9/x",
+        "https://user@gitlab.example.com/api/v4",  # a user name alone is no secret
+    ],
+)
+def test_accepted(url: str) -> None:
+    assert net.check_url(url, "URL", "fix it") == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://adb-1.azuredatabricks.net", "uses plain http to a non-loopback host"),
+        ("ftp://h.example.com", r"is not an http\(s\) URL"),
+        ("adb-1.azuredatabricks.net", r"is not an http\(s\) URL"),
+    ],
+)
+def test_refused(url: str, problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        net.check_url(url, "URL", "fix it")
+
+
+def test_a_password_in_a_url_is_refused_and_never_repeated() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        net.check_url("https://__token__:pypi-url-secret-1@upload.example.com/legacy/", "U", "f")
+    assert str(info.value) == (
+        "U 'https://upload.example.com/legacy/' carries a password (user:password@) — f: take it "
+        "out of the URL; wheelship reads credentials from environment variables"
+    )
+    assert log.redact("pypi-url-secret-1") == "[MASKED]"
+
+
+def test_publish_refuses_a_repository_url_with_a_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_COMMIT_TAG", "TWINE_PASSWORD"):
+        monkeypatch.delenv(key, raising=False)
+    dist = make_dist(tmp_path / "dist", "tsff", "1.3.0")
+    url = "https://ci:glpat-url-secret-2@gitlab.example.com/api/v4/projects/7/packages/pypi"
+    code = main(["publish", "--dist", str(dist), "--repository-url", url])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "error: --repository-url contains credentials (user:password@) — remove them from the "
+        "URL and name the variables that hold them with --username-var/--password-var"
+    )
+    assert "glpat-url-secret-2" not in err
+
+
+def test_a_gitlab_api_url_with_a_password_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI_API_V4_URL is not checked by a command of its own: the shared URL policy refuses it."""
+    from wheelship.deploy import mrnote
+
+    env = {
+        "CI_API_V4_URL": "https://u:glpat-url-secret-3@gitlab.example.com/api/v4",
+        "CI_PROJECT_ID": "7",
+        "CI_MERGE_REQUEST_IID": "1",
+        "NOTE_TOKEN": "glpat-note-token-4",
+    }
+    with pytest.raises(ConfigurationError) as info:
+        mrnote.post_plan_note("# plan", "prod", "NOTE_TOKEN", env)
+    assert "glpat-url-secret-3" not in str(info.value)
+    assert "'https://gitlab.example.com/api/v4' carries a password" in str(info.value)
