@@ -11,6 +11,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 
 from wheelship import __version__, log
 from wheelship.errors import ConfigurationError
@@ -54,11 +55,22 @@ def check_url(url: str, what: str, fix_hint: str) -> str:
     return url.rstrip("/")
 
 
+class _NoNetrc(requests.auth.AuthBase):
+    """Session-level auth that adds nothing. With no auth set, requests looks the host up in
+    ``~/.netrc`` (or ``$NETRC``) and *replaces* the Authorization header a client set itself
+    with the entry's Basic credentials — a ``default`` entry would go to every host. wheelship
+    sends only the credentials it was told about; an explicit per-request auth still wins."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
 def new_session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.verify = True
     session.trust_env = True  # honour proxies and REQUESTS_CA_BUNDLE, never disable TLS checks
+    session.auth = _NoNetrc()
     return session
 
 

@@ -82,3 +82,40 @@ def test_a_gitlab_api_url_with_a_password_is_refused(
         mrnote.post_plan_note("# plan", "prod", "NOTE_TOKEN", env)
     assert "glpat-url-secret-3" not in str(info.value)
     assert "'https://gitlab.example.com/api/v4' carries a password" in str(info.value)
+
+
+def test_netrc_never_replaces_or_adds_credentials(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """requests would replace a client's own Authorization header with a ``~/.netrc`` entry
+    (a ``default`` entry matches every host): wheelship's sessions send only their own."""
+    from support.fake_transport import FakeTransport
+    from wheelship.databricks.auth import PatAuth
+    from wheelship.databricks.client import Client
+    from wheelship.gitlab import GitLabClient
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password netrc-secret-5\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    fake = FakeTransport().on("GET", "/api/v4", (404, {})).on("GET", "/", (200, {}))
+    Client("https://adb-1.azuredatabricks.net", PatAuth("dapi-own-6"), session=fake.session()).get(
+        "/api/2.2/jobs/list"
+    )
+    GitLabClient(
+        "https://gitlab.example.com/api/v4",
+        "7",
+        "glpat-own-7",
+        "PRIVATE-TOKEN",
+        session=fake.session(),
+    ).get_release("v1")
+    first, second = fake.calls
+    assert first.headers["Authorization"] == "Bearer dapi-own-6"
+    assert (
+        "Authorization" not in second.headers and second.headers["PRIVATE-TOKEN"] == "glpat-own-7"
+    )
+    # an explicit per-request auth (the package index's user and password) still applies
+    session = fake.session()
+    session.get("https://index.example.com/simple/", auth=("u", "index-pw"))
+    assert fake.calls[-1].headers["Authorization"].startswith("Basic ")
+    assert "netrc-secret-5" not in repr([c.headers for c in fake.calls])
