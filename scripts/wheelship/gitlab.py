@@ -94,7 +94,8 @@ def token_header(token_var: str, kind: str = "auto") -> str:
 
 
 class GitLabClient:
-    """A minimal client of one project's Releases API (``/projects/:id/releases``)."""
+    """A minimal client of one project's API (``/projects/:id/...``): the Releases API for the
+    tag flow, and :meth:`request` for the merge-request notes of ``plan --mr-note``."""
 
     def __init__(
         self,
@@ -119,9 +120,11 @@ class GitLabClient:
     def url(self, path: str) -> str:
         return f"{self.api_url}{self.project_path}{path}"
 
-    def _request(
+    def request(
         self, method: str, path: str, action: str, body: Mapping[str, object] | None = None
     ) -> requests.Response:
+        """One call below the project path; connection failures and redirects become one-line
+        errors naming ``action``. Status codes are the caller's to judge."""
         try:
             # Never follow a redirect: requests strips only ``Authorization`` on a cross-host
             # redirect, so the PRIVATE-TOKEN / JOB-TOKEN header would travel to the new host
@@ -164,7 +167,7 @@ class GitLabClient:
 
     def get_release(self, tag_name: str) -> GitLabRelease | None:
         action = f"read release {tag_name}"
-        resp = self._request("GET", f"/releases/{quote(tag_name, safe='')}", action)
+        resp = self.request("GET", f"/releases/{quote(tag_name, safe='')}", action)
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -187,7 +190,7 @@ class GitLabClient:
             "description": description,
             "tag_message": tag_message,
         }
-        resp = self._request("POST", "/releases", action, body)
+        resp = self.request("POST", "/releases", action, body)
         if resp.status_code == 409:
             return None
         if resp.status_code not in (200, 201):

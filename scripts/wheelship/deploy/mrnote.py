@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
-from urllib.parse import quote
 
 import requests
 
-from wheelship import log, net
+from wheelship import log
 from wheelship.errors import ConfigurationError, GitLabError
-from wheelship.gitlab import CiEnv, redirect_error, token_header
+from wheelship.gitlab import CiEnv, GitLabClient, token_header
 
 MAX_NOTE = 1_000_000  # GitLab's note body limit
 
@@ -44,48 +42,34 @@ def post_plan_note(
             f"--mr-note needs a GitLab token in the CI/CD variable {token_var}, which is empty",
             "add a project access token with api scope as a masked variable of that name",
         )
-    log.register_secret(token)
-    api = net.check_url(ci.api_url, "GitLab API URL", "check CI_API_V4_URL")
-    base = f"{api}/projects/{quote(ci.project_id, safe='')}/merge_requests/{ci.mr_iid}/notes"
-    headers = {token_header(token_var): token, "Accept": "application/json"}
-    http = session or net.new_session()
+    client = GitLabClient(
+        ci.api_url,
+        ci.project_id,
+        token,
+        token_header(token_var),
+        token_name=f"the token in {token_var}",
+        session=session,
+    )
+    notes = f"/merge_requests/{ci.mr_iid}/notes"
+    action = "post the plan note"
     body = f"{marker(target)}\n{markdown}"
     if len(body) > MAX_NOTE:
         body = body[: MAX_NOTE - 200] + "\n\n… (truncated: see the plan.md artifact)"
 
-    def call(method: str, url: str, data: Mapping[str, Any] | None = None) -> requests.Response:
-        try:
-            # No redirects: the token header would follow them to any host (see gitlab.py).
-            resp = http.request(
-                method,
-                url,
-                headers=headers,
-                json=data,
-                timeout=net.DEFAULT_TIMEOUT,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise GitLabError(
-                f"cannot reach the GitLab API at {api} to post the plan ({type(exc).__name__})",
-                "check CI_API_V4_URL and the network",
-            ) from None
-        if resp.is_redirect:
-            raise redirect_error(resp, api, "post the plan note")
-        return resp
-
     existing = None
-    resp = call("GET", f"{base}?per_page=100&sort=desc&order_by=updated_at")
-    if resp.ok:
-        for note in resp.json() if isinstance(resp.json(), list) else []:
+    resp = client.request("GET", f"{notes}?per_page=100&sort=desc&order_by=updated_at", action)
+    found = resp.json() if resp.ok else []
+    if isinstance(found, list):
+        for note in found:
             if isinstance(note, dict) and str(note.get("body", "")).startswith(marker(target)):
                 existing = note.get("id")
                 break
     if existing is not None:
-        resp = call("PUT", f"{base}/{existing}", {"body": body})
-        action = "updated"
+        resp = client.request("PUT", f"{notes}/{existing}", action, {"body": body})
+        outcome = "updated"
     else:
-        resp = call("POST", base, {"body": body})
-        action = "created"
+        resp = client.request("POST", notes, action, {"body": body})
+        outcome = "created"
     if resp.status_code not in (200, 201):
         fix = (
             f"the token in {token_var} is invalid or expired: renew it"
@@ -93,5 +77,5 @@ def post_plan_note(
             else f"the token in {token_var} needs the api scope and at least the Reporter role"
         )
         raise GitLabError(f"GitLab refused the plan note (HTTP {resp.status_code})", fix)
-    log.info(f"plan note {action} on merge request !{ci.mr_iid}")
-    return action
+    log.info(f"plan note {outcome} on merge request !{ci.mr_iid}")
+    return outcome
