@@ -284,16 +284,36 @@ def get(ws: Workspace, req: Request) -> dict[str, Any]:
     return out
 
 
-def list_(ws: Workspace, req: Request) -> dict[str, Any]:
-    limit = req.arg_int("limit", 20)
-    if limit is None or limit < 1 or limit > 100:
-        raise bad_request(f"limit must be between 1 and 100, got {limit}")
+def _offset(req: Request, kind: str) -> int:
+    """Where a page of ``jobs/list`` or ``runs/list`` starts: ``page_token`` wins over the
+    legacy ``offset``."""
     offset = req.arg_int("offset", 0) or 0
     if offset < 0:
         raise bad_request("offset must not be negative")
     token = req.arg("page_token")
-    if token:
-        offset = read_page_token(token, "jobs")
+    return read_page_token(token, kind) if token else offset
+
+
+def _page(
+    kind: str, items: list[dict[str, Any]], offset: int, limit: int, total: int
+) -> dict[str, Any]:
+    """The paging envelope both list endpoints answer with (``kind`` names the array)."""
+    has_more = offset + limit < total
+    out: dict[str, Any] = {"has_more": has_more}
+    if items:
+        out[kind] = items
+    if has_more:
+        out["next_page_token"] = page_token(offset + limit, kind)
+    if offset > 0:
+        out["prev_page_token"] = page_token(max(0, offset - limit), kind)
+    return out
+
+
+def list_(ws: Workspace, req: Request) -> dict[str, Any]:
+    limit = req.arg_int("limit", 20)
+    if limit is None or limit < 1 or limit > 100:
+        raise bad_request(f"limit must be between 1 and 100, got {limit}")
+    offset = _offset(req, "jobs")
     expand = req.arg_bool("expand_tasks")
     name = req.arg("name")
     jobs = sorted(ws.jobs.values(), key=lambda j: (-j.created_time, -j.job_id))
@@ -316,15 +336,7 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
         if req.version == "2.2" and expand:
             item["has_more"] = more
         items.append(item)
-    has_more = offset + limit < len(jobs)
-    out: dict[str, Any] = {"has_more": has_more}
-    if items:
-        out["jobs"] = items
-    if has_more:
-        out["next_page_token"] = page_token(offset + limit, "jobs")
-    if offset > 0:
-        out["prev_page_token"] = page_token(max(0, offset - limit), "jobs")
-    return out
+    return _page("jobs", items, offset, limit, len(jobs))
 
 
 # -- runs -------------------------------------------------------------------------------------
@@ -513,12 +525,7 @@ def runs_list(ws: Workspace, req: Request) -> dict[str, Any]:
     if limit is None or limit < 0 or limit > 25:
         raise bad_request(f"limit must be between 0 and 25, got {limit}")
     limit = limit or 25
-    offset = req.arg_int("offset", 0) or 0
-    if offset < 0:
-        raise bad_request("offset must not be negative")
-    token = req.arg("page_token")
-    if token:
-        offset = read_page_token(token, "runs")
+    offset = _offset(req, "runs")
     job_id = req.arg_int("job_id")
     if (
         job_id is not None
@@ -549,15 +556,7 @@ def runs_list(ws: Workspace, req: Request) -> dict[str, Any]:
             item, more = _page_arrays(item, ("tasks", "job_clusters", "job_parameters"), 0)
             item["has_more"] = more
         items.append(item)
-    has_more = offset + limit < len(selected)
-    out: dict[str, Any] = {"has_more": has_more}
-    if items:
-        out["runs"] = items
-    if has_more:
-        out["next_page_token"] = page_token(offset + limit, "runs")
-    if offset > 0:
-        out["prev_page_token"] = page_token(max(0, offset - limit), "runs")
-    return out
+    return _page("runs", items, offset, limit, len(selected))
 
 
 def runs_cancel(ws: Workspace, req: Request) -> dict[str, Any]:
