@@ -71,6 +71,19 @@ class FileTree:
     def list_dir(self, path: str) -> list[Node]:
         return [self.nodes[c] for c in sorted(self.children.get(path, ()))]
 
+    def blocking_file(self, path: str, top: str = "/") -> str | None:
+        """Where ``mkdir -p path`` fails: the nearest existing node on the way from ``path`` up
+        to ``top`` when it is a file, else None. Nothing can exist below a file, so the nearest
+        existing node is the only one that can be a file."""
+        probe = path
+        while True:
+            node = self.nodes.get(probe)
+            if node is not None:
+                return None if node.is_dir else probe
+            if probe in (top, "/"):
+                return None
+            probe = parent_of(probe)
+
     def walk_files(self, prefix: str = "/") -> Iterator[Node]:
         for path in sorted(self.nodes):
             node = self.nodes[path]

@@ -83,12 +83,9 @@ def _check_target(ws: Workspace, path: str, overwrite: bool) -> None:
     node = ws.dbfs.get(path)
     if node is not None and (node.is_dir or not overwrite):
         raise _exists_error(path)
-    probe = parent_of(path)
-    while probe != "/":
-        parent = ws.dbfs.get(probe)
-        if parent is not None and not parent.is_dir:
-            raise _exists_error(probe)
-        probe = parent_of(probe)
+    blocker = ws.dbfs.blocking_file(parent_of(path))
+    if blocker is not None:
+        raise _exists_error(blocker)
 
 
 def _write(ws: Workspace, path: str, blob_id: str, size: int, overwrite: bool) -> None:
@@ -227,12 +224,9 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
 
 def mkdirs(ws: Workspace, req: Request) -> dict[str, Any]:
     path = clean(field_str(req.json(), "path"))
-    probe = path
-    while probe != "/":
-        node = ws.dbfs.get(probe)
-        if node is not None and not node.is_dir:
-            raise _exists_error(probe)
-        probe = parent_of(probe)
+    blocker = ws.dbfs.blocking_file(path)
+    if blocker is not None:
+        raise _exists_error(blocker)
     if ws.dbfs.get(path) is None:
         ws.dbfs.mkdirs(path, ws.now_ms())
         ws.changed()

@@ -76,11 +76,9 @@ def upload(ws: Workspace, req: Request) -> Response:
         raise ApiError(409, "ALREADY_EXISTS", f"The path {path} already exists as a directory.")
     if node is not None and not overwrite:
         raise ApiError(409, "ALREADY_EXISTS", f"The file {path} already exists.")
-    probe = parent_of(path)
-    while probe != root and probe not in tree.nodes:
-        probe = parent_of(probe)
-    if probe in tree.nodes and not tree.nodes[probe].is_dir:
-        raise ApiError(409, "ALREADY_EXISTS", f"The path {probe} already exists as a file.")
+    blocker = tree.blocking_file(parent_of(path), root)
+    if blocker is not None:
+        raise ApiError(409, "ALREADY_EXISTS", f"The path {blocker} already exists as a file.")
     tree.mkdirs(root, ws.now_ms())
     blob_id = ws.blobs.commit(req.upload)
     size = req.upload.size
@@ -176,12 +174,9 @@ def _directory(ws: Workspace, req: Request) -> tuple[str, bool]:
 
 def create_directory(ws: Workspace, req: Request) -> Response:
     path, root = _path(ws, req, file=False)
-    probe = path
-    while probe != parent_of(root):
-        node = ws.volumes.get(probe)
-        if node is not None and not node.is_dir:
-            raise ApiError(409, "ALREADY_EXISTS", f"The path {probe} already exists as a file.")
-        probe = parent_of(probe)
+    blocker = ws.volumes.blocking_file(path, root)
+    if blocker is not None:
+        raise ApiError(409, "ALREADY_EXISTS", f"The path {blocker} already exists as a file.")
     if ws.volumes.get(path) is None:
         ws.volumes.mkdirs(path, ws.now_ms())
         ws.changed()

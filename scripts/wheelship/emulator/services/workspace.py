@@ -247,16 +247,11 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
 
 def mkdirs(ws: Workspace, req: Request) -> dict[str, Any]:
     path = clean(field_str(req.json(), "path"))
-    probe = path
-    while probe != "/":
-        node = ws.workspace.get(probe)
-        if node is not None and not node.is_dir:
-            raise ApiError(
-                400,
-                "RESOURCE_ALREADY_EXISTS",
-                f"{probe} already exists and it is not a folder",
-            )
-        probe = parent_of(probe)
+    blocker = ws.workspace.blocking_file(path)
+    if blocker is not None:
+        raise ApiError(
+            400, "RESOURCE_ALREADY_EXISTS", f"{blocker} already exists and it is not a folder"
+        )
     if ws.workspace.get(path) is None:
         ws.workspace.mkdirs(path, ws.now_ms())
         ws.changed()
