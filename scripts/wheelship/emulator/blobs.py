@@ -101,6 +101,15 @@ class BlobStore:
         pending.size = pending.path.stat().st_size
         return self.commit(pending), pending.size
 
+    @contextlib.contextmanager
+    def owning(self, blob_id: str) -> Iterator[None]:
+        """Delete ``blob_id`` when the block raises: a blob no file points at is never freed."""
+        try:
+            yield
+        except BaseException:
+            self.delete(blob_id)
+            raise
+
     def open(self, blob_id: str) -> IO[bytes]:
         return open(self.root / blob_id, "rb")
 

@@ -15,7 +15,7 @@ from typing import Any
 from wheelship.emulator.auth import AuthRegistry
 from wheelship.emulator.blobs import BlobStore
 from wheelship.emulator.clock import SimClock
-from wheelship.emulator.filetree import FileTree, NotEmptyError, normalize
+from wheelship.emulator.filetree import FileTree, normalize
 from wheelship.emulator.libspec import FileRef, file_ref
 
 
@@ -236,38 +236,47 @@ class Workspace:
         self._store(tree, clean, blob_id, size, overwrite)
 
     def _store(self, tree: FileTree, path: str, blob_id: str, size: int, overwrite: bool) -> None:
-        if tree is self.volumes:
-            root = self.volume_root(path)
-            if root is None:
-                raise ValueError(
-                    f"{path} is not inside a volume (/Volumes/<catalog>/<schema>/<volume>)"
-                )
-            if self.declared_volumes is not None:
-                self.declared_volumes.add(root)
-        object_type = "FILE"
-        try:
-            replaced = tree.put_file(
-                path,
-                blob_id,
-                size,
-                self.now_ms(),
-                overwrite=overwrite,
-                create_parents=True,
-                object_type=object_type,
-            )
-        except BaseException:
-            self.blobs.delete(blob_id)
-            raise
+        with self.blobs.owning(blob_id):
+            if tree is self.volumes:
+                root = self.volume_root(path)
+                if root is None:
+                    raise ValueError(
+                        f"{path} is not inside a volume (/Volumes/<catalog>/<schema>/<volume>)"
+                    )
+                if self.declared_volumes is not None:
+                    self.declared_volumes.add(root)
+            self.store_file(tree, path, blob_id, size, overwrite=overwrite, create_parents=True)
+
+    def store_file(
+        self,
+        tree: FileTree,
+        path: str,
+        blob_id: str,
+        size: int,
+        *,
+        overwrite: bool,
+        create_parents: bool,
+        object_type: str = "FILE",
+        language: str | None = None,
+    ) -> None:
+        """Point ``path`` at a committed blob and delete the blob it replaces. Call it inside
+        ``blobs.owning(blob_id)`` with the API's own checks, so a refused write frees the blob."""
+        replaced = tree.put_file(
+            path,
+            blob_id,
+            size,
+            self.now_ms(),
+            overwrite=overwrite,
+            create_parents=create_parents,
+            object_type=object_type,
+            language=language,
+        )
         if replaced:
             self.blobs.delete(replaced)
         self.changed()
 
     def delete_path(self, path: str, *, recursive: bool = False) -> None:
         tree, clean = self.lookup(path)
-        try:
-            blobs = tree.delete(clean, recursive=recursive)
-        except NotEmptyError:
-            raise
-        for blob in blobs:
+        for blob in tree.delete(clean, recursive=recursive):
             self.blobs.delete(blob)
         self.changed()

@@ -89,17 +89,9 @@ def _check_target(ws: Workspace, path: str, overwrite: bool) -> None:
 
 
 def _write(ws: Workspace, path: str, blob_id: str, size: int, overwrite: bool) -> None:
-    try:
+    with ws.blobs.owning(blob_id):
         _check_target(ws, path, overwrite)
-        replaced = ws.dbfs.put_file(
-            path, blob_id, size, ws.now_ms(), overwrite=overwrite, create_parents=True
-        )
-    except BaseException:
-        ws.blobs.delete(blob_id)
-        raise
-    if replaced:
-        ws.blobs.delete(replaced)
-    ws.changed()
+        ws.store_file(ws.dbfs, path, blob_id, size, overwrite=overwrite, create_parents=True)
 
 
 def _b64(text: str, name: str) -> bytes:

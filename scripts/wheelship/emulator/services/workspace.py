@@ -112,7 +112,7 @@ def _store(
     tree = ws.workspace
     parent = parent_of(path)
     parent_node = tree.get(parent)
-    try:
+    with ws.blobs.owning(blob_id):
         if parent_node is None or not parent_node.is_dir:
             raise ApiError(
                 404, "RESOURCE_DOES_NOT_EXIST", f"The parent folder ({parent}) does not exist."
@@ -121,22 +121,16 @@ def _store(
         if existing is not None and (existing.is_dir or not overwrite):
             status = conflict_status if existing.object_type == "FILE" else 400
             raise ApiError(status, "RESOURCE_ALREADY_EXISTS", f"Path ({path}) already exists.")
-        replaced = tree.put_file(
+        ws.store_file(
+            tree,
             path,
             blob_id,
             size,
-            ws.now_ms(),
             overwrite=overwrite,
             create_parents=False,
             object_type=object_type,
             language=language,
         )
-    except BaseException:
-        ws.blobs.delete(blob_id)
-        raise
-    if replaced:
-        ws.blobs.delete(replaced)
-    ws.changed()
 
 
 def import_(ws: Workspace, req: Request) -> dict[str, Any]:
@@ -175,11 +169,8 @@ def import_(ws: Workspace, req: Request) -> dict[str, Any]:
             raise _too_big(len(data))
         head = data[:64]
         blob_id, size = ws.blobs.put_bytes(data)
-    try:
+    with ws.blobs.owning(blob_id):
         stored, object_type, lang = _kind(path, fmt, language, head)
-    except ApiError:
-        ws.blobs.delete(blob_id)
-        raise
     _store(
         ws,
         stored,
