@@ -378,38 +378,23 @@ class Emulator:
 
     def file_exists(self, path: str) -> bool:
         with self.state() as ws:
-            tree, clean = ws.lookup(path)
-            node = tree.get(clean)
-            return node is not None and not node.is_dir
+            return _blob_of(ws, path) is not None
 
     def read_file(self, path: str) -> bytes:
         """A file's bytes (``/Volumes/..``, ``/Workspace/..`` or ``dbfs:/..``)."""
         with self.state() as ws:
-            tree, clean = ws.lookup(path)
-            node = tree.get(clean)
-            if node is None or node.is_dir or node.blob_id is None:
-                raise FileNotFoundError(path)
-            return ws.blobs.read(node.blob_id)
+            return ws.blobs.read(_existing_blob(ws, path))
 
     def file_sha256(self, path: str) -> str:
         with self.state() as ws:
-            tree, clean = ws.lookup(path)
-            node = tree.get(clean)
-            if node is None or node.is_dir or node.blob_id is None:
-                raise FileNotFoundError(path)
-            blob_id = node.blob_id
-            return ws.blobs.sha256(blob_id)
+            return ws.blobs.sha256(_existing_blob(ws, path))
 
     def files(self, prefix: str = "/") -> dict[str, int]:
         """Every file path under ``prefix`` (any store form) -> size."""
         out: dict[str, int] = {}
         with self.state() as ws:
-            stores = (
-                ("volumes", ws.volumes, ""),
-                ("workspace", ws.workspace, "/Workspace"),
-                ("dbfs", ws.dbfs, "dbfs:"),
-            )
-            for _, tree, shown in stores:
+            stores = ((ws.volumes, ""), (ws.workspace, "/Workspace"), (ws.dbfs, "dbfs:"))
+            for tree, shown in stores:
                 for node in tree.walk_files():
                     name = shown + node.path
                     if prefix == "/" or name.startswith(prefix):
@@ -427,3 +412,17 @@ class Emulator:
 
     def blob_digest(self, data: bytes) -> str:
         return hashlib.sha256(data).hexdigest()
+
+
+def _blob_of(ws: Workspace, path: str) -> str | None:
+    """The blob of the file at a user-facing path, or None when no file is there."""
+    tree, clean = ws.lookup(path)
+    node = tree.get(clean)
+    return None if node is None or node.is_dir else node.blob_id
+
+
+def _existing_blob(ws: Workspace, path: str) -> str:
+    blob_id = _blob_of(ws, path)
+    if blob_id is None:
+        raise FileNotFoundError(path)
+    return blob_id
