@@ -7,7 +7,6 @@ downloads stream out of an open file. Blob ids are random; the state maps paths 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import os
@@ -146,8 +145,3 @@ class BlobStore:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-
-def b64_chunks(blob_store: BlobStore, blob_id: str) -> str:
-    """Base64 of a small blob (the JSON export forms)."""
-    return base64.b64encode(blob_store.read(blob_id)).decode("ascii")

@@ -163,11 +163,6 @@ class RateLimits:
                 raise ValueError(f"rate limit for {pattern!r} must be > 0")
             self._rules[pattern] = (rate, burst)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
-            self._buckets.clear()
-
     def check(self, endpoint: str) -> int | None:
         """None when the request may pass, else the Retry-After seconds."""
         with self._lock:

@@ -26,13 +26,6 @@ class FileRef:
     store: str  # volumes | workspace | dbfs
     path: str  # normalized path inside the store (Volumes paths keep their /Volumes prefix)
 
-    def display(self) -> str:
-        if self.store == "workspace":
-            return "/Workspace" + self.path
-        if self.store == "dbfs":
-            return "dbfs:" + self.path
-        return self.path
-
 
 def file_ref(path: str) -> FileRef | None:
     """The store and path a library path points at; None for cloud URLs / non-paths."""

@@ -163,9 +163,6 @@ class Request:
         return self.json()
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object"}
-
-
 def field_str(body: JSON, name: str, *, required: bool = True, default: str = "") -> str:
     value = body.get(name)
     if value is None or value == "":
