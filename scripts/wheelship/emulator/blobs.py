@@ -29,22 +29,16 @@ class PendingBlob:
         self.path = store.root / f"tmp-{self.blob_id}"
         self._fh: IO[bytes] | None = open(self.path, "wb")  # noqa: SIM115 - closed in finish()
         self.size = 0
-        self._sha = hashlib.sha256()
 
     def write(self, data: bytes) -> None:
         assert self._fh is not None
         self._fh.write(data)
-        self._sha.update(data)
         self.size += len(data)
 
     def finish(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-    @property
-    def sha256(self) -> str:
-        return self._sha.hexdigest()
 
     def discard(self) -> None:
         self.finish()
