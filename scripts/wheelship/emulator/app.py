@@ -355,7 +355,7 @@ class Emulator:
         from wheelship.emulator.services.clusters import cluster_json
 
         with self.state() as ws:
-            return cluster_json(ws, ws.clusters[cluster_id])
+            return copy.deepcopy(cluster_json(ws, ws.clusters[cluster_id]))
 
     def cluster_state(self, cluster_id: str) -> str:
         with self.state() as ws:
@@ -370,11 +370,13 @@ class Emulator:
         from wheelship.emulator.services.jobs import run_json
 
         with self.state() as ws:
-            return [
-                run_json(ws, r)
-                for r in sorted(ws.runs.values(), key=lambda r: r.run_id)
-                if job_id is None or r.job_id == job_id
-            ]
+            return copy.deepcopy(
+                [
+                    run_json(ws, r)
+                    for r in sorted(ws.runs.values(), key=lambda r: r.run_id)
+                    if job_id is None or r.job_id == job_id
+                ]
+            )
 
     def file_exists(self, path: str) -> bool:
         with self.state() as ws:

@@ -478,9 +478,16 @@ class Handler(BaseHTTPRequestHandler):
             if engine.persist is not None and ws.version != engine.saved_version:
                 engine.persist()
                 engine.saved_version = ws.version
-        if isinstance(result, Response):
-            return result
-        return Response(json={} if result is None else result)
+            response = (
+                result
+                if isinstance(result, Response)
+                else Response(json={} if result is None else result)
+            )
+            if response.json is not None and response.body is None and response.stream is None:
+                # encoded under the lock: answers share dicts with the live workspace, so the
+                # handlers need not deep-copy what they return
+                response.body = _encode(response.json)
+        return response
 
     # -- writing -----------------------------------------------------------------------------
     def _write(self, response: Response) -> None:
@@ -489,7 +496,7 @@ class Handler(BaseHTTPRequestHandler):
             if response.body is not None:
                 payload = response.body
             elif response.json is not None:
-                payload = json.dumps(response.json, separators=(",", ":")).encode()
+                payload = _encode(response.json)
         try:
             self.send_response(response.status)
             self.send_header("Content-Type", response.content_type)
@@ -528,6 +535,10 @@ class Handler(BaseHTTPRequestHandler):
             old.close()
         with contextlib.suppress(OSError):
             self.connection.close()
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _authorize(principal: Principal, route: Route) -> None:

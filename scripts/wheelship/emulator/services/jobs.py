@@ -275,10 +275,10 @@ def get(ws: Workspace, req: Request) -> dict[str, Any]:
         raise bad_request("Missing required field: job_id")
     job = find_job(ws, job_id)
     if req.version != "2.2":
-        return job_json(job, copy.deepcopy(job.settings))
+        return job_json(job, job.settings)
     page = read_page_token(req.arg("page_token"), f"job{job_id}")
     settings, more = _page_arrays(job.settings, PAGED_JOB_ARRAYS, page)
-    out = job_json(job, copy.deepcopy(settings))
+    out = job_json(job, settings)
     if more:
         out["next_page_token"] = page_token(page + 1, f"job{job_id}")
     return out
@@ -332,7 +332,7 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
             more = False
         if ws.jobs_list_omits:
             settings = {k: v for k, v in settings.items() if k not in ws.jobs_list_omits}
-        item = job_json(job, copy.deepcopy(settings))
+        item = job_json(job, settings)
         if req.version == "2.2" and expand:
             item["has_more"] = more
         items.append(item)
@@ -419,7 +419,7 @@ def _status(life: str, code: str | None, code_type: str | None, message: str) ->
 
 
 def task_json(ws: Workspace, run: Run, task: RunTask) -> dict[str, Any]:
-    out = copy.deepcopy(task.settings)
+    out = dict(task.settings)
     out.update(
         {
             "run_id": task.run_id,
@@ -483,9 +483,9 @@ def run_json(ws: Workspace, run: Run, *, expand: bool = True) -> dict[str, Any]:
         "run_page_url": f"{ws.base_url}/?o={ws.workspace_id}#job/{run.job_id}/run/{run.run_id}",
     }
     if run.job_parameters:
-        out["job_parameters"] = copy.deepcopy(run.job_parameters)
+        out["job_parameters"] = run.job_parameters
     if run.overriding:
-        out["overriding_parameters"] = copy.deepcopy(run.overriding)
+        out["overriding_parameters"] = run.overriding
     clusters = {t.cluster_id for t in run.tasks if t.cluster_id}
     if len(clusters) == 1:
         # lets a deployer ask "is this all-purpose cluster busy?" without expanding tasks
@@ -493,7 +493,7 @@ def run_json(ws: Workspace, run: Run, *, expand: bool = True) -> dict[str, Any]:
     if expand:
         out["tasks"] = [task_json(ws, run, t) for t in run.tasks]
         if run.settings.get("job_clusters"):
-            out["job_clusters"] = copy.deepcopy(run.settings["job_clusters"])
+            out["job_clusters"] = run.settings["job_clusters"]
     return out
 
 
