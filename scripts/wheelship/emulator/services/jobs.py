@@ -192,12 +192,15 @@ def reset(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def merged(current: dict[str, Any], new: dict[str, Any], remove: list[str]) -> dict[str, Any]:
-    """``jobs/update``: top-level fields replace, keyed arrays merge entry by entry."""
-    out = copy.deepcopy(current)
+    """``jobs/update``: top-level fields replace, keyed arrays merge entry by entry.
+
+    The inputs stay untouched but the result shares their nested values: update stores it
+    through :func:`validate_settings`, which copies it whole."""
+    out = dict(current)
     for name, value in new.items():
         key = KEYED_ARRAYS.get(name)
         if key is None or not isinstance(value, list):
-            out[name] = copy.deepcopy(value)
+            out[name] = value
             continue
         items = list(out.get(name) or [])
         index = {item.get(key): i for i, item in enumerate(items)}
@@ -207,9 +210,9 @@ def merged(current: dict[str, Any], new: dict[str, Any], remove: list[str]) -> d
             found = index.get(entry.get(key))
             if found is None:
                 index[entry.get(key)] = len(items)
-                items.append(copy.deepcopy(entry))
+                items.append(entry)
             else:
-                items[found] = copy.deepcopy(entry)
+                items[found] = entry
         out[name] = items
     for field in remove:
         if not isinstance(field, str):
