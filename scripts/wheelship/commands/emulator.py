@@ -139,9 +139,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
     values = resolve(args, OPTIONS)
     log.register_secret(values.get("token"))
-    for key in ("seed_file", "state_dir"):
-        if values.get(key) == "":
-            values.values[key] = None
     seed = Path(values["seed_file"]) if values.get("seed_file") else None
     if seed is not None and not seed.is_file():
         raise ConfigurationError(

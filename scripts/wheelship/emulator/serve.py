@@ -15,7 +15,7 @@ from wheelship.emulator import invariants, persistence
 from wheelship.emulator.app import Emulator
 from wheelship.emulator.blobs import BlobStore
 from wheelship.emulator.clock import SimClock
-from wheelship.emulator.faults import PRESETS, Fault, RateLimits
+from wheelship.emulator.faults import PRESETS, Fault
 from wheelship.emulator.seed import apply_seed, load_seed
 from wheelship.emulator.state import Workspace
 from wheelship.errors import ConfigurationError
@@ -74,7 +74,6 @@ def build(settings: EmulatorSettings) -> Emulator:
             limits.update(PRESETS[pattern])
         else:
             limits[pattern] = rate
-    RateLimits(limits)  # validate before binding a port
     return Emulator(
         seed=settings.seed_file,
         token=settings.token,
@@ -94,24 +93,20 @@ def check(settings: EmulatorSettings) -> list[str]:
 
     Read-only and without a listener, so it can run next to a server using the same state
     directory: the state file is replaced atomically, so it is always whole."""
-    state_dir = settings.state_dir
-    resume = state_dir is not None and persistence.exists(state_dir)
-    blobs = (
-        BlobStore(persistence.blob_dir(state_dir), owner=False)
-        if resume and state_dir is not None
-        else BlobStore()
-    )
+    saved = settings.state_dir
+    if saved is not None and not persistence.exists(saved):
+        saved = None
+    blobs = BlobStore(persistence.blob_dir(saved), owner=False) if saved else BlobStore()
     try:
-        ws = Workspace(clock=SimClock(0), blobs=blobs)
-        if resume and state_dir is not None:
+        ws = Workspace(clock=SimClock(0), blobs=blobs)  # frozen: only the saved time counts
+        if saved is not None:
             try:
-                persistence.load(ws, state_dir)
+                persistence.load(ws, saved)
             except (ValueError, KeyError, TypeError, OSError) as exc:
                 raise ConfigurationError(
-                    f"cannot read the workspace in {state_dir}: {exc}",
+                    f"cannot read the workspace in {saved}: {exc}",
                     "point --state-dir at a directory written by wheelship emulator",
                 ) from None
-            ws.clock.speed = 0
         else:
             data, base = load_seed(settings.seed_file)
             apply_seed(ws, data, base)
@@ -119,7 +114,7 @@ def check(settings: EmulatorSettings) -> list[str]:
             ws.tick()
             return invariants.check(ws)
     finally:
-        if not resume:
+        if saved is None:
             blobs.close()
 
 
