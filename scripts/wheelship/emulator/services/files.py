@@ -6,6 +6,7 @@ Uploads stream into the blob store; downloads stream out of it, with ``Range`` (
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import re
 
@@ -110,7 +111,7 @@ def download(ws: Workspace, req: Request) -> Response:
     _, blob_id, size, modified = _file(ws, req)
     since = req.headers.get("If-Unmodified-Since")
     if since:
-        parsed = email.utils.parsedate_to_datetime(since) if _valid_date(since) else None
+        parsed = _http_date_value(since)
         if parsed is not None and modified // 1000 > int(parsed.timestamp()):
             raise ApiError(
                 412, "FAILED_PRECONDITION", "The file was modified since the given time."
@@ -149,12 +150,12 @@ def download(ws: Workspace, req: Request) -> Response:
     )
 
 
-def _valid_date(text: str) -> bool:
+def _http_date_value(text: str) -> datetime.datetime | None:
+    """An HTTP date header, or None when it does not parse (the header is then ignored)."""
     try:
-        email.utils.parsedate_to_datetime(text)
+        return email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
-        return False
-    return True
+        return None
 
 
 def delete_file(ws: Workspace, req: Request) -> Response:
