@@ -11,19 +11,21 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import config
-from wheelship.commands._common import load_config, with_version_defaults
+from wheelship.commands._common import (
+    CONFIG,
+    PROJECT,
+    RELEASE_BRANCH_PATTERN,
+    TAG_PATTERN,
+    load_config,
+    with_version_defaults,
+)
 from wheelship.compat_gate import pre_tag_check
 from wheelship.releasing import PreTagCheck, TagSettings, tag_release
 from wheelship.settings import Option, add_options, opt, resolve
 
 OPTIONS: list[Option] = [
-    opt("project", help="the project's directory (in its git clone)", default=".", metavar="DIR"),
-    opt(
-        "config",
-        help="configuration file, relative to --project (section 'tag:')",
-        default="wheelship.yml",
-        metavar="FILE",
-    ),
+    PROJECT,
+    CONFIG,
     opt(
         "branch",
         help="the branch being built (default: CI_COMMIT_BRANCH, then the checked-out branch)",
@@ -34,17 +36,8 @@ OPTIONS: list[Option] = [
         help="the default branch (default: CI_DEFAULT_BRANCH, then origin/HEAD, then main)",
         metavar="NAME",
     ),
-    opt(
-        "release_branch_pattern",
-        help="regular expression for release branches, with named groups major and minor "
-        "(default: ^release/X.Y$)",
-        metavar="RX",
-    ),
-    opt(
-        "tag_pattern",
-        help="regular expression for release tags (as for 'wheelship version')",
-        metavar="RX",
-    ),
+    RELEASE_BRANCH_PATTERN,
+    TAG_PATTERN,
     opt(
         "prefix",
         "--tag-prefix",

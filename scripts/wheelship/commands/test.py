@@ -6,17 +6,13 @@ import argparse
 import shlex
 from pathlib import Path
 
-from wheelship.commands._common import load_section
+from wheelship.commands._common import CONFIG, PROJECT, load_section
 from wheelship.settings import Option, add_options, opt, parse_list, resolve
 from wheelship.testing import TestSettings, run_tests
 
 OPTIONS: list[Option] = [
-    opt(
-        "project",
-        help="the project's directory (where its tests and wheelship.yml are)",
-        default=".",
-    ),
-    opt("config", help="configuration file (section 'test:'), relative to the project"),
+    PROJECT,
+    CONFIG,
     opt(
         "dist",
         help="directory with the built files and wheelship-manifest.json, relative to the project",
