@@ -79,6 +79,11 @@ def find_uv() -> str | None:
         return shutil.which("uv")
 
 
+def choose_installer(wanted: str | None) -> str:
+    """The installer asked for (``uv`` or ``pip``), else uv when it is available, else pip."""
+    return wanted or ("uv" if find_uv() else "pip")
+
+
 def _installer_env() -> dict[str, str]:
     """uv ignores pip's settings; carry a configured index over so both install the same."""
     env = dict(os.environ)
@@ -232,7 +237,7 @@ class EnvCache:
 
     def __init__(self, root: Path | None = None, installer: str | None = None) -> None:
         self.root = (root or default_cache_dir()) / "build-envs"
-        self.installer = installer or ("uv" if find_uv() else "pip")
+        self.installer = choose_installer(installer)
 
     def _fresh(self, path: Path) -> bool:
         marker = path / MARKER
