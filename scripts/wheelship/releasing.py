@@ -63,7 +63,7 @@ class TagSettings:
     push_user: str = "oauth2"
     fetch: bool = True
     dry_run: bool = False
-    #: Reserved for the API compatibility check: allow a breaking change in a patch release
+    #: For the API compatibility check (compat_gate): allow a breaking change in a patch release
     #: (recorded in the release notes by the check).
     allow_breaking: bool = False
 
