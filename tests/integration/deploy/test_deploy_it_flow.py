@@ -15,6 +15,7 @@ from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
 MUTATING = ("POST", "PUT", "DELETE", "PATCH")
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def mutations(ws: Workspace) -> list[str]:
@@ -130,21 +131,6 @@ def test_deploy_repoints_updates_clusters_and_retains(
     captured = capsys.readouterr()
     written = "".join(p.read_text() for p in settings.out.rglob("*") if p.is_file())
     assert ws.emu.token not in captured.out + captured.err + written
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
 
 
 def test_plan_is_read_only_and_works_with_a_read_only_token(

@@ -13,15 +13,7 @@ from support.deployws import ART, CLUSTERS, Workspace, whl
 from wheelship.cli import main
 
 IDLE = CLUSTERS[0]
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in list(__import__("os").environ):
-        if key.startswith("WHEELSHIP_") or key in {"DATABRICKS_AUTH_TYPE", "DATABRICKS_CLIENT_ID"}:
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def deploy(ws: Workspace, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:

@@ -8,20 +8,7 @@ from support.deployws import Workspace
 from support.fake_gitlab import run_fake_gitlab
 from wheelship.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def test_plan_note_is_created_once_then_edited(

@@ -12,21 +12,7 @@ from wheelship.deploy import workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
 MUTATING = ("POST", "PUT", "DELETE", "PATCH")
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def cli(ws: Workspace, *argv: str) -> int:
