@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, READER, Workspace, whl
-from wheelship.cli import main
+from support.deployws import ART, CLUSTERS, MUTATING, READER, Workspace, cli, mutations, whl
 from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
-MUTATING = ("POST", "PUT", "DELETE", "PATCH")
 pytestmark = pytest.mark.usefixtures("ws_env")
-
-
-def mutations(ws: Workspace) -> list[str]:
-    return [f"{r.method} {r.path}" for r in ws.emu.requests if r.method in MUTATING]
 
 
 def refs(settings: dict[str, Any]) -> set[str]:
@@ -110,19 +104,7 @@ def test_deploy_repoints_updates_clusters_and_retains(
 
     # a second deploy of the same version changes nothing and says so
     ws.emu.clear_log()
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(settings.config),
-            "--dist",
-            str(settings.dist),
-            "--out",
-            str(settings.out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(settings.dist))
     assert code == 0
     assert "tsff 1.3.0 on prod: nothing to change" in capsys.readouterr().out
     assert mutations(ws) == ["POST /api/2.2/jobs/run-now"]  # only the smoke run
@@ -140,19 +122,7 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     dist = ws.dist("1.3.0")
     out = ws.root / "out"
     before = ws.snapshot()
-    code = main(
-        [
-            "plan",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--dist",
-            str(dist),
-            "--out",
-            str(out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "plan", "--dist", str(dist))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "# wheelship deploy plan: tsff 1.3.0 → prod" in captured.out
@@ -164,19 +134,7 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     assert READER not in (out / "plan.json").read_text() + captured.out + captured.err
 
     # the same read-only token cannot deploy: one line, exit 1, nothing changed
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--dist",
-            str(dist),
-            "--out",
-            str(out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(dist))
     err = capsys.readouterr().err
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]

@@ -6,27 +6,11 @@ import json
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, Workspace, whl
-from wheelship.cli import main
+from support.deployws import ART, CLUSTERS, MUTATING, Workspace, cli, whl
 from wheelship.deploy import workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
-MUTATING = ("POST", "PUT", "DELETE", "PATCH")
 pytestmark = pytest.mark.usefixtures("ws_env")
-
-
-def cli(ws: Workspace, *argv: str) -> int:
-    return main(
-        [
-            *argv,
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
-        ]
-    )
 
 
 def test_status_and_drift(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -181,19 +165,7 @@ def test_smoke_failure_fails_the_deploy_after_everything_else(
         timeout=10,
     )
     resp.raise_for_status()
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
-            "--dist",
-            str(ws.dist("1.3.0")),
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(ws.dist("1.3.0")))
     err = capsys.readouterr().err
     assert code == 1
     line = err.splitlines()[-1]
