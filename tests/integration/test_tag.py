@@ -263,7 +263,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
 
 
 @pytest.fixture
-def http_project(project: tuple[GitRepo, Path], tmp_path: Path) -> tuple[GitRepo, Path, str]:
+def http_project(project: tuple[GitRepo, Path]) -> tuple[GitRepo, Path, str]:
     repo, bare = project
     return repo, bare, "glpat-push-0123456789"
 

@@ -63,8 +63,3 @@ def wheelship_wheel(folder: Path) -> Path:
     )
     (wheel,) = folder.glob("wheelship-*.whl")
     return wheel
-
-
-def copy_dist(dist: Path, dest: Path) -> Path:
-    shutil.copytree(dist, dest)
-    return dest

@@ -76,9 +76,7 @@ def test_rollback_to_previous_and_named_versions(
     assert [r for r in ws.emu.requests if r.method in MUTATING] == []
 
 
-def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(
-    ws: Workspace, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(ws: Workspace) -> None:
     ws.config(clusters={"mode": "manual", "tags": {"tsff": "manual"}})
     settings = ws.settings("1.3.0")
     plan, _ = workflow.run_deploy(settings)
