@@ -122,7 +122,6 @@ def read_snapshot(
             s.storage,
             digest_names=[digest] if digest else [],
             cluster_ids=[cid for g in groups for cid in g.ids],
-            clusters=True,
             runs=runs and restarts,
             command=command,
         )
