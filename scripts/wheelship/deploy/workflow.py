@@ -97,7 +97,7 @@ def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None =
     return Session(target, package, client, open_storage(client, target.artifacts))
 
 
-def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
+def release_from_dist(dist: Path, package: str) -> Release:
     manifest = Manifest.load(dist)
     if canonicalize_name(manifest.name) != package:
         raise ConfigurationError(
@@ -106,9 +106,7 @@ def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
         )
     manifest.verify(dist)
     wheel = manifest.wheel()
-    return Release(
-        package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True
-    ), manifest
+    return Release(package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True)
 
 
 def read_snapshot(
@@ -147,7 +145,7 @@ def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
 def run_plan(settings: Settings) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
     loaded = load_target(settings)
-    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    release = release_from_dist(settings.dist, loaded[1])
     s = open_session(settings, loaded)
     try:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
@@ -181,7 +179,7 @@ def _apply(
 
 def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
     loaded = load_target(settings)
-    release, _manifest = release_from_dist(settings.dist, loaded[1])
+    release = release_from_dist(settings.dist, loaded[1])
     s = open_session(settings, loaded)
     try:
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
@@ -270,7 +268,7 @@ def run_runbook(settings: Settings) -> Plan:
         target,
         clusters=tuple(dataclasses.replace(g, mode="manual") for g in target.cluster_groups),
     )
-    local = None if settings.to else release_from_dist(settings.dist, package)[0]
+    local = None if settings.to else release_from_dist(settings.dist, package)
     s = open_session(settings, (manual, package))
     try:
         if local is None:
