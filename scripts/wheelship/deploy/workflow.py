@@ -213,6 +213,8 @@ def check_drift(st: Status) -> None:
 
 
 def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
+    """The retained version to go back to (``to``, else the one before the live version), with
+    the size and sha256 of its file as the workspace holds it (for the report and the runbook)."""
     st = planning.status(s.target, s.package, snap)
     version = to or planning.previous_version(st)
     if version is None:
@@ -235,8 +237,9 @@ def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
             if st.retained
             else "no version is retained there",
         )
-    f = wheels[0]
-    return Release(s.package, version, f.name, f.size, snap.digests.get(f.name), local=False)
+    name = wheels[0].name
+    size, sha = s.storage.digest(name)
+    return Release(s.package, version, name, size, sha, local=False)
 
 
 def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
@@ -244,10 +247,6 @@ def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
     try:
         snap = read_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
-        # The digest of the retained file goes into the report and the runbook.
-        size, sha = s.storage.digest(release.wheel)
-        release = dataclasses.replace(release, size=size, sha256=sha)
-        snap = dataclasses.replace(snap, digests={**snap.digests, release.wheel: sha})
         the_plan = planning.plan(s.target, release, snap, action="rollback")
         _write_plan(the_plan, settings)
         log.info(report.plan_summary(the_plan))
@@ -274,8 +273,6 @@ def run_runbook(settings: Settings) -> Plan:
         if local is None:
             snap = read_snapshot(s, command="runbook", runs=False)
             release = rollback_release(s, snap, settings.to)
-            size, sha = s.storage.digest(release.wheel)
-            release = dataclasses.replace(release, size=size, sha256=sha)
         else:
             release = local
             snap = read_snapshot(s, command="runbook", digest=release.wheel, runs=False)
