@@ -37,7 +37,6 @@ class Settings:
     project: Path = Path(".")
     concurrency: int = 16
     to: str | None = None  # rollback
-    fail_on_drift: bool = False
     timing: Timing = field(default_factory=Timing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
@@ -195,12 +194,9 @@ def run_status(settings: Settings) -> Status:
     s = open_session(settings)
     try:
         snap = read_snapshot(s, command="status", runs=False)
-        st = planning.status(s.target, s.package, snap)
+        return planning.status(s.target, s.package, snap)
     finally:
         s.close()
-    if settings.fail_on_drift:
-        check_drift(st)
-    return st
 
 
 def check_drift(st: Status) -> None:
