@@ -46,14 +46,18 @@ class Settings:
 
 @dataclass
 class Session:
-    """What one command works with: the target, its package, a client and the storage."""
+    """What one command works with: the target, its package, a client and the storage.
+    A context manager: leaving it closes the client's connections."""
 
     target: targets.Target
     package: str
     client: Client
     storage: Storage
 
-    def close(self) -> None:
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.client.close()
 
 
@@ -145,19 +149,19 @@ def run_plan(settings: Settings) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
     loaded = load_target(settings)
     release = release_from_dist(settings.dist, loaded[1])
-    s = open_session(settings, loaded)
-    try:
+    with open_session(settings, loaded) as s:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
-        _write_plan(result, settings)
-        return result
-    finally:
-        s.close()
+    _write_plan(result, settings)
+    return result
 
 
 def _apply(
     s: Session, plan: Plan, settings: Settings, command: str, dist: Path | None
-) -> ApplyResult:
+) -> tuple[Plan, ApplyResult]:
+    """Write the plan, then apply it; the deploy report is written however the apply ends."""
+    _write_plan(plan, settings)
+    log.info(report.plan_summary(plan))
     applier = Applier(
         s.client,
         s.storage,
@@ -173,30 +177,21 @@ def _apply(
         applier.result.requests_total = s.client.requests_sent
         applier.result.request_counts = dict(s.client.counts)
         report.write_deploy_report(plan, applier.result, settings.out)
-    return result
+    return plan, result
 
 
 def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
     loaded = load_target(settings)
     release = release_from_dist(settings.dist, loaded[1])
-    s = open_session(settings, loaded)
-    try:
+    with open_session(settings, loaded) as s:
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
-        the_plan = planning.plan(s.target, release, snap)
-        _write_plan(the_plan, settings)
-        log.info(report.plan_summary(the_plan))
-        return the_plan, _apply(s, the_plan, settings, "deploy", settings.dist)
-    finally:
-        s.close()
+        return _apply(s, planning.plan(s.target, release, snap), settings, "deploy", settings.dist)
 
 
 def run_status(settings: Settings) -> Status:
-    s = open_session(settings)
-    try:
+    with open_session(settings) as s:
         snap = read_snapshot(s, command="status", runs=False)
         return planning.status(s.target, s.package, snap)
-    finally:
-        s.close()
 
 
 def check_drift(st: Status) -> None:
@@ -239,16 +234,11 @@ def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
 
 
 def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
-    s = open_session(settings)
-    try:
+    with open_session(settings) as s:
         snap = read_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
         the_plan = planning.plan(s.target, release, snap, action="rollback")
-        _write_plan(the_plan, settings)
-        log.info(report.plan_summary(the_plan))
-        return the_plan, _apply(s, the_plan, settings, "rollback", None)
-    finally:
-        s.close()
+        return _apply(s, the_plan, settings, "rollback", None)
 
 
 def run_runbook(settings: Settings) -> Plan:
@@ -264,16 +254,13 @@ def run_runbook(settings: Settings) -> Plan:
         clusters=tuple(dataclasses.replace(g, mode="manual") for g in target.cluster_groups),
     )
     local = None if settings.to else release_from_dist(settings.dist, package)
-    s = open_session(settings, (manual, package))
-    try:
+    with open_session(settings, (manual, package)) as s:
         if local is None:
             snap = read_snapshot(s, command="runbook", runs=False)
             release = rollback_release(s, snap, settings.to)
         else:
             release = local
             snap = read_snapshot(s, command="runbook", digest=release.wheel, runs=False)
-        the_plan = planning.plan(manual, release, snap, action="runbook")
-        write_runbook(the_plan, settings.out)
-        return the_plan
-    finally:
-        s.close()
+    the_plan = planning.plan(manual, release, snap, action="runbook")
+    write_runbook(the_plan, settings.out)
+    return the_plan
