@@ -74,7 +74,7 @@ def settings(
     args: argparse.Namespace, command: str, extra: list[Option]
 ) -> tuple[Settings, dict[str, Any]]:
     """Resolve the options (flag > env > the command's section of the config file > default)."""
-    first = resolve(args, [CONFIG, PROJECT])
+    first = resolve(args, [CONFIG, PROJECT], quiet=True)
     config_path = Path(first["config"])
     if not config_path.is_absolute():
         config_path = Path(first["project"]) / config_path
