@@ -24,7 +24,7 @@ from typing import Any
 from wheelship import log
 from wheelship.databricks import paths
 from wheelship.databricks.client import Client, in_step
-from wheelship.databricks.model import SETTLED_STATUSES, LibraryStatus
+from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
 from wheelship.databricks.snapshot import JOBS_API, library_statuses, read_active_runs
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import references
@@ -317,11 +317,12 @@ class Applier:
         outcome = self._wait(change, restarted)
         self.result.clusters.append(outcome)
 
-    def _settled(
-        self, change: ClusterChange, statuses: tuple[LibraryStatus, ...], restarted: bool
-    ) -> tuple[bool, str, list[LibraryStatus]]:
+    def _mine(self, statuses: tuple[LibraryStatus, ...]) -> list[LibraryStatus]:
+        """The statuses of the package's libraries."""
+        return [s for s in statuses if references.library_ref(s.library, self.plan.package)]
+
+    def _settled(self, mine: list[LibraryStatus], restarted: bool) -> tuple[bool, str]:
         want = paths.canonical(self.plan.artifact)
-        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
         new = [
             s
             for s in mine
@@ -331,28 +332,30 @@ class Applier:
         ]
         old = [s for s in mine if s not in new]
         if not new:
-            return False, "PENDING", mine
+            return False, "PENDING"
         status = new[0].status
         if status not in SETTLED_STATUSES:
-            return False, status, mine
+            return False, status
         if restarted and old:
-            return False, f"{status}; old version still listed", mine
-        return True, status, mine
+            return False, f"{status}; old version still listed"
+        return True, status
 
     def _wait(self, change: ClusterChange, restarted: bool) -> ClusterOutcome:
         started = self.clock()
         if change.wait <= 0:
-            state = "QUEUED" if change.state not in {"RUNNING", "RESIZING"} else "CHANGED"
+            state = "CHANGED" if change.state in ACTIVE_STATES else "QUEUED"
             return ClusterOutcome(change.cluster_id, change.name, state, restarted)
         label = change.label
         delay = self.timing.first
         last_progress = started
         statuses: tuple[LibraryStatus, ...] = ()
+        mine: list[LibraryStatus] = []
         status = "PENDING"
         with in_step(self._step("wait for cluster"), label):
             while True:
                 statuses = library_statuses(self.client, change.cluster_id)
-                done, status, _mine = self._settled(change, statuses, restarted)
+                mine = self._mine(statuses)
+                done, status = self._settled(mine, restarted)
                 elapsed = self.clock() - started
                 if done:
                     break
@@ -364,7 +367,7 @@ class Applier:
                         f"still {status} after {int(elapsed)} s",
                         started,
                     )
-                    return self._outcome(change, "TIMEOUT", restarted, statuses)
+                    return self._outcome(change, "TIMEOUT", restarted, mine)
                 if self.clock() - last_progress >= self.timing.progress_every:
                     log.info(
                         f"  cluster {label}: {self.plan.package} {self.plan.version} {status} ({int(elapsed)} s)"
@@ -372,31 +375,16 @@ class Applier:
                     last_progress = self.clock()
                 self.sleep(min(delay, max(0.0, change.wait - elapsed)))
                 delay = min(self.timing.longest, delay * 1.5)
-        outcome = self._outcome(change, status, restarted, statuses)
-        if (
-            outcome.state == "FAILED"
-            and not restarted
-            and any(
-                s.status == UNINSTALL_ON_RESTART
-                for s in statuses
-                if references.library_ref(s.library, self.plan.package)
-            )
-        ):
-            # The new version cannot load next to the old one: it installs at the next restart.
-            outcome.state = "PENDING_RESTART"
+        outcome = self._outcome(change, status, restarted, mine)
+        if not restarted and any(s.status == UNINSTALL_ON_RESTART for s in mine):
             self.result.warnings.append(
+                # The new version cannot load next to the old one: it installs at the next restart.
                 f"cluster {label}: {self.plan.version} installs at the next restart "
                 f"(the old version is still loaded: {_first_message(statuses) or 'UNINSTALL_ON_RESTART'})"
+                if outcome.state == "FAILED"
+                else f"cluster {label}: the old version is UNINSTALL_ON_RESTART until the next restart"
             )
-        elif not restarted and any(
-            s.status == UNINSTALL_ON_RESTART
-            for s in statuses
-            if references.library_ref(s.library, self.plan.package)
-        ):
             outcome.state = "PENDING_RESTART"
-            self.result.warnings.append(
-                f"cluster {label}: the old version is UNINSTALL_ON_RESTART until the next restart"
-            )
         self._record(
             "wait for cluster",
             label,
@@ -411,9 +399,8 @@ class Applier:
         change: ClusterChange,
         state: str,
         restarted: bool,
-        statuses: tuple[LibraryStatus, ...],
+        mine: list[LibraryStatus],
     ) -> ClusterOutcome:
-        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
         return ClusterOutcome(
             change.cluster_id,
             change.name,
