@@ -322,12 +322,10 @@ class Applier:
         return [s for s in statuses if references.library_ref(s.library, self.plan.package)]
 
     def _settled(self, mine: list[LibraryStatus], restarted: bool) -> tuple[bool, str]:
-        want = paths.canonical(self.plan.artifact)
         new = [
             s
             for s in mine
-            if isinstance(s.library.get("whl"), str)
-            and paths.canonical(s.library["whl"]) == want
+            if references.installs(s.library, self.plan.artifact)
             and s.status != UNINSTALL_ON_RESTART
         ]
         old = [s for s in mine if s not in new]
@@ -419,14 +417,9 @@ class Applier:
         started = self.clock()
         self._count_step()
         with in_step(self._step("delete"), d.path):
-            want = paths.canonical(d.path)
             for cid in d.guard_clusters:
                 statuses = library_statuses(self.client, cid)
-                if any(
-                    isinstance(s.library.get("whl"), str)
-                    and paths.canonical(s.library["whl"]) == want
-                    for s in statuses
-                ):
+                if any(references.installs(s.library, d.path) for s in statuses):
                     note = f"kept: cluster {cid} still lists it"
                     self.result.warnings.append(
                         f"retention kept {d.wheel}: cluster {cid} still lists it"

@@ -328,21 +328,9 @@ def _plan_cluster(
     snap: Snapshot,
 ) -> ClusterChange | None:
     libs = package_libraries(cluster, package)
-    want = paths.canonical(new_lib["whl"])
-    has_new = any(
-        st.status != UNINSTALL_ON_RESTART
-        and isinstance(st.library.get("whl"), str)
-        and paths.canonical(st.library["whl"]) == want
-        for st, _v in libs
-    )
-    others = [
-        st
-        for st, _v in libs
-        if st.status != UNINSTALL_ON_RESTART
-        and not (
-            isinstance(st.library.get("whl"), str) and paths.canonical(st.library["whl"]) == want
-        )
-    ]
+    staying = [st for st, _v in libs if st.status != UNINSTALL_ON_RESTART]
+    has_new = any(references.installs(st.library, new_lib["whl"]) for st in staying)
+    others = [st for st in staying if not references.installs(st.library, new_lib["whl"])]
     pending_removal = [st for st, _v in libs if st.status == UNINSTALL_ON_RESTART]
     install = () if has_new else (dict(new_lib),)
     uninstall = tuple(dict(st.library) for st in others)

@@ -25,6 +25,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from wheelship.databricks import paths
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -123,6 +125,13 @@ def library_ref(library: Mapping[str, Any], package: str) -> tuple[str, str, str
         is_pkg, version = requirement_ref(pypi["package"], package)
         return ("pypi", pypi["package"], version) if is_pkg else None
     return None
+
+
+def installs(library: Mapping[str, Any], path: str) -> bool:
+    """Whether a Libraries API spec is the wheel file at ``path`` (however the path is spelled:
+    ``dbfs:/x`` and ``/dbfs/x``, ``/Workspace/x`` and ``/x``)."""
+    whl = library.get("whl")
+    return isinstance(whl, str) and paths.canonical(whl) == paths.canonical(path)
 
 
 def _task_libraries(
