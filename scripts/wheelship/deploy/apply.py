@@ -279,7 +279,7 @@ class Applier:
             parts.append(f"install {self.plan.version}")
         if change.uninstall:
             parts.append(
-                f"uninstall {', '.join(_lib_label(x, self.plan.package) for x in change.uninstall)}"
+                f"uninstall {', '.join(references.library_label(x, self.plan.package) for x in change.uninstall)}"
             )
         self._record("update libraries on cluster", change.label, "done", "; ".join(parts), started)
 
@@ -490,13 +490,6 @@ class Applier:
                     + "'",
                 )
             self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
-
-
-def _lib_label(lib: Mapping[str, Any], package: str) -> str:
-    found = references.library_ref(lib, package)
-    if found and found[2]:
-        return found[2]
-    return str(lib.get("whl") or (lib.get("pypi") or {}).get("package") or lib)
 
 
 def _first_message(statuses: tuple[LibraryStatus, ...]) -> str:
