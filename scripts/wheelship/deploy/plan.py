@@ -291,6 +291,15 @@ def sort_versions(versions: Iterable[str]) -> list[str]:
     return sorted(set(versions), key=_vkey, reverse=True)
 
 
+def retained_versions(snap: Snapshot, package: str) -> list[str]:
+    """The versions of the package in the artifacts folder, newest first."""
+    return sort_versions(
+        v
+        for f in snap.artifacts or ()
+        if (v := references.wheel_version(f.name, package)) is not None
+    )
+
+
 def job_versions(job: Job, package: str) -> list[str]:
     return sort_versions(references.referenced_versions(job.settings, package))
 
@@ -548,11 +557,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
             artifact, release.wheel, release.size, release.sha256, snap.artifacts is None
         )
     else:
-        retained = sort_versions(
-            v
-            for f in snap.artifacts or ()
-            if (v := references.wheel_version(f.name, package)) is not None
-        )
+        retained = retained_versions(snap, package)
         raise ConfigurationError(
             f"version {release.version} is not retained in {target.artifacts}",
             f"roll back to one of: {', '.join(retained)}"
@@ -713,11 +718,7 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
                 f"{cluster.state}" + (f"; {'; '.join(details)}" if details else ""),
             )
         )
-    retained = sort_versions(
-        v
-        for f in snap.artifacts or ()
-        if (v := references.wheel_version(f.name, package)) is not None
-    )
+    retained = retained_versions(snap, package)
     return Status(target.name, snap.host, package, tuple(objects), tuple(retained), tuple(notes))
 
 
