@@ -691,7 +691,6 @@ class Status:
 
 def status(target: Target, package: str, snap: Snapshot) -> Status:
     objects: list[ObjectStatus] = []
-    notes: list[str] = []
     for job in select_jobs(snap.jobs, target.jobs, package):
         refs = references.find_refs(job.settings, package)
         unpinned = [r for r in refs if not r.is_pinned]
@@ -719,7 +718,7 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
             )
         )
     retained = retained_versions(snap, package)
-    return Status(target.name, snap.host, package, tuple(objects), tuple(retained), tuple(notes))
+    return Status(target.name, snap.host, package, tuple(objects), tuple(retained))
 
 
 def current_version(st: Status) -> str | None:
