@@ -176,6 +176,12 @@ def write_plan(plan: Plan, out_dir: Path) -> tuple[Path, Path]:
     )
 
 
+def _outcome(plan: Plan, result: ApplyResult) -> str:
+    if result.error:
+        return "failed"
+    return "deployed" if plan.changes_anything else "unchanged"
+
+
 def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
     return {
         "target": plan.target,
@@ -185,9 +191,7 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         "action": plan.action,
         "artifact": plan.artifact,
         "sha256": plan.sha256,
-        "outcome": "failed"
-        if result.error
-        else ("unchanged" if not plan.changes_anything else "deployed"),
+        "outcome": _outcome(plan, result),
         "error": result.error,
         "seconds": result.seconds,
         "phases": result.phases,
@@ -203,10 +207,9 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
 
 
 def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
-    data = deploy_json(plan, result)
     verb = "Rollback" if plan.action == "rollback" else "Deploy"
     lines = [
-        f"# {verb} of {plan.package} {plan.version} to {plan.target}: {data['outcome']}",
+        f"# {verb} of {plan.package} {plan.version} to {plan.target}: {_outcome(plan, result)}",
         "",
         f"Workspace: {plan.host}  ",
         f"Artifact: `{plan.artifact}`"
@@ -261,10 +264,11 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
             f"Run {s.get('run_id')}: {s.get('result')} {s.get('url') or ''}".rstrip(),
             "",
         ]
-    if data["warnings"]:
+    warnings = [*plan.warnings, *result.warnings]
+    if warnings:
         lines.append("## Warnings")
         lines.append("")
-        lines += [f"- {w}" for w in data["warnings"]]
+        lines += [f"- {w}" for w in warnings]
         lines.append("")
     if result.phases:
         lines.append("## Durations")
