@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from wheelship.databricks.storage import storage_class
 from wheelship.deploy.plan import ClusterChange, Plan
 from wheelship.deploy.references import library_ref
 
@@ -77,13 +78,7 @@ def _ui_steps(plan: Plan, c: ClusterChange) -> list[str]:
             f"({plan.package} {_version(lib, plan.package)}) → **Uninstall** → confirm."
         )
     if c.install:
-        source = (
-            "Volumes"
-            if plan.artifact.startswith("/Volumes/")
-            else "Workspace"
-            if plan.artifact.startswith("/Workspace/")
-            else "DBFS"
-        )
+        source = storage_class(plan.artifact).ui_source
         steps.append(
             f"**Install new** → Library source **{source}** → path `{plan.artifact}` → **Install**."
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from wheelship.databricks.storage import storage_class
 from wheelship.errors import ConfigurationError
 
 JOB_SELECT = ("referencing", "listed")
@@ -87,7 +88,7 @@ class Target:
 
     @property
     def storage_kind(self) -> str:
-        return storage_kind(self.artifacts)
+        return storage_class(self.artifacts).kind
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,6 @@ class DeployConfig:
                 f"unknown target {name!r}", f"use one of: {', '.join(self.targets)}"
             )
         return self.targets[name]
-
-
-def storage_kind(path: str) -> str:
-    if path.startswith("/Volumes/"):
-        return "volumes"
-    if path.startswith("/Workspace/"):
-        return "workspace"
-    if path.startswith("dbfs:/"):
-        return "dbfs"
-    raise ValueError(path)
 
 
 # -- validation helpers ------------------------------------------------------------------------
