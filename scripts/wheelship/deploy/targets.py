@@ -185,6 +185,12 @@ def _list(value: Any, path: str) -> list[Any]:
     return value
 
 
+def _strs(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    """``data[key]``: a list of strings (or one string), each checked with its index."""
+    items = _list(data.get(key, []), f"{path}.{key}")
+    return tuple(_str(v, f"{path}.{key}[{i}]") for i, v in enumerate(items))
+
+
 def _job_id(value: Any, path: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
@@ -248,10 +254,7 @@ def _jobs(value: Any, path: str) -> JobSelection:
         _job_id(v, f"{path}.ids[{i}]")
         for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
     )
-    names = tuple(
-        _str(v, f"{path}.names[{i}]")
-        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
-    )
+    names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
     exclude: list[int | str] = []
     for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude")):
@@ -277,18 +280,10 @@ def _clusters(value: Any, path: str) -> ClusterSelection:
     if raw_mode is False:
         raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
     mode = _choice(raw_mode, f"{path}.mode", CLUSTER_MODES)
-    ids = tuple(
-        _str(v, f"{path}.ids[{i}]") for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
-    )
-    names = tuple(
-        _str(v, f"{path}.names[{i}]")
-        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
-    )
+    ids = _strs(data, "ids", path)
+    names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
-    exclude = tuple(
-        _str(v, f"{path}.exclude[{i}]")
-        for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
-    )
+    exclude = _strs(data, "exclude", path)
     restart = _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
     wait = _int(data.get("wait", 900), f"{path}.wait")
     sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait)
