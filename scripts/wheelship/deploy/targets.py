@@ -199,6 +199,13 @@ def _job_id(value: Any, path: str) -> int:
     return value
 
 
+def _job_ref(value: Any, path: str) -> int | str:
+    """A job named by id (a number) or by name."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        return _job_id(value, path)
+    return _str(value, path)
+
+
 def _tags(value: Any, path: str) -> dict[str, str]:
     data = _mapping(value, path)
     return {k: _str(v, f"{path}.{k}", empty=True) for k, v in data.items()}
@@ -256,14 +263,11 @@ def _jobs(value: Any, path: str) -> JobSelection:
     )
     names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
-    exclude: list[int | str] = []
-    for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude")):
-        where = f"{path}.exclude[{i}]"
-        if isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit()):
-            exclude.append(_job_id(v, where))
-        else:
-            exclude.append(_str(v, where))
-    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=tuple(exclude))
+    exclude = tuple(
+        _job_ref(v, f"{path}.exclude[{i}]")
+        for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
+    )
+    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=exclude)
     if select == "listed" and not sel.has_filters:
         raise _err(
             f"{path}.select",
@@ -315,12 +319,7 @@ def _smoke(value: Any, path: str) -> Smoke | None:
     _known(data, path, ("job", "timeout"))
     if "job" not in data:
         raise _err(f"{path}.job", "missing", "name the job to run after the deploy (id or name)")
-    raw = data["job"]
-    job: int | str = (
-        _job_id(raw, f"{path}.job")
-        if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())
-        else _str(raw, f"{path}.job")
-    )
+    job = _job_ref(data["job"], f"{path}.job")
     return Smoke(job=job, timeout=_int(data.get("timeout", 1800), f"{path}.timeout", minimum=1))
 
 
