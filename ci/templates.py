@@ -284,11 +284,12 @@ def main(argv: list[str] | None = None) -> int:
         print("README.md inputs tables regenerated")
         return 0
     if args.cmd == "lint":
-        problems = [p for t in templates() for p in lint(t)]
+        every = templates()
+        problems = [p for t in every for p in lint(t)]
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
         if not problems:
-            print(f"{len(templates())} templates valid against GitLab's CI schema")
+            print(f"{len(every)} templates valid against GitLab's CI schema")
         return 1 if problems else 0
     if args.cmd == "stamp":
         try:

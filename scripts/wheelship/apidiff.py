@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,7 +25,7 @@ from typing import Any
 import griffe
 
 from wheelship import git, log
-from wheelship.errors import ConfigurationError, GitError
+from wheelship.errors import ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -119,28 +117,12 @@ def python_files(repo: Path, commit: str, prefix: str) -> list[str]:
 
 def export(repo: Path, snapshot: Snapshot, paths: list[str]) -> None:
     """Write ``paths`` as they are in the snapshot's commit under its root (one ``git cat-file``
-    process).
-
-    git.run returns text; sources are read as bytes so no encoding is assumed.
-    """
+    process, read as bytes so no encoding is assumed)."""
     if not paths:
         return
     commit, dest = snapshot.commit, snapshot.root
     request = "".join(f"{commit}:{p}\n" for p in paths).encode()
-    proc = subprocess.run(
-        ["git", "cat-file", "--batch"],
-        cwd=repo,
-        input=request,
-        capture_output=True,
-        check=False,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
-    )
-    if proc.returncode != 0:
-        raise GitError(
-            f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()}",
-            "check the repository state",
-        )
-    out, pos = proc.stdout, 0
+    out, pos = git.run_binary(repo, "cat-file", "--batch", stdin=request), 0
     for path in paths:
         end = out.index(b"\n", pos)
         header = out[pos:end].split()

@@ -25,11 +25,13 @@ import subprocess
 import sys
 import sysconfig
 import time
+import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -75,6 +77,11 @@ def find_uv() -> str | None:
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
         return shutil.which("uv")
+
+
+def choose_installer(wanted: str | None) -> str:
+    """The installer asked for (``uv`` or ``pip``), else uv when it is available, else pip."""
+    return wanted or ("uv" if find_uv() else "pip")
 
 
 def _installer_env() -> dict[str, str]:
@@ -162,28 +169,25 @@ class BuildEnv:
             )
 
 
-def backend_of(source: Path) -> str:
-    """The build-backend a source tree declares (PEP 517's legacy default when none)."""
-    import tomllib
-
+def _build_system(source: Path) -> dict[str, Any]:
+    """The ``[build-system]`` table of a source tree (empty when it has no readable one)."""
     try:
         data = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        data = {}
-    return str((data.get("build-system") or {}).get("build-backend") or LEGACY_BACKEND)
+        return {}
+    return data.get("build-system") or {}
+
+
+def backend_of(source: Path) -> str:
+    """The build-backend a source tree declares (PEP 517's legacy default when none)."""
+    return str(_build_system(source).get("build-backend") or LEGACY_BACKEND)
 
 
 def requires_memo_key(source: Path, distribution: str) -> str | None:
     """Key for remembering a backend's extra build requirements, or None when they must be
     asked for every time (unknown backend, or config_settings-free hooks only)."""
-    import tomllib
-
     digest = hashlib.sha256(distribution.encode())
-    try:
-        data = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    system = data.get("build-system") or {}
+    system = _build_system(source)
     backend = system.get("build-backend") or LEGACY_BACKEND
     if backend not in MEMO_BACKENDS or system.get("backend-path"):
         return None
@@ -233,7 +237,7 @@ class EnvCache:
 
     def __init__(self, root: Path | None = None, installer: str | None = None) -> None:
         self.root = (root or default_cache_dir()) / "build-envs"
-        self.installer = installer or ("uv" if find_uv() else "pip")
+        self.installer = choose_installer(installer)
 
     def _fresh(self, path: Path) -> bool:
         marker = path / MARKER

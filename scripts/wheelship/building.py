@@ -31,7 +31,13 @@ from packaging.version import Version
 
 from wheelship import dotenv, log
 from wheelship import git as _git
-from wheelship.buildenv import BuildEnv, EnvCache, backend_of, requires_memo_key
+from wheelship.buildenv import (
+    BuildEnv,
+    EnvCache,
+    backend_of,
+    choose_installer,
+    requires_memo_key,
+)
 from wheelship.distcheck import check_file
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
@@ -197,7 +203,7 @@ class _Builder:
 
         try:
             if self.settings.isolation == "fresh":
-                installer = self.settings.installer or ("uv" if _has_uv() else "pip")
+                installer = choose_installer(self.settings.installer)
                 with build.env.DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
                     builder = build.ProjectBuilder.from_isolated_env(env, source, self.runner)
                     env.install(builder.build_system_requires)
@@ -241,12 +247,6 @@ class _Builder:
         if key is not None:
             benv.remember_requires(key, requires)
         return requires
-
-
-def _has_uv() -> bool:
-    from wheelship.buildenv import find_uv
-
-    return find_uv() is not None
 
 
 def _stage_static(project: Project, info: VersionInfo, dest: Path) -> Path:

@@ -311,7 +311,7 @@ def check(settings: CompatSettings) -> CompatReport:
             ),
             ci.in_pipeline,
         )
-    version, version_reason = _version(settings, repo, ci, rx, brx)
+    version, version_reason, branch = _version(settings, repo, ci, rx, brx)
     previous = previous_release(reachable, before=version)
 
     # the baseline
@@ -330,7 +330,7 @@ def check(settings: CompatSettings) -> CompatReport:
     else:
         against, against_commit = None, None
 
-    level, level_reason = _level(settings, version, version_reason, previous, repo, ci)
+    level, level_reason = _level(settings, version, version_reason, previous, branch)
     if version is not None and previous is not None and not version > previous:
         raise VersionError(
             f"version {version} is not after the previous release {previous.tag or previous}",
@@ -390,7 +390,9 @@ def _version(
     ci: CiEnv,
     rx: re.Pattern[str],
     brx: re.Pattern[str],
-) -> tuple[Release | None, str]:
+) -> tuple[Release | None, str, str | None]:
+    """The version being released and why, and the branch that was consulted for it (None when
+    --version or a tag on HEAD says it); _level names that branch when the version is unknown."""
     if settings.version:
         version = parse_tag(settings.version, rx) or parse_tag(settings.version)
         if version is None:
@@ -398,18 +400,18 @@ def _version(
                 f"--version {settings.version!r} is not a release version",
                 "use X.Y.Z (or a tag such as v1.2.3)",
             )
-        return version, settings.context or f"--version {settings.version}"
+        return version, settings.context or f"--version {settings.version}", None
     at_head = [r for r in (parse_tag(t, rx) for t in git.tags_at(repo)) if r]
     if at_head:
         version = max(at_head)
-        return version, f"HEAD is tagged {version.tag}"
+        return version, f"HEAD is tagged {version.tag}", None
     branch = _branch(settings, repo, ci)
     if branch:
         all_tags = git.all_tags(repo)
         version = next_on_branch(branch, brx, all_tags, rx)
         if version is not None:
-            return version, f"the next release on {branch}"
-    return None, ""
+            return version, f"the next release on {branch}", branch
+    return None, "", branch
 
 
 def _level(
@@ -417,8 +419,7 @@ def _level(
     version: Release | None,
     version_reason: str,
     previous: Release | None,
-    repo: Path,
-    ci: CiEnv,
+    branch: str | None,
 ) -> tuple[Level, str]:
     if settings.level is not None:
         given = settings.context or f"--level {settings.level.value}"
@@ -432,13 +433,13 @@ def _level(
         return level, f"{why} ({version_reason})"
     if version is not None:
         return Level.MAJOR, f"{version} is the first release ({version_reason})"
-    branch = _branch(settings, repo, ci) or "a detached HEAD"
+    where = branch or "a detached HEAD"
     if previous is not None and previous.major == 0:
         return Level.MAJOR, (
-            f"the next release from {branch} is assumed to start a new 0.y line, where "
+            f"the next release from {where} is assumed to start a new 0.y line, where "
             "breaks are allowed; pass --version or --level to say otherwise"
         )
     return Level.MINOR, (
-        f"the next release from {branch} is assumed to be a minor (a new release line); "
+        f"the next release from {where} is assumed to be a minor (a new release line); "
         "pass --version or --level to say otherwise"
     )

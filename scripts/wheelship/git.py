@@ -5,32 +5,57 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from wheelship.errors import GitError
 
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
 
 
-def run(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
-    """Run ``git args`` in ``cwd``; return stripped stdout. Raise GitError on failure."""
+def _call(
+    cwd: Path,
+    args: tuple[str, ...],
+    *,
+    check: bool,
+    env: dict[str, str] | None,
+    stdin: bytes | None,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``git args``: text output for commands, bytes in and out when ``stdin`` is given."""
     try:
         proc = subprocess.run(
             ["git", *args],
             cwd=cwd,
             env={**os.environ, **_ENV, **(env or {})},
+            input=stdin,
             capture_output=True,
-            text=True,
+            text=stdin is None,
             check=False,
         )
     except FileNotFoundError:
         raise GitError("git is not installed", "install git and run again") from None
     if check and proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        output = proc.stderr or proc.stdout
+        if isinstance(output, bytes):
+            output = output.decode(errors="replace")
+        detail = output.strip().splitlines()
         raise GitError(
             f"git {' '.join(args)} failed: {detail[-1] if detail else f'exit {proc.returncode}'}",
             "check the repository state",
         )
-    return proc.stdout.strip()
+    return proc
+
+
+def run(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+    """Run ``git args`` in ``cwd``; return stripped stdout. Raise GitError on failure."""
+    out: str = _call(cwd, args, check=check, env=env, stdin=None).stdout
+    return out.strip()
+
+
+def run_binary(cwd: Path, *args: str, stdin: bytes) -> bytes:
+    """Run ``git args`` in ``cwd`` with ``stdin``; return stdout as it is (file contents: no
+    encoding assumed, nothing stripped). Raise GitError on failure."""
+    out: bytes = _call(cwd, args, check=True, env=None, stdin=stdin).stdout
+    return out
 
 
 def toplevel(path: Path) -> Path | None:

@@ -23,20 +23,14 @@ class CiEnv:
     """What a job knows about its pipeline. Empty strings in the environment count as unset."""
 
     in_ci: bool
-    in_gitlab: bool
     commit_tag: str | None
     commit_branch: str | None
-    ref_name: str | None
     default_branch: str | None
     pipeline_iid: int | None
-    pipeline_source: str | None
     mr_iid: int | None
     mr_target_branch: str | None
     project_id: str | None
     api_url: str | None
-    server_url: str | None
-    project_path: str | None
-    commit_sha: str | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CiEnv:
@@ -51,20 +45,14 @@ class CiEnv:
 
         return cls(
             in_ci=(get("CI") or "").lower() == "true",
-            in_gitlab=(get("GITLAB_CI") or "").lower() == "true",
             commit_tag=get("CI_COMMIT_TAG"),
             commit_branch=get("CI_COMMIT_BRANCH"),
-            ref_name=get("CI_COMMIT_REF_NAME"),
             default_branch=get("CI_DEFAULT_BRANCH"),
             pipeline_iid=num("CI_PIPELINE_IID"),
-            pipeline_source=get("CI_PIPELINE_SOURCE"),
             mr_iid=num("CI_MERGE_REQUEST_IID"),
             mr_target_branch=get("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
             project_id=get("CI_PROJECT_ID"),
             api_url=get("CI_API_V4_URL"),
-            server_url=get("CI_SERVER_URL"),
-            project_path=get("CI_PROJECT_PATH"),
-            commit_sha=get("CI_COMMIT_SHA"),
         )
 
     @property

@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import write_atomic
 
@@ -53,11 +51,6 @@ class Manifest:
     commit: str | None = None
     tag: str | None = None
     files: tuple[DistFile, ...] = field(default_factory=tuple)
-
-    @property
-    def project(self) -> str:
-        """The canonical (PEP 503) project name."""
-        return str(canonicalize_name(self.name))
 
     def wheel(self) -> DistFile:
         wheels = [f for f in self.files if f.kind == "wheel"]

@@ -63,7 +63,7 @@ class TagSettings:
     push_user: str = "oauth2"
     fetch: bool = True
     dry_run: bool = False
-    #: Reserved for the API compatibility check: allow a breaking change in a patch release
+    #: For the API compatibility check (compat_gate): allow a breaking change in a patch release
     #: (recorded in the release notes by the check).
     allow_breaking: bool = False
 
@@ -121,7 +121,7 @@ def tag_release(
 
     if settings.fetch and has_remote:
         _fetch(repo, settings.remote)
-    state = read_state(repo, settings, ci)
+    state = read_state(repo, settings, ci, policy)
     decision = decide(state, policy, TagRequest(settings.bump, settings.version))
 
     if decision.action == "skip":
@@ -159,8 +159,7 @@ def tag_release(
     return TagOutcome(decision, created=created, notes=notes)
 
 
-def read_state(repo: Path, settings: TagSettings, ci: CiEnv) -> RepoState:
-    policy_tags = compile_pattern(settings.tag_pattern)
+def read_state(repo: Path, settings: TagSettings, ci: CiEnv, policy: TagPolicy) -> RepoState:
     head = git.head(repo)
     branch = settings.branch or ci.commit_branch or git.current_branch(repo)
     default = (
@@ -173,7 +172,7 @@ def read_state(repo: Path, settings: TagSettings, ci: CiEnv) -> RepoState:
         head=head,
         branch=branch,
         default_branch=default,
-        tags=with_releases(git.tag_targets(repo), policy_tags),
+        tags=with_releases(git.tag_targets(repo), policy.tag_pattern),
         merged=frozenset(git.merged_tags(repo, head)),
         dirty_files=tuple(git.dirty_files(repo)),
     )

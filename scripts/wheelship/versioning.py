@@ -208,7 +208,7 @@ def ci_dev_version(last: Release | None, pipeline_iid: int) -> str:
 
 
 def scm_default_version(
-    project: Project, git_root: Path, last: Release | None, distance: int, dirty: bool
+    project: Project, git_root: Path, commit: str, last: Release | None, distance: int, dirty: bool
 ) -> str:
     """setuptools-scm's own rendering (the project's version/local schemes apply)."""
     from datetime import UTC, datetime
@@ -240,7 +240,7 @@ def scm_default_version(
             ScmVersionCls(last.pep440 if last else "0.0.0"),
             distance=distance,
             dirty=dirty,
-            node="g" + _git.head(git_root),
+            node="g" + commit,
             branch=_git.current_branch(git_root),
             node_date=node_date,
             time=datetime.now(UTC),
@@ -341,13 +341,13 @@ def derive_version(settings: VersionSettings) -> VersionInfo:
             f"{project.root} is not in a git repository, so there are no tags to version it by",
             "run in a git clone of the project (or git init, commit and tag v0.1.0)",
         )
-    if _git.run(git_root, "rev-parse", "--verify", "--quiet", "HEAD", check=False) == "":
+    commit = _git.run(git_root, "rev-parse", "--verify", "--quiet", "HEAD", check=False)
+    if not commit:
         raise VersionError(
             f"{git_root} has no commits yet", "commit the project and tag a release (v0.1.0)"
         )
     ci = CiEnv.from_env(settings.environ)
     rx = compile_pattern(settings.tag_pattern)
-    commit = _git.head(git_root)
     dirty = _git.is_dirty(git_root)
 
     if ci.commit_tag:
@@ -378,7 +378,7 @@ def derive_version(settings: VersionSettings) -> VersionInfo:
         version = last.pep440 if on_tag and last else ci_dev_version(last, ci.pipeline_iid)
     else:
         on_tag = distance == 0 and last is not None and not dirty
-        version = scm_default_version(project, git_root, last, distance, dirty)
+        version = scm_default_version(project, git_root, commit, last, distance, dirty)
     info = VersionInfo(
         version=version,
         project=project,

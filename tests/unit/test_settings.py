@@ -66,7 +66,7 @@ def test_an_empty_variable_is_unset_for_every_kind() -> None:
     assert resolve(parse([]), OPTIONS, None, "", {"WHEELSHIP_DRY_RUN": "false"})["dry_run"] is False
 
 
-@pytest.mark.parametrize("command", ["version", "build", "tag", "publish", "compat"])
+@pytest.mark.parametrize("command", ["version", "build", "tag", "publish", "compat", "test"])
 def test_verbose_log_names_each_setting_once(
     command: str,
     tmp_path: Path,
@@ -87,7 +87,7 @@ def test_verbose_log_names_each_setting_once(
     monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
     options = [
         *module.OPTIONS,
-        *([module.CONFIG_OPTION] if command == "compat" else []),
+        *([module.CONFIG] if command == "compat" else []),
     ]
     assert load_config(args, options) == {}
     resolve(args, options)

@@ -1,4 +1,5 @@
-"""What the release commands share: finding and reading their configuration file section."""
+"""What the release commands share: their common options, and finding and reading their
+configuration file section."""
 
 from __future__ import annotations
 
@@ -8,7 +9,46 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import config
-from wheelship.settings import Option, resolve
+from wheelship.settings import Option, opt, resolve
+
+# Options several release commands have, declared once so that their flag, environment variable,
+# metavar and help read the same in every command.
+PROJECT = opt(
+    "project",
+    help="the project directory (where its pyproject.toml and wheelship.yml are)",
+    default=".",
+    metavar="DIR",
+)
+CONFIG = opt(
+    "config",
+    help="the wheelship configuration file, relative to --project (default: wheelship.yml "
+    "there, when it exists)",
+    metavar="FILE",
+)
+DIST = opt(
+    "dist",
+    help="directory with the built files and wheelship-manifest.json, relative to --project",
+    default="dist",
+    metavar="DIR",
+)
+TAG_PATTERN = opt(
+    "tag_pattern",
+    help="regular expression of release tags, with named groups major/minor/patch "
+    "(and optional pre_label/pre_num)",
+    metavar="RX",
+)
+RELEASE_BRANCH_PATTERN = opt(
+    "release_branch_pattern",
+    help="regular expression of release branches, with named groups major and minor "
+    "(default: ^release/X.Y$)",
+    metavar="RX",
+)
+OFFLINE = opt(
+    "offline",
+    help="never fetch tags or history from origin (a shallow clone is then an error)",
+    kind="flag",
+    default=False,
+)
 
 
 def load_config(args: argparse.Namespace, options: Iterable[Option]) -> dict[str, Any]:

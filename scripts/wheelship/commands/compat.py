@@ -10,13 +10,21 @@ import argparse
 from pathlib import Path
 
 from wheelship import log
-from wheelship.commands._common import load_config, with_version_defaults
+from wheelship.commands._common import (
+    CONFIG,
+    OFFLINE,
+    PROJECT,
+    RELEASE_BRANCH_PATTERN,
+    TAG_PATTERN,
+    load_config,
+    with_version_defaults,
+)
 from wheelship.compat import CompatSettings, Level, check
 from wheelship.compat_report import render_text, to_codequality, to_json, write_json
 from wheelship.settings import add_options, opt, resolve
 
 OPTIONS = [
-    opt("project", help="the project directory (in its git checkout)", default=".", metavar="DIR"),
+    PROJECT,
     opt(
         "against",
         help="the ref to compare HEAD with (default: the previous release tag reachable from HEAD)",
@@ -56,23 +64,9 @@ OPTIONS = [
         help="accept breaking changes on a minor release (semver puts them in a major)",
         kind="flag",
     ),
-    opt(
-        "tag_pattern",
-        help="regular expression of release tags, with named groups major/minor/patch",
-        metavar="RX",
-    ),
-    opt(
-        "release_branch_pattern",
-        help="regular expression for release branches, with (?P<major>) and (?P<minor>) groups "
-        "(default: ^release/X.Y$)",
-        metavar="RX",
-    ),
-    opt(
-        "offline",
-        help="never fetch tags or history from origin (a shallow clone is then an error)",
-        kind="flag",
-        default=False,
-    ),
+    TAG_PATTERN,
+    RELEASE_BRANCH_PATTERN,
+    OFFLINE,
     opt(
         "branch",
         help="the branch the release is tagged on (default: the merge request's target branch, "
@@ -93,12 +87,6 @@ OPTIONS = [
     ),
 ]
 
-CONFIG_OPTION = opt(
-    "config",
-    help="the wheelship configuration file (default: wheelship.yml in the project directory)",
-    metavar="FILE",
-)
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
@@ -106,11 +94,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "allowed (--allow-breaking-minor), a major release may. Exit codes: 0 compatible or\n"
         "allowed, 4 breaking changes found, 2 bad input."
     )
-    add_options(parser, [CONFIG_OPTION, *OPTIONS])
+    # CONFIG is not in OPTIONS: the compat: section (which 'wheelship tag' reads too) has no
+    # config key
+    add_options(parser, [CONFIG, *OPTIONS])
 
 
 def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None, Path | None]:
-    data = load_config(args, [CONFIG_OPTION, *OPTIONS])
+    data = load_config(args, [CONFIG, *OPTIONS])
     values = resolve(args, OPTIONS, with_version_defaults(data, "compat", OPTIONS), "compat")
     settings = CompatSettings(
         project_dir=Path(values["project"]),

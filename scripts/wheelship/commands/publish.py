@@ -9,29 +9,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wheelship.commands._common import load_config, with_version_defaults
+from wheelship.commands._common import (
+    CONFIG,
+    DIST,
+    PROJECT,
+    TAG_PATTERN,
+    load_config,
+    with_version_defaults,
+)
 from wheelship.registry import PublishSettings, publish
 from wheelship.settings import Option, add_options, opt, resolve
 
 OPTIONS: list[Option] = [
-    opt(
-        "project",
-        help="the project's directory (where wheelship.yml is)",
-        default=".",
-        metavar="DIR",
-    ),
-    opt(
-        "config",
-        help="configuration file, relative to --project (section 'publish:')",
-        default="wheelship.yml",
-        metavar="FILE",
-    ),
-    opt(
-        "dist",
-        help="directory with the built files and wheelship-manifest.json, relative to --project",
-        default="dist",
-        metavar="DIR",
-    ),
+    PROJECT,
+    CONFIG,
+    DIST,
     opt(
         "repository_url",
         help="upload URL of the index (default in GitLab CI: "
@@ -67,12 +59,7 @@ OPTIONS: list[Option] = [
         choices=("refuse", "allow"),
         default="refuse",
     ),
-    opt(
-        "tag_pattern",
-        help="regular expression of release tags (as for 'wheelship version'): in a pipeline "
-        "for such a tag only its version is published",
-        metavar="RX",
-    ),
+    TAG_PATTERN,
     opt(
         "dry_run",
         help="show what would be uploaded where; upload nothing",
@@ -83,6 +70,9 @@ OPTIONS: list[Option] = [
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "In a pipeline for a release tag (--tag-pattern) only that tag's version is published."
+    )
     add_options(parser, OPTIONS)
 
 

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from wheelship.commands._common import load_config, load_section, with_version_defaults
+from wheelship import config
+from wheelship.commands._common import (
+    CONFIG,
+    PROJECT,
+    RELEASE_BRANCH_PATTERN,
+    TAG_PATTERN,
+    load_config,
+    with_version_defaults,
+)
 from wheelship.compat_gate import pre_tag_check
 from wheelship.releasing import PreTagCheck, TagSettings, tag_release
 from wheelship.settings import Option, add_options, opt, resolve
 
 OPTIONS: list[Option] = [
-    opt("project", help="the project's directory (in its git clone)", default=".", metavar="DIR"),
-    opt(
-        "config",
-        help="configuration file, relative to --project (section 'tag:')",
-        default="wheelship.yml",
-        metavar="FILE",
-    ),
+    PROJECT,
+    CONFIG,
     opt(
         "branch",
         help="the branch being built (default: CI_COMMIT_BRANCH, then the checked-out branch)",
@@ -32,17 +36,8 @@ OPTIONS: list[Option] = [
         help="the default branch (default: CI_DEFAULT_BRANCH, then origin/HEAD, then main)",
         metavar="NAME",
     ),
-    opt(
-        "release_branch_pattern",
-        help="regular expression for release branches, with named groups major and minor "
-        "(default: ^release/X.Y$)",
-        metavar="RX",
-    ),
-    opt(
-        "tag_pattern",
-        help="regular expression for release tags (as for 'wheelship version')",
-        metavar="RX",
-    ),
+    RELEASE_BRANCH_PATTERN,
+    TAG_PATTERN,
     opt(
         "prefix",
         "--tag-prefix",
@@ -119,9 +114,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(args: argparse.Namespace) -> TagSettings:
-    section = with_version_defaults(load_config(args, OPTIONS), "tag", OPTIONS)
-    r = resolve(args, OPTIONS, section, "tag")
+def settings_from(args: argparse.Namespace, data: dict[str, Any]) -> TagSettings:
+    """The tag settings from the flags, the environment and the configuration file ``data``."""
+    r = resolve(args, OPTIONS, with_version_defaults(data, "tag", OPTIONS), "tag")
     return TagSettings(
         project=Path(r["project"]),
         branch=r["branch"],
@@ -145,12 +140,13 @@ def settings_from(args: argparse.Namespace) -> TagSettings:
     )
 
 
-def checks(args: argparse.Namespace) -> list[PreTagCheck]:
+def checks(data: dict[str, Any]) -> list[PreTagCheck]:
     """The checks that run between deciding and creating the tag: the API compatibility check
     refuses a breaking patch (its ``compat:`` settings, e.g. packages, come from the same file)."""
-    return [pre_tag_check(load_section(args, OPTIONS, "compat"))]
+    return [pre_tag_check(config.section(data, "compat"))]
 
 
 def main(args: argparse.Namespace) -> int:
-    tag_release(settings_from(args), checks=checks(args))
+    data = load_config(args, OPTIONS)
+    tag_release(settings_from(args, data), checks=checks(data))
     return 0

@@ -6,22 +6,14 @@ import argparse
 import shlex
 from pathlib import Path
 
-from wheelship import config
+from wheelship.commands._common import CONFIG, DIST, PROJECT, load_section
 from wheelship.settings import Option, add_options, opt, parse_list, resolve
 from wheelship.testing import TestSettings, run_tests
 
 OPTIONS: list[Option] = [
-    opt(
-        "project",
-        help="the project's directory (where its tests and wheelship.yml are)",
-        default=".",
-    ),
-    opt("config", help="configuration file (section 'test:'), relative to the project"),
-    opt(
-        "dist",
-        help="directory with the built files and wheelship-manifest.json, relative to the project",
-        default="dist",
-    ),
+    PROJECT,
+    CONFIG,
+    DIST,
     opt(
         "extras",
         help="extras of the wheel that bring the test dependencies (comma list; empty for none)",
@@ -62,17 +54,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def _section(args: argparse.Namespace) -> dict[str, object]:
-    first = resolve(args, [o for o in OPTIONS if o.dest in ("project", "config")])
-    project = Path(first["project"] or ".")
-    explicit = first["config"]
-    path = Path(explicit or config.DEFAULT_CONFIG)
-    path = path if path.is_absolute() else project / path
-    return config.section(config.load(path, required=bool(explicit)), "test")
-
-
 def settings_from(args: argparse.Namespace) -> TestSettings:
-    r = resolve(args, OPTIONS, _section(args), "test")
+    r = resolve(args, OPTIONS, load_section(args, OPTIONS, "test"), "test")
     project = Path(r["project"])
 
     def under_project(value: str) -> Path | None:

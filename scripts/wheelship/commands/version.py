@@ -6,35 +6,12 @@ import argparse
 from pathlib import Path
 
 from wheelship import dotenv, log
-from wheelship.commands._common import load_section
+from wheelship.commands._common import CONFIG, OFFLINE, PROJECT, TAG_PATTERN, load_section
 from wheelship.settings import Option, add_options, opt, resolve
 from wheelship.versioning import VersionInfo, VersionSettings, derive_version
 
 #: Options shared with ``wheelship build`` (which derives the version the same way).
-VERSION_OPTIONS: list[Option] = [
-    opt("project", "--project", help="the project directory", default=".", metavar="DIR"),
-    opt(
-        "tag_pattern",
-        "--tag-pattern",
-        help="regular expression of release tags, with named groups major/minor/patch "
-        "(and optional pre_label/pre_num)",
-        metavar="RX",
-    ),
-    opt(
-        "offline",
-        "--offline",
-        help="never fetch tags or history from origin (a shallow clone is then an error)",
-        kind="flag",
-        default=False,
-    ),
-    opt(
-        "config",
-        "--config",
-        help="the wheelship configuration file (relative to --project; default: wheelship.yml "
-        "there, when it exists)",
-        metavar="FILE",
-    ),
-]
+VERSION_OPTIONS: list[Option] = [PROJECT, TAG_PATTERN, OFFLINE, CONFIG]
 
 OPTIONS: list[Option] = [
     *VERSION_OPTIONS,
