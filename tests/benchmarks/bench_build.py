@@ -80,7 +80,7 @@ def run(runs: int) -> list[Table]:
             path = root / f"out{next(counter)}"
             return str(path)
 
-        def wheelship_warm() -> None:
+        def wheelship_build(cache: Path) -> None:
             _run(
                 [
                     sys.executable,
@@ -95,28 +95,16 @@ def run(runs: int) -> list[Table]:
                     str(root / "build.env"),
                 ],
                 project,
-                {**env, "WHEELSHIP_CACHE_DIR": str(warm_cache)},
+                {**env, "WHEELSHIP_CACHE_DIR": str(cache)},
             )
+
+        def wheelship_warm() -> None:
+            wheelship_build(warm_cache)
 
         def wheelship_cold() -> None:
             cold = Path(tempfile.mkdtemp(dir=root, prefix="cache-cold-"))
             try:
-                _run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "wheelship",
-                        "build",
-                        "--project",
-                        str(project),
-                        "--outdir",
-                        out(),
-                        "--dotenv",
-                        str(root / "build.env"),
-                    ],
-                    project,
-                    {**env, "WHEELSHIP_CACHE_DIR": str(cold)},
-                )
+                wheelship_build(cold)
             finally:
                 shutil.rmtree(cold, ignore_errors=True)
 

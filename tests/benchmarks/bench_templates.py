@@ -18,8 +18,9 @@ from pathlib import Path
 
 from benchlib import Table, summary
 
+from support.dists import wheelship_wheel
+
 TITLE = "Template jobs: installing wheelship (fresh environment per run)"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(cache: Path) -> dict[str, str]:
@@ -56,22 +57,7 @@ def run(runs: int) -> list[Table]:
     )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--wheel-dir",
-                str(work / "wheels"),
-                str(ROOT),
-            ],
-            check=True,
-        )
-        (wheel,) = (work / "wheels").glob("wheelship-*.whl")
+        wheel = wheelship_wheel(work / "wheels")
         results: dict[tuple[str, str], list[float]] = {}
         for kind in ("uv", "pip"):
             warm_cache = work / f"warm-{kind}"

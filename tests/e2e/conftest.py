@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from support.dists import wheelship_wheel
 from support.gitlab_ci_local import Runner, available
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -28,24 +27,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Runner:
     if reason:
         pytest.skip(reason)
     base = tmp_path_factory.mktemp("runner")
-    wheels = base / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(wheels),
-            str(ROOT),
-        ],
-        check=True,
-        env={**os.environ, "PIP_NO_INDEX": "1"},
-    )
-    (wheel,) = wheels.glob("wheelship-*.whl")
+    wheel = wheelship_wheel(base / "wheels")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = subprocess.run(

@@ -16,7 +16,12 @@ import pytest
 
 from support.apiproject import apply_v2, release_repo, scenarios
 from support.gitrepo import GitRepo
+from support.projects import clean_env
 from wheelship.cli import main
+
+__all__ = ["clean_env"]
+#: The suite may itself run in GitLab CI: its CI_* variables must not steer the check.
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 PATCH_REFUSED = (
     "restore compatibility, or release the change as a new major version, or override with "
@@ -88,14 +93,6 @@ EXPECTED: dict[str, list[str]] = {
         "re-exported name was removed (or renamed)",
     ],
 }
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The suite may itself run in GitLab CI: its CI_* variables must not steer the check."""
-    for name in list(os.environ):
-        if name.startswith(("CI_", "WHEELSHIP_", "GITLAB_")) or name == "CI":
-            monkeypatch.delenv(name)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, list[str], str]:

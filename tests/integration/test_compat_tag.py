@@ -3,29 +3,23 @@ bare ``origin``, tags pushed with ``--method git-push``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from support.apiproject import release_repo
 from support.gitrepo import GitRepo, git
+from support.projects import clean_env
 from wheelship.cli import main
+
+__all__ = ["clean_env"]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 REFUSED = (
     "error: 1 breaking change to the public API since v1.0.0 is not allowed in patch release "
     "1.0.1 — restore compatibility, or release the change as a new major version, or override "
     "with --allow-breaking (recorded in the release notes)\n"
 )
-
-
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("CI_", "WHEELSHIP_", "GITLAB_", "GIT_CONFIG_")) or name == "CI":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
 
 
 def tag(capsys: pytest.CaptureFixture[str], repo: GitRepo, *args: str) -> tuple[int, str, str]:

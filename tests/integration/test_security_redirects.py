@@ -97,7 +97,7 @@ def test_oauth_token_requests_never_follow_a_redirect(
     assert secret not in text and id_token not in text
 
 
-def test_package_index_reads_keep_the_password_on_the_index(tmp_path: Path) -> None:
+def test_package_index_reads_keep_the_password_on_the_index() -> None:
     """The simple index may redirect within itself; a redirect elsewhere is not followed (GitLab
     forwards unknown packages to pypi.org), so the basic-auth password stays home."""
     with redirect_to_trap(302) as (red, trap):

@@ -14,33 +14,11 @@ from support.fake_gitlab import FakeGitLab, run_fake_gitlab
 from support.git_http import GitHttpServer, run_git_http
 from support.gitrepo import GitRepo, git
 from support.net import refused_port
+from support.projects import clean_env
 from wheelship.cli import main
 
-CI_VARS = (
-    "CI",
-    "GITLAB_CI",
-    "CI_COMMIT_TAG",
-    "CI_COMMIT_BRANCH",
-    "CI_COMMIT_REF_NAME",
-    "CI_DEFAULT_BRANCH",
-    "CI_PIPELINE_IID",
-    "CI_PROJECT_ID",
-    "CI_API_V4_URL",
-    "CI_JOB_TOKEN",
-    "GITLAB_USER_NAME",
-    "GITLAB_USER_EMAIL",
-)
-
-
-@pytest.fixture(autouse=True)
-def _hermetic(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name in CI_VARS or name.startswith(("WHEELSHIP_", "GIT_CONFIG_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+__all__ = ["clean_env"]
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -285,7 +263,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(
 
 
 @pytest.fixture
-def http_project(project: tuple[GitRepo, Path], tmp_path: Path) -> tuple[GitRepo, Path, str]:
+def http_project(project: tuple[GitRepo, Path]) -> tuple[GitRepo, Path, str]:
     repo, bare = project
     return repo, bare, "glpat-push-0123456789"
 

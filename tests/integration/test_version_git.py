@@ -279,7 +279,7 @@ def test_shallow_clone_whose_origin_is_gone_names_git_depth(
 
 
 def test_shallow_clone_offline_is_an_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, bare = _history(tmp_path)
     clone = GitRepo.clone(bare, tmp_path / "clone", depth=2)

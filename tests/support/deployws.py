@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from support.wheels import make_dist, make_wheel
+from wheelship.cli import main
 from wheelship.deploy.apply import Timing
 from wheelship.deploy.workflow import Settings
 from wheelship.emulator import Emulator
@@ -22,6 +24,8 @@ ART = "/Volumes/ml/tsff/wheels"
 READER = "dapi-reader-token"
 NOBODY = "dapi-nobody-token"
 FAST = Timing(first=0.05, longest=0.2, progress_every=0.5)
+#: The request methods that change a workspace.
+MUTATING = ("POST", "PUT", "DELETE", "PATCH")
 
 
 def whl(version: str, folder: str = ART) -> str:
@@ -237,6 +241,17 @@ class Workspace:
             "DATABRICKS_CONFIG_FILE": str(self.root / "no-databrickscfg"),
         }
 
+    def cli_options(self) -> list[str]:
+        """The options every command takes here: this wheelship.yml, target prod, out folder."""
+        return [
+            "--config",
+            str(self.root / "wheelship.yml"),
+            "--target",
+            "prod",
+            "--out",
+            str(self.root / "out"),
+        ]
+
     def config(self, **target: Any) -> Path:
         base: dict[str, Any] = {
             "artifacts": ART,
@@ -308,6 +323,24 @@ class Workspace:
 
 
 CLUSTERS = [c["cluster_id"] for c in seed_clusters()]
+
+
+def cli(ws: Workspace, *argv: str) -> int:
+    """``wheelship <argv>`` against ``ws`` (its config, target prod, its out folder)."""
+    return main([*argv, *ws.cli_options()])
+
+
+def error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    """The ``error:`` line the command wrote to stderr ('' if none); fails if it wrote several."""
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) <= 1, err
+    return errors[0] if errors else ""
+
+
+def mutations(ws: Workspace) -> list[str]:
+    """``METHOD path`` of every state-changing request the emulator logged."""
+    return [f"{r.method} {r.path}" for r in ws.emu.requests if r.method in MUTATING]
 
 
 def seed(

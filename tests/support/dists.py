@@ -7,6 +7,7 @@ with other bytes" on demand.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from wheelship.manifest import DistFile, Manifest
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "release-pkg"
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "release-pkg"
 NAME = "Ship.Fixture"
 
 
@@ -40,6 +42,24 @@ def build_dists(workdir: Path, version: str, marker: str = "original") -> Path:
     return dist
 
 
-def copy_dist(dist: Path, dest: Path) -> Path:
-    shutil.copytree(dist, dest)
-    return dest
+def wheelship_wheel(folder: Path) -> Path:
+    """A wheel of this working tree's wheelship, built into ``folder`` with the build backend
+    already installed here: no isolation, no dependencies, no package index."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(folder),
+            str(ROOT),
+        ],
+        check=True,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
+    (wheel,) = folder.glob("wheelship-*.whl")
+    return wheel

@@ -39,16 +39,17 @@ import json
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from support.net import serving
 
 PEP691 = "application/vnd.pypi.simple.v1+json"
 
@@ -330,13 +331,6 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def run_fake_gitlab(fake: FakeGitLab | None = None) -> Iterator[FakeGitLab]:
     fake = fake or FakeGitLab()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as port:
+        fake.port = port
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

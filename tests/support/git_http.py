@@ -11,14 +11,15 @@ import base64
 import gzip
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from support.net import serving
 
 
 @dataclass
@@ -114,13 +115,6 @@ def _handler(srv: GitHttpServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def run_git_http(root: Path, token: str, user: str | None = None) -> Iterator[GitHttpServer]:
     srv = GitHttpServer(root, token, user)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(srv))
-    srv.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(srv)) as port:
+        srv.port = port
         yield srv
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -8,12 +8,13 @@ on ``127.0.0.1``: two host names, as a redirect to another host would be.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from support.net import serving
 
 
 @dataclass
@@ -42,13 +43,6 @@ class Redirector:
     status: int = 307
     location: str = ""
     seen: list[Seen] = field(default_factory=list)
-
-
-def _serve(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}).start()
-    return server, int(server.server_address[1])
 
 
 def _recording_handler(record: list[Seen], answer: Any) -> type[BaseHTTPRequestHandler]:
@@ -90,13 +84,10 @@ def redirect_to_trap(status: int = 307) -> Iterator[tuple[Redirector, Trap]]:
     def red_answer(h: BaseHTTPRequestHandler) -> tuple[int, dict[str, str], bytes]:
         return red.status, {"Location": red.location or trap.url + h.path}, b""
 
-    trap_server, trap_port = _serve(_recording_handler(trap.seen, trap_answer))
-    red_server, red_port = _serve(_recording_handler(red.seen, red_answer))
-    trap.url = f"http://localhost:{trap_port}"
-    red.url = f"http://127.0.0.1:{red_port}"
-    try:
+    with (
+        serving(_recording_handler(trap.seen, trap_answer)) as trap_port,
+        serving(_recording_handler(red.seen, red_answer)) as red_port,
+    ):
+        trap.url = f"http://localhost:{trap_port}"
+        red.url = f"http://127.0.0.1:{red_port}"
         yield red, trap
-    finally:
-        for server in (red_server, trap_server):
-            server.shutdown()
-            server.server_close()

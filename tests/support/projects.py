@@ -15,8 +15,10 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 #: Where :func:`monorepo` puts the project, relative to the repository root.
 MONOREPO_PROJECT = "libs/fore cast"
 
-#: Variables that make wheelship believe it runs in a pipeline (the suite itself may run in CI).
-CI_VARIABLES = ("CI", "GITLAB_CI")
+#: Prefixes of the outer variables a test must not see: the suite itself may run in a GitLab
+#: pipeline (CI_*, GITLAB_* such as the tagger's GITLAB_USER_NAME), and git reads extra config
+#: from GIT_CONFIG_COUNT/KEY_n/VALUE_n.
+OUTER_PREFIXES = ("CI_", "GITLAB_", "WHEELSHIP_", "SETUPTOOLS_SCM_", "GIT_CONFIG_")
 
 
 def project_repo(
@@ -57,9 +59,10 @@ def monorepo(tmp_path: Path) -> GitRepo:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No CI or WHEELSHIP_* variables from the outer environment; git ignores user config."""
+    """No CI, GitLab or WHEELSHIP_* variables from the outer environment; git ignores user
+    and system config."""
     for key in list(os.environ):
-        if key in CI_VARIABLES or key.startswith(("CI_", "WHEELSHIP_", "SETUPTOOLS_SCM_")):
+        if key == "CI" or key.startswith(OUTER_PREFIXES):
             monkeypatch.delenv(key)
     for key in ("GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"):
         monkeypatch.setenv(key, GIT_ENV[key])

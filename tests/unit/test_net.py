@@ -66,9 +66,7 @@ def test_publish_refuses_a_repository_url_with_a_password(
     assert "glpat-url-secret-2" not in err
 
 
-def test_a_gitlab_api_url_with_a_password_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_gitlab_api_url_with_a_password_is_refused() -> None:
     """CI_API_V4_URL is not checked by a command of its own: the shared URL policy refuses it."""
     from wheelship.deploy import mrnote
 

@@ -163,7 +163,7 @@ def test_readme_tables_are_generated_from_the_headers() -> None:
     assert tpl.render_readme(readme) == readme, "run: python ci/templates.py readme"
 
 
-def test_readme_check_fails_on_drift(capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_check_fails_on_drift() -> None:
     stale = tpl.README.read_text(encoding="utf-8").replace("| `extras` |", "| `extra` |", 1)
     assert tpl.render_readme(stale) != stale
 

@@ -25,6 +25,12 @@ CONFIG = opt(
     "there, when it exists)",
     metavar="FILE",
 )
+DIST = opt(
+    "dist",
+    help="directory with the built files and wheelship-manifest.json, relative to --project",
+    default="dist",
+    metavar="DIR",
+)
 TAG_PATTERN = opt(
     "tag_pattern",
     help="regular expression of release tags, with named groups major/minor/patch "

@@ -1,4 +1,4 @@
-"""Options shared by the commands that talk to a deploy target (plan, deploy, status, ...)."""
+"""Options and output shared by the commands that talk to a deploy target (plan, deploy, ...)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from wheelship import config
+from wheelship import config, log
+from wheelship.deploy import report
+from wheelship.deploy.apply import ApplyResult
+from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
 from wheelship.settings import Option, add_options, opt, resolve
 
@@ -71,7 +74,7 @@ def settings(
     args: argparse.Namespace, command: str, extra: list[Option]
 ) -> tuple[Settings, dict[str, Any]]:
     """Resolve the options (flag > env > the command's section of the config file > default)."""
-    first = resolve(args, [CONFIG, PROJECT])
+    first = resolve(args, [CONFIG, PROJECT], quiet=True)
     config_path = Path(first["config"])
     if not config_path.is_absolute():
         config_path = Path(first["project"]) / config_path
@@ -89,3 +92,17 @@ def settings(
         if key in kwargs and not kwargs[key].is_absolute():
             kwargs[key] = project / kwargs[key]
     return Settings(**kwargs), values.values
+
+
+def print_applied(plan: Plan, result: ApplyResult, headline: str) -> None:
+    """What deploy and rollback print: the warnings, then the outcome in one line (``headline``
+    names what was done when something changed)."""
+    for warning in [*plan.warnings, *result.warnings]:
+        log.warn(warning)
+    if not plan.changes_anything:
+        log.result(report.plan_summary(plan))
+    else:
+        log.result(
+            f"{headline}: {result.changed} change(s) in {result.seconds:.1f} s "
+            f"({result.requests} requests)"
+        )

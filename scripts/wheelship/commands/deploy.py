@@ -24,15 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     settings, _values = _targets.settings(args, "deploy", EXTRA)
     plan, result = workflow.run_deploy(settings)
-    for warning in [*plan.warnings, *result.warnings]:
-        log.warn(warning)
-    if not plan.changes_anything:
-        log.result(f"{plan.package} {plan.version} on {plan.target}: nothing to change")
-    else:
-        log.result(
-            f"deployed {plan.package} {plan.version} to {plan.target}: {result.changed} change(s) "
-            f"in {result.seconds:.1f} s ({result.requests} requests)"
-        )
+    _targets.print_applied(plan, result, f"deployed {plan.package} {plan.version} to {plan.target}")
     if plan.manual_clusters:
         log.result(
             f"{len(plan.manual_clusters)} cluster(s) need an admin: see {settings.out / 'runbook.md'}"

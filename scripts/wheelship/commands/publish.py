@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wheelship.commands._common import (
     CONFIG,
+    DIST,
     PROJECT,
     TAG_PATTERN,
     load_config,
@@ -22,12 +23,7 @@ from wheelship.settings import Option, add_options, opt, resolve
 OPTIONS: list[Option] = [
     PROJECT,
     CONFIG,
-    opt(
-        "dist",
-        help="directory with the built files and wheelship-manifest.json, relative to --project",
-        default="dist",
-        metavar="DIR",
-    ),
+    DIST,
     opt(
         "repository_url",
         help="upload URL of the index (default in GitLab CI: "

@@ -26,14 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     settings, _values = _targets.settings(args, "rollback", EXTRA)
     plan, result = workflow.run_rollback(settings)
-    for warning in [*plan.warnings, *result.warnings]:
-        log.warn(warning)
-    if not plan.changes_anything:
-        log.result(f"{plan.package} {plan.version} on {plan.target}: nothing to change")
-    else:
-        log.result(
-            f"rolled {plan.target} back to {plan.package} {plan.version}: {result.changed} change(s) "
-            f"in {result.seconds:.1f} s ({result.requests} requests)"
-        )
+    _targets.print_applied(
+        plan, result, f"rolled {plan.target} back to {plan.package} {plan.version}"
+    )
     log.info(f"wrote {settings.out / 'deploy-report.md'} and {settings.out / 'deploy-report.json'}")
     return 0

@@ -6,18 +6,14 @@ import argparse
 import shlex
 from pathlib import Path
 
-from wheelship.commands._common import CONFIG, PROJECT, load_section
+from wheelship.commands._common import CONFIG, DIST, PROJECT, load_section
 from wheelship.settings import Option, add_options, opt, parse_list, resolve
 from wheelship.testing import TestSettings, run_tests
 
 OPTIONS: list[Option] = [
     PROJECT,
     CONFIG,
-    opt(
-        "dist",
-        help="directory with the built files and wheelship-manifest.json, relative to the project",
-        default="dist",
-    ),
+    DIST,
     opt(
         "extras",
         help="extras of the wheel that bring the test dependencies (comma list; empty for none)",

@@ -264,9 +264,7 @@ def _oidc_token(environ: Mapping[str, str]) -> tuple[str | None, str]:
     return (environ.get(var) or "").strip() or None, var
 
 
-def _from_values(
-    values: Mapping[str, str], environ: Mapping[str, str], source: str
-) -> tuple[str, dict[str, str]] | None:
+def _from_values(values: Mapping[str, str], source: str) -> tuple[str, dict[str, str]] | None:
     """``(auth_type, values)`` from explicit values, or None when there are none."""
     auth_type = values.get("auth_type") or ""
     token = values.get("token") or ""
@@ -311,7 +309,7 @@ def resolve(
     chosen: tuple[str, dict[str, str]] | None = None
     source = ""
     if prof is not None:
-        chosen = _from_values(prof, env, f"profile {profile_name}")
+        chosen = _from_values(prof, f"profile {profile_name}")
         source = f"profile {profile_name}"
         if chosen is None:
             raise ConfigurationError(
@@ -326,14 +324,14 @@ def resolve(
         chosen = (forced, base)
         source = source or "environment"
     elif chosen is None:
-        chosen = _from_values(env_values, env, "environment")
+        chosen = _from_values(env_values, "environment")
         source = "environment"
         if chosen is None and oidc:
             chosen = ("env-oidc", {"client_id": env_values["client_id"]})
     if chosen is None:
         prof = read_profile("DEFAULT", env, required=False)
         if prof is not None:
-            chosen = _from_values(prof, env, "profile DEFAULT")
+            chosen = _from_values(prof, "profile DEFAULT")
             profile_name, source = "DEFAULT", "profile DEFAULT"
     if chosen is None:
         raise ConfigurationError(

@@ -27,11 +27,5 @@ def canonical(path: str) -> str:
     return posixpath.normpath(text) if text.startswith("/") else text
 
 
-def parent(path: str) -> str:
-    if path.startswith("dbfs:"):
-        return "dbfs:" + posixpath.dirname(path[len("dbfs:") :])
-    return posixpath.dirname(path)
-
-
 def basename(path: str) -> str:
     return posixpath.basename(path.split("#", 1)[0].split("?", 1)[0])

@@ -164,7 +164,6 @@ def read(
     *,
     digest_names: Iterable[str] = (),
     cluster_ids: Iterable[str] = (),
-    clusters: bool = True,
     runs: bool = False,
     command: str = "plan",
 ) -> Snapshot:
@@ -183,9 +182,8 @@ def read(
     tasks: dict[str, Callable[[], Any]] = {
         "jobs": lambda: read_jobs(client),
         "artifacts": listing,
+        "clusters": lambda: read_clusters(client, cluster_ids),
     }
-    if clusters:
-        tasks["clusters"] = lambda: read_clusters(client, cluster_ids)
     if runs:
         tasks["runs"] = lambda: read_active_runs(client)
     steps = {
@@ -206,7 +204,7 @@ def read(
     return Snapshot(
         host=client.host,
         jobs=tuple(results["jobs"]),
-        clusters=tuple(results.get("clusters", ())),
+        clusters=tuple(results["clusters"]),
         artifacts=files,
         digests=digests,
         active_runs=tuple(results.get("runs", ())),

@@ -36,6 +36,7 @@ def _missing(exc: DatabricksError) -> bool:
 
 class Storage(ABC):
     kind: str
+    ui_source: str  # the "Library source" the Compute UI offers for these files
 
     def __init__(self, client: Client, folder: str) -> None:
         self.client = client
@@ -83,6 +84,7 @@ class Storage(ABC):
 
 class VolumesStorage(Storage):
     kind = "volumes"
+    ui_source = "Volumes"
 
     def _url(self, kind: str, path: str) -> str:
         return f"/api/2.0/fs/{kind}{quote_path(path)}"
@@ -156,6 +158,7 @@ class WorkspaceStorage(Storage):
     """Workspace files. References use ``/Workspace/...``; the API speaks ``/...``."""
 
     kind = "workspace"
+    ui_source = "Workspace"
 
     def _api_path(self, name: str | None = None) -> str:
         full = self.ref(name) if name else self.folder
@@ -228,6 +231,7 @@ class DbfsStorage(Storage):
     """Legacy DBFS (``dbfs:/...``): deprecated for libraries on DBR 15.1+, still supported."""
 
     kind = "dbfs"
+    ui_source = "DBFS"
 
     def _api_path(self, name: str | None = None) -> str:
         full = self.ref(name) if name else self.folder
@@ -321,11 +325,20 @@ class DbfsStorage(Storage):
                 raise
 
 
+_BY_PREFIX: dict[str, type[Storage]] = {
+    "/Volumes/": VolumesStorage,
+    "/Workspace/": WorkspaceStorage,
+    "dbfs:/": DbfsStorage,
+}
+
+
+def storage_class(path: str) -> type[Storage]:
+    """The storage a folder (or a file in it) lives in."""
+    for prefix, cls in _BY_PREFIX.items():
+        if path.startswith(prefix):
+            return cls
+    raise ValueError(f"not an artifacts folder: {path}")
+
+
 def open_storage(client: Client, folder: str) -> Storage:
-    if folder.startswith("/Volumes/"):
-        return VolumesStorage(client, folder)
-    if folder.startswith("/Workspace/"):
-        return WorkspaceStorage(client, folder)
-    if folder.startswith("dbfs:/"):
-        return DbfsStorage(client, folder)
-    raise ValueError(f"not an artifacts folder: {folder}")
+    return storage_class(folder)(client, folder)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-from wheelship.errors import ConfigurationError, GitError
+from wheelship import git
+from wheelship.errors import ConfigurationError
 
 EXAMPLE_DIR = Path(__file__).resolve().parent / "example"
 EXAMPLE_TAG = "v1.0.0"
@@ -24,22 +24,30 @@ _IGNORE = shutil.ignore_patterns(
 )
 
 
-def _git(cwd: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "wheelship example",
-        "GIT_AUTHOR_EMAIL": "example@wheelship.invalid",
-        "GIT_COMMITTER_NAME": "wheelship example",
-        "GIT_COMMITTER_EMAIL": "example@wheelship.invalid",
+def _env(who: str) -> dict[str, str]:
+    """``wheelship <who>`` at the fixed date, and no system or user git configuration."""
+    name, email = f"wheelship {who}", f"{who}@wheelship.invalid"
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
         "GIT_AUTHOR_DATE": COMMIT_DATE,
         "GIT_COMMITTER_DATE": COMMIT_DATE,
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
     }
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed: {proc.stderr.strip()}", "check git works")
+
+
+def commit_all(repo: Path, message: str, *, tag: str | None, who: str = "example") -> None:
+    """Commit everything in ``repo`` as ``wheelship <who>`` and tag the commit (annotated)
+    unless ``tag`` is None. Deterministic: the same content always gets the same commit sha,
+    so every machine builds the same wheels."""
+    env = _env(who)
+    git.run(repo, "add", "-A", env=env)
+    git.run(repo, "-c", "commit.gpgsign=false", "commit", "-q", "-m", message, env=env)
+    if tag:
+        git.run(repo, "-c", "tag.gpgsign=false", "tag", "-a", tag, "-m", f"release {tag}", env=env)
 
 
 def example_project(dest: Path, *, tag: str | None = EXAMPLE_TAG) -> Path:
@@ -50,9 +58,6 @@ def example_project(dest: Path, *, tag: str | None = EXAMPLE_TAG) -> Path:
     if dest.exists():
         raise ConfigurationError(f"{dest} already exists", "choose a new directory")
     shutil.copytree(EXAMPLE_DIR, dest, ignore=_IGNORE)
-    _git(dest, "init", "-q", "-b", "main")
-    _git(dest, "add", "-A")
-    _git(dest, "-c", "commit.gpgsign=false", "commit", "-q", "-m", "tsff example project")
-    if tag:
-        _git(dest, "-c", "tag.gpgsign=false", "tag", "-a", tag, "-m", f"release {tag}")
+    git.run(dest, "init", "-q", "-b", "main", env=_env("example"))
+    commit_all(dest, "tsff example project", tag=tag)
     return dest

@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wheelship import git, log
+from wheelship import log
 from wheelship.building import BuildResult, BuildSettings, build_project
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client
 from wheelship.demo import workspace
-from wheelship.demo.project import COMMIT_DATE, example_project
+from wheelship.demo.project import commit_all, example_project
 from wheelship.deploy import report, workflow
 from wheelship.deploy.apply import Timing
 from wheelship.emulator import Emulator
@@ -60,39 +59,7 @@ def _release(project: Path) -> None:
     """What the team does between two releases: a change, a commit, a tag."""
     changes = project / "CHANGELOG.md"
     changes.write_text("# Changelog\n\n## 1.1.0\n\n- Holt-Winters: damped trend by default.\n")
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "wheelship demo",
-        "GIT_AUTHOR_EMAIL": "demo@wheelship.invalid",
-        "GIT_COMMITTER_NAME": "wheelship demo",
-        "GIT_COMMITTER_EMAIL": "demo@wheelship.invalid",
-        "GIT_AUTHOR_DATE": COMMIT_DATE,  # fixed dates: the same wheels on every machine
-        "GIT_COMMITTER_DATE": COMMIT_DATE,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-    }
-    git.run(project, "add", "-A", env=env)
-    git.run(
-        project,
-        "-c",
-        "commit.gpgsign=false",
-        "commit",
-        "-q",
-        "-m",
-        "Holt-Winters: damped trend",
-        env=env,
-    )
-    git.run(
-        project,
-        "-c",
-        "tag.gpgsign=false",
-        "tag",
-        "-a",
-        NEW_TAG,
-        "-m",
-        f"release {NEW_TAG}",
-        env=env,
-    )
+    commit_all(project, "Holt-Winters: damped trend", tag=NEW_TAG, who="demo")
 
 
 def _isolation(project: Path) -> str:

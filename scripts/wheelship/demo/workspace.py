@@ -70,7 +70,7 @@ def _wheel_task(key: str, command: str, version: str) -> dict[str, Any]:
 def seed(previous_wheel: Path, version: str) -> dict[str, Any]:
     """The workspace before the deploy: everything on ``version`` (whose wheel is given)."""
     return {
-        "volumes": ["/Volumes/ml/forecasting/wheels"],
+        "volumes": [ARTIFACTS],
         "files": [{"path": _wheel(version), "source": str(previous_wheel)}],
         "clusters": [
             {

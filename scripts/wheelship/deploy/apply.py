@@ -24,7 +24,7 @@ from typing import Any
 from wheelship import log
 from wheelship.databricks import paths
 from wheelship.databricks.client import Client, in_step
-from wheelship.databricks.model import SETTLED_STATUSES, LibraryStatus
+from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
 from wheelship.databricks.snapshot import JOBS_API, library_statuses, read_active_runs
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import references
@@ -279,7 +279,7 @@ class Applier:
             parts.append(f"install {self.plan.version}")
         if change.uninstall:
             parts.append(
-                f"uninstall {', '.join(_lib_label(x, self.plan.package) for x in change.uninstall)}"
+                f"uninstall {', '.join(references.library_label(x, self.plan.package) for x in change.uninstall)}"
             )
         self._record("update libraries on cluster", change.label, "done", "; ".join(parts), started)
 
@@ -317,42 +317,43 @@ class Applier:
         outcome = self._wait(change, restarted)
         self.result.clusters.append(outcome)
 
-    def _settled(
-        self, change: ClusterChange, statuses: tuple[LibraryStatus, ...], restarted: bool
-    ) -> tuple[bool, str, list[LibraryStatus]]:
-        want = paths.canonical(self.plan.artifact)
-        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
+    def _mine(self, statuses: tuple[LibraryStatus, ...]) -> list[LibraryStatus]:
+        """The statuses of the package's libraries."""
+        return [s for s in statuses if references.library_ref(s.library, self.plan.package)]
+
+    def _settled(self, mine: list[LibraryStatus], restarted: bool) -> tuple[bool, str]:
         new = [
             s
             for s in mine
-            if isinstance(s.library.get("whl"), str)
-            and paths.canonical(s.library["whl"]) == want
+            if references.installs(s.library, self.plan.artifact)
             and s.status != UNINSTALL_ON_RESTART
         ]
         old = [s for s in mine if s not in new]
         if not new:
-            return False, "PENDING", mine
+            return False, "PENDING"
         status = new[0].status
         if status not in SETTLED_STATUSES:
-            return False, status, mine
+            return False, status
         if restarted and old:
-            return False, f"{status}; old version still listed", mine
-        return True, status, mine
+            return False, f"{status}; old version still listed"
+        return True, status
 
     def _wait(self, change: ClusterChange, restarted: bool) -> ClusterOutcome:
         started = self.clock()
         if change.wait <= 0:
-            state = "QUEUED" if change.state not in {"RUNNING", "RESIZING"} else "CHANGED"
+            state = "CHANGED" if change.state in ACTIVE_STATES else "QUEUED"
             return ClusterOutcome(change.cluster_id, change.name, state, restarted)
         label = change.label
         delay = self.timing.first
         last_progress = started
         statuses: tuple[LibraryStatus, ...] = ()
+        mine: list[LibraryStatus] = []
         status = "PENDING"
         with in_step(self._step("wait for cluster"), label):
             while True:
                 statuses = library_statuses(self.client, change.cluster_id)
-                done, status, _mine = self._settled(change, statuses, restarted)
+                mine = self._mine(statuses)
+                done, status = self._settled(mine, restarted)
                 elapsed = self.clock() - started
                 if done:
                     break
@@ -364,7 +365,7 @@ class Applier:
                         f"still {status} after {int(elapsed)} s",
                         started,
                     )
-                    return self._outcome(change, "TIMEOUT", restarted, statuses)
+                    return self._outcome(change, "TIMEOUT", restarted, mine)
                 if self.clock() - last_progress >= self.timing.progress_every:
                     log.info(
                         f"  cluster {label}: {self.plan.package} {self.plan.version} {status} ({int(elapsed)} s)"
@@ -372,31 +373,16 @@ class Applier:
                     last_progress = self.clock()
                 self.sleep(min(delay, max(0.0, change.wait - elapsed)))
                 delay = min(self.timing.longest, delay * 1.5)
-        outcome = self._outcome(change, status, restarted, statuses)
-        if (
-            outcome.state == "FAILED"
-            and not restarted
-            and any(
-                s.status == UNINSTALL_ON_RESTART
-                for s in statuses
-                if references.library_ref(s.library, self.plan.package)
-            )
-        ):
-            # The new version cannot load next to the old one: it installs at the next restart.
-            outcome.state = "PENDING_RESTART"
+        outcome = self._outcome(change, status, restarted, mine)
+        if not restarted and any(s.status == UNINSTALL_ON_RESTART for s in mine):
             self.result.warnings.append(
+                # The new version cannot load next to the old one: it installs at the next restart.
                 f"cluster {label}: {self.plan.version} installs at the next restart "
                 f"(the old version is still loaded: {_first_message(statuses) or 'UNINSTALL_ON_RESTART'})"
+                if outcome.state == "FAILED"
+                else f"cluster {label}: the old version is UNINSTALL_ON_RESTART until the next restart"
             )
-        elif not restarted and any(
-            s.status == UNINSTALL_ON_RESTART
-            for s in statuses
-            if references.library_ref(s.library, self.plan.package)
-        ):
             outcome.state = "PENDING_RESTART"
-            self.result.warnings.append(
-                f"cluster {label}: the old version is UNINSTALL_ON_RESTART until the next restart"
-            )
         self._record(
             "wait for cluster",
             label,
@@ -411,9 +397,8 @@ class Applier:
         change: ClusterChange,
         state: str,
         restarted: bool,
-        statuses: tuple[LibraryStatus, ...],
+        mine: list[LibraryStatus],
     ) -> ClusterOutcome:
-        mine = [s for s in statuses if references.library_ref(s.library, self.plan.package)]
         return ClusterOutcome(
             change.cluster_id,
             change.name,
@@ -432,14 +417,9 @@ class Applier:
         started = self.clock()
         self._count_step()
         with in_step(self._step("delete"), d.path):
-            want = paths.canonical(d.path)
             for cid in d.guard_clusters:
                 statuses = library_statuses(self.client, cid)
-                if any(
-                    isinstance(s.library.get("whl"), str)
-                    and paths.canonical(s.library["whl"]) == want
-                    for s in statuses
-                ):
+                if any(references.installs(s.library, d.path) for s in statuses):
                     note = f"kept: cluster {cid} still lists it"
                     self.result.warnings.append(
                         f"retention kept {d.wheel}: cluster {cid} still lists it"
@@ -510,13 +490,6 @@ class Applier:
                     + "'",
                 )
             self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
-
-
-def _lib_label(lib: Mapping[str, Any], package: str) -> str:
-    found = references.library_ref(lib, package)
-    if found and found[2]:
-        return found[2]
-    return str(lib.get("whl") or (lib.get("pypi") or {}).get("package") or lib)
 
 
 def _first_message(statuses: tuple[LibraryStatus, ...]) -> str:

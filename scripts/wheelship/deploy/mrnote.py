@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-import requests
-
 from wheelship import log
 from wheelship.errors import ConfigurationError, GitLabError
 from wheelship.gitlab import CiEnv, GitLabClient, token_header
@@ -28,7 +26,6 @@ def post_plan_note(
     target: str,
     token_var: str,
     environ: Mapping[str, str] | None = None,
-    session: requests.Session | None = None,
 ) -> str | None:
     """Create or update the note; returns ``created``/``updated``, or None outside an MR."""
     env = os.environ if environ is None else environ
@@ -48,7 +45,6 @@ def post_plan_note(
         token,
         token_header(token_var),
         token_name=f"the token in {token_var}",
-        session=session,
     )
     notes = f"/merge_requests/{ci.mr_iid}/notes"
     action = "post the plan note"

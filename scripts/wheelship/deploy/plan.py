@@ -291,6 +291,15 @@ def sort_versions(versions: Iterable[str]) -> list[str]:
     return sorted(set(versions), key=_vkey, reverse=True)
 
 
+def retained_versions(snap: Snapshot, package: str) -> list[str]:
+    """The versions of the package in the artifacts folder, newest first."""
+    return sort_versions(
+        v
+        for f in snap.artifacts or ()
+        if (v := references.wheel_version(f.name, package)) is not None
+    )
+
+
 def job_versions(job: Job, package: str) -> list[str]:
     return sort_versions(references.referenced_versions(job.settings, package))
 
@@ -328,21 +337,9 @@ def _plan_cluster(
     snap: Snapshot,
 ) -> ClusterChange | None:
     libs = package_libraries(cluster, package)
-    want = paths.canonical(new_lib["whl"])
-    has_new = any(
-        st.status != UNINSTALL_ON_RESTART
-        and isinstance(st.library.get("whl"), str)
-        and paths.canonical(st.library["whl"]) == want
-        for st, _v in libs
-    )
-    others = [
-        st
-        for st, _v in libs
-        if st.status != UNINSTALL_ON_RESTART
-        and not (
-            isinstance(st.library.get("whl"), str) and paths.canonical(st.library["whl"]) == want
-        )
-    ]
+    staying = [st for st, _v in libs if st.status != UNINSTALL_ON_RESTART]
+    has_new = any(references.installs(st.library, new_lib["whl"]) for st in staying)
+    others = [st for st in staying if not references.installs(st.library, new_lib["whl"])]
     pending_removal = [st for st, _v in libs if st.status == UNINSTALL_ON_RESTART]
     install = () if has_new else (dict(new_lib),)
     uninstall = tuple(dict(st.library) for st in others)
@@ -560,11 +557,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
             artifact, release.wheel, release.size, release.sha256, snap.artifacts is None
         )
     else:
-        retained = sort_versions(
-            v
-            for f in snap.artifacts or ()
-            if (v := references.wheel_version(f.name, package)) is not None
-        )
+        retained = retained_versions(snap, package)
         raise ConfigurationError(
             f"version {release.version} is not retained in {target.artifacts}",
             f"roll back to one of: {', '.join(retained)}"
@@ -698,7 +691,6 @@ class Status:
 
 def status(target: Target, package: str, snap: Snapshot) -> Status:
     objects: list[ObjectStatus] = []
-    notes: list[str] = []
     for job in select_jobs(snap.jobs, target.jobs, package):
         refs = references.find_refs(job.settings, package)
         unpinned = [r for r in refs if not r.is_pinned]
@@ -725,12 +717,8 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
                 f"{cluster.state}" + (f"; {'; '.join(details)}" if details else ""),
             )
         )
-    retained = sort_versions(
-        v
-        for f in snap.artifacts or ()
-        if (v := references.wheel_version(f.name, package)) is not None
-    )
-    return Status(target.name, snap.host, package, tuple(objects), tuple(retained), tuple(notes))
+    retained = retained_versions(snap, package)
+    return Status(target.name, snap.host, package, tuple(objects), tuple(retained))
 
 
 def current_version(st: Status) -> str | None:

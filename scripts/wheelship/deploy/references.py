@@ -16,6 +16,7 @@ Everything here is pure: plain dicts in, plain dicts out; the input is never mut
 from __future__ import annotations
 
 import copy
+import json
 import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
+
+from wheelship.databricks import paths
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,22 @@ def library_ref(library: Mapping[str, Any], package: str) -> tuple[str, str, str
         is_pkg, version = requirement_ref(pypi["package"], package)
         return ("pypi", pypi["package"], version) if is_pkg else None
     return None
+
+
+def library_label(library: Mapping[str, Any], package: str) -> str:
+    """How reports and logs name a library: the version it pins, else its path or requirement."""
+    found = library_ref(library, package)
+    if found and found[2]:
+        return found[2]
+    pypi = library.get("pypi") or {}
+    return str(library.get("whl") or pypi.get("package") or json.dumps(dict(library)))
+
+
+def installs(library: Mapping[str, Any], path: str) -> bool:
+    """Whether a Libraries API spec is the wheel file at ``path`` (however the path is spelled:
+    ``dbfs:/x`` and ``/dbfs/x``, ``/Workspace/x`` and ``/x``)."""
+    whl = library.get("whl")
+    return isinstance(whl, str) and paths.canonical(whl) == paths.canonical(path)
 
 
 def _task_libraries(

@@ -7,7 +7,7 @@ every file written passes through :func:`wheelship.log.redact` as a last guard.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,14 +16,7 @@ from wheelship import log
 from wheelship.databricks import paths
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import ClusterChange, Plan, Status
-from wheelship.deploy.references import library_ref
-
-
-def _lib(lib: Mapping[str, Any], package: str) -> str:
-    found = library_ref(lib, package)
-    if found and found[2]:
-        return found[2]
-    return str(lib.get("whl") or (lib.get("pypi") or {}).get("package") or json.dumps(dict(lib)))
+from wheelship.deploy.references import library_label
 
 
 def _table(headers: list[str], rows: Iterable[Iterable[Any]]) -> list[str]:
@@ -36,8 +29,8 @@ def _table(headers: list[str], rows: Iterable[Iterable[Any]]) -> list[str]:
 
 
 def _cluster_action(c: ClusterChange, package: str) -> tuple[str, str, str]:
-    install = ", ".join(_lib(x, package) for x in c.install) or "—"
-    uninstall = ", ".join(_lib(x, package) for x in c.uninstall) or "—"
+    install = ", ".join(library_label(x, package) for x in c.install) or "—"
+    uninstall = ", ".join(library_label(x, package) for x in c.uninstall) or "—"
     if c.mode == "manual":
         restart = "admin (runbook)" if c.needs_restart else "no"
     elif c.restart:
@@ -183,6 +176,12 @@ def write_plan(plan: Plan, out_dir: Path) -> tuple[Path, Path]:
     )
 
 
+def _outcome(plan: Plan, result: ApplyResult) -> str:
+    if result.error:
+        return "failed"
+    return "deployed" if plan.changes_anything else "unchanged"
+
+
 def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
     return {
         "target": plan.target,
@@ -192,9 +191,7 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         "action": plan.action,
         "artifact": plan.artifact,
         "sha256": plan.sha256,
-        "outcome": "failed"
-        if result.error
-        else ("unchanged" if not plan.changes_anything else "deployed"),
+        "outcome": _outcome(plan, result),
         "error": result.error,
         "seconds": result.seconds,
         "phases": result.phases,
@@ -210,10 +207,9 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
 
 
 def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
-    data = deploy_json(plan, result)
     verb = "Rollback" if plan.action == "rollback" else "Deploy"
     lines = [
-        f"# {verb} of {plan.package} {plan.version} to {plan.target}: {data['outcome']}",
+        f"# {verb} of {plan.package} {plan.version} to {plan.target}: {_outcome(plan, result)}",
         "",
         f"Workspace: {plan.host}  ",
         f"Artifact: `{plan.artifact}`"
@@ -246,7 +242,8 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
                     c.state,
                     "yes" if c.restarted else "no",
                     "; ".join(
-                        f"{_lib(x['library'], plan.package)}: {x['status']}" for x in c.libraries
+                        f"{library_label(x['library'], plan.package)}: {x['status']}"
+                        for x in c.libraries
                     ),
                     " ".join(c.messages),
                 )
@@ -267,10 +264,11 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
             f"Run {s.get('run_id')}: {s.get('result')} {s.get('url') or ''}".rstrip(),
             "",
         ]
-    if data["warnings"]:
+    warnings = [*plan.warnings, *result.warnings]
+    if warnings:
         lines.append("## Warnings")
         lines.append("")
-        lines += [f"- {w}" for w in data["warnings"]]
+        lines += [f"- {w}" for w in warnings]
         lines.append("")
     if result.phases:
         lines.append("## Durations")

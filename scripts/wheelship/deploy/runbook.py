@@ -12,11 +12,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from wheelship.databricks.storage import storage_class
 from wheelship.deploy.plan import ClusterChange, Plan
 from wheelship.deploy.references import library_ref
 
 #: data_security_mode values of standard (formerly shared) access mode.
 STANDARD_MODES = frozenset({"USER_ISOLATION", "DATA_SECURITY_MODE_STANDARD", "STANDARD"})
+_STOPPED = frozenset({"TERMINATED", "TERMINATING"})
 
 
 def _version(lib: Mapping[str, Any], package: str) -> str:
@@ -31,7 +33,12 @@ def volume_name(path: str) -> str | None:
     return None
 
 
-def _calls(plan: Plan, c: ClusterChange) -> list[dict[str, Any]]:
+def _restart_required(c: ClusterChange) -> bool:
+    """A stopped cluster loads the change at its next start; a running one needs a restart."""
+    return c.needs_restart and c.state not in _STOPPED
+
+
+def _calls(c: ClusterChange) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     if c.uninstall:
         calls.append(
@@ -49,16 +56,14 @@ def _calls(plan: Plan, c: ClusterChange) -> list[dict[str, Any]]:
                 "body": {"cluster_id": c.cluster_id, "libraries": [dict(x) for x in c.install]},
             }
         )
-    if c.needs_restart:
-        verb = "start" if c.state in {"TERMINATED", "TERMINATING"} else "restart"
-        if verb == "restart":
-            calls.append(
-                {
-                    "method": "POST",
-                    "path": "/api/2.1/clusters/restart",
-                    "body": {"cluster_id": c.cluster_id},
-                }
-            )
+    if _restart_required(c):
+        calls.append(
+            {
+                "method": "POST",
+                "path": "/api/2.1/clusters/restart",
+                "body": {"cluster_id": c.cluster_id},
+            }
+        )
     calls.append(
         {
             "method": "GET",
@@ -77,18 +82,12 @@ def _ui_steps(plan: Plan, c: ClusterChange) -> list[str]:
             f"({plan.package} {_version(lib, plan.package)}) → **Uninstall** → confirm."
         )
     if c.install:
-        source = (
-            "Volumes"
-            if plan.artifact.startswith("/Volumes/")
-            else "Workspace"
-            if plan.artifact.startswith("/Workspace/")
-            else "DBFS"
-        )
+        source = storage_class(plan.artifact).ui_source
         steps.append(
             f"**Install new** → Library source **{source}** → path `{plan.artifact}` → **Install**."
         )
     if c.needs_restart:
-        if c.state in {"TERMINATED", "TERMINATING"}:
+        if c.state in _STOPPED:
             steps.append(
                 "The cluster is terminated: the change applies when it next starts (no restart needed)."
             )
@@ -113,10 +112,10 @@ def _cluster_entry(plan: Plan, c: ClusterChange) -> dict[str, Any]:
         "current_versions": list(c.versions_before),
         "install": [dict(x) for x in c.install],
         "uninstall": [dict(x) for x in c.uninstall],
-        "restart_required": c.needs_restart and c.state not in {"TERMINATED", "TERMINATING"},
+        "restart_required": _restart_required(c),
         "standard_access_mode": (c.access_mode or "") in STANDARD_MODES,
         "ui_steps": _ui_steps(plan, c),
-        "api_calls": _calls(plan, c),
+        "api_calls": _calls(c),
     }
 
 

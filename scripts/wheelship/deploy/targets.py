@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from wheelship.databricks.storage import storage_class
 from wheelship.errors import ConfigurationError
 
 JOB_SELECT = ("referencing", "listed")
@@ -87,7 +88,7 @@ class Target:
 
     @property
     def storage_kind(self) -> str:
-        return storage_kind(self.artifacts)
+        return storage_class(self.artifacts).kind
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,6 @@ class DeployConfig:
                 f"unknown target {name!r}", f"use one of: {', '.join(self.targets)}"
             )
         return self.targets[name]
-
-
-def storage_kind(path: str) -> str:
-    if path.startswith("/Volumes/"):
-        return "volumes"
-    if path.startswith("/Workspace/"):
-        return "workspace"
-    if path.startswith("dbfs:/"):
-        return "dbfs"
-    raise ValueError(path)
 
 
 # -- validation helpers ------------------------------------------------------------------------
@@ -194,12 +185,25 @@ def _list(value: Any, path: str) -> list[Any]:
     return value
 
 
+def _strs(data: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
+    """``data[key]``: a list of strings (or one string), each checked with its index."""
+    items = _list(data.get(key, []), f"{path}.{key}")
+    return tuple(_str(v, f"{path}.{key}[{i}]") for i, v in enumerate(items))
+
+
 def _job_id(value: Any, path: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise _err(path, f"expected a job id (a positive integer), got {value!r}")
     return value
+
+
+def _job_ref(value: Any, path: str) -> int | str:
+    """A job named by id (a number) or by name."""
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+        return _job_id(value, path)
+    return _str(value, path)
 
 
 def _tags(value: Any, path: str) -> dict[str, str]:
@@ -257,19 +261,13 @@ def _jobs(value: Any, path: str) -> JobSelection:
         _job_id(v, f"{path}.ids[{i}]")
         for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
     )
-    names = tuple(
-        _str(v, f"{path}.names[{i}]")
-        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
-    )
+    names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
-    exclude: list[int | str] = []
-    for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude")):
-        where = f"{path}.exclude[{i}]"
-        if isinstance(v, int) or (isinstance(v, str) and v.strip().isdigit()):
-            exclude.append(_job_id(v, where))
-        else:
-            exclude.append(_str(v, where))
-    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=tuple(exclude))
+    exclude = tuple(
+        _job_ref(v, f"{path}.exclude[{i}]")
+        for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
+    )
+    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=exclude)
     if select == "listed" and not sel.has_filters:
         raise _err(
             f"{path}.select",
@@ -286,18 +284,10 @@ def _clusters(value: Any, path: str) -> ClusterSelection:
     if raw_mode is False:
         raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
     mode = _choice(raw_mode, f"{path}.mode", CLUSTER_MODES)
-    ids = tuple(
-        _str(v, f"{path}.ids[{i}]") for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
-    )
-    names = tuple(
-        _str(v, f"{path}.names[{i}]")
-        for i, v in enumerate(_list(data.get("names", []), f"{path}.names"))
-    )
+    ids = _strs(data, "ids", path)
+    names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
-    exclude = tuple(
-        _str(v, f"{path}.exclude[{i}]")
-        for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
-    )
+    exclude = _strs(data, "exclude", path)
     restart = _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
     wait = _int(data.get("wait", 900), f"{path}.wait")
     sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait)
@@ -329,12 +319,7 @@ def _smoke(value: Any, path: str) -> Smoke | None:
     _known(data, path, ("job", "timeout"))
     if "job" not in data:
         raise _err(f"{path}.job", "missing", "name the job to run after the deploy (id or name)")
-    raw = data["job"]
-    job: int | str = (
-        _job_id(raw, f"{path}.job")
-        if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit())
-        else _str(raw, f"{path}.job")
-    )
+    job = _job_ref(data["job"], f"{path}.job")
     return Smoke(job=job, timeout=_int(data.get("timeout", 1800), f"{path}.timeout", minimum=1))
 
 

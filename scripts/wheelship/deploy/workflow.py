@@ -37,7 +37,6 @@ class Settings:
     project: Path = Path(".")
     concurrency: int = 16
     to: str | None = None  # rollback
-    fail_on_drift: bool = False
     timing: Timing = field(default_factory=Timing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
@@ -47,14 +46,18 @@ class Settings:
 
 @dataclass
 class Session:
-    """What one command works with: the target, its package, a client and the storage."""
+    """What one command works with: the target, its package, a client and the storage.
+    A context manager: leaving it closes the client's connections."""
 
     target: targets.Target
     package: str
     client: Client
     storage: Storage
 
-    def close(self) -> None:
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.client.close()
 
 
@@ -97,7 +100,7 @@ def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None =
     return Session(target, package, client, open_storage(client, target.artifacts))
 
 
-def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
+def release_from_dist(dist: Path, package: str) -> Release:
     manifest = Manifest.load(dist)
     if canonicalize_name(manifest.name) != package:
         raise ConfigurationError(
@@ -106,9 +109,7 @@ def release_from_dist(dist: Path, package: str) -> tuple[Release, Manifest]:
         )
     manifest.verify(dist)
     wheel = manifest.wheel()
-    return Release(
-        package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True
-    ), manifest
+    return Release(package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True)
 
 
 def read_snapshot(
@@ -122,7 +123,6 @@ def read_snapshot(
             s.storage,
             digest_names=[digest] if digest else [],
             cluster_ids=[cid for g in groups for cid in g.ids],
-            clusters=True,
             runs=runs and restarts,
             command=command,
         )
@@ -148,20 +148,20 @@ def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
 def run_plan(settings: Settings) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
     loaded = load_target(settings)
-    release, _manifest = release_from_dist(settings.dist, loaded[1])
-    s = open_session(settings, loaded)
-    try:
+    release = release_from_dist(settings.dist, loaded[1])
+    with open_session(settings, loaded) as s:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
-        _write_plan(result, settings)
-        return result
-    finally:
-        s.close()
+    _write_plan(result, settings)
+    return result
 
 
 def _apply(
     s: Session, plan: Plan, settings: Settings, command: str, dist: Path | None
-) -> ApplyResult:
+) -> tuple[Plan, ApplyResult]:
+    """Write the plan, then apply it; the deploy report is written however the apply ends."""
+    _write_plan(plan, settings)
+    log.info(report.plan_summary(plan))
     applier = Applier(
         s.client,
         s.storage,
@@ -177,33 +177,21 @@ def _apply(
         applier.result.requests_total = s.client.requests_sent
         applier.result.request_counts = dict(s.client.counts)
         report.write_deploy_report(plan, applier.result, settings.out)
-    return result
+    return plan, result
 
 
 def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
     loaded = load_target(settings)
-    release, _manifest = release_from_dist(settings.dist, loaded[1])
-    s = open_session(settings, loaded)
-    try:
+    release = release_from_dist(settings.dist, loaded[1])
+    with open_session(settings, loaded) as s:
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
-        the_plan = planning.plan(s.target, release, snap)
-        _write_plan(the_plan, settings)
-        log.info(report.plan_summary(the_plan))
-        return the_plan, _apply(s, the_plan, settings, "deploy", settings.dist)
-    finally:
-        s.close()
+        return _apply(s, planning.plan(s.target, release, snap), settings, "deploy", settings.dist)
 
 
 def run_status(settings: Settings) -> Status:
-    s = open_session(settings)
-    try:
+    with open_session(settings) as s:
         snap = read_snapshot(s, command="status", runs=False)
-        st = planning.status(s.target, s.package, snap)
-    finally:
-        s.close()
-    if settings.fail_on_drift:
-        check_drift(st)
-    return st
+        return planning.status(s.target, s.package, snap)
 
 
 def check_drift(st: Status) -> None:
@@ -216,6 +204,8 @@ def check_drift(st: Status) -> None:
 
 
 def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
+    """The retained version to go back to (``to``, else the one before the live version), with
+    the size and sha256 of its file as the workspace holds it (for the report and the runbook)."""
     st = planning.status(s.target, s.package, snap)
     version = to or planning.previous_version(st)
     if version is None:
@@ -238,25 +228,17 @@ def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
             if st.retained
             else "no version is retained there",
         )
-    f = wheels[0]
-    return Release(s.package, version, f.name, f.size, snap.digests.get(f.name), local=False)
+    name = wheels[0].name
+    size, sha = s.storage.digest(name)
+    return Release(s.package, version, name, size, sha, local=False)
 
 
 def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
-    s = open_session(settings)
-    try:
+    with open_session(settings) as s:
         snap = read_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
-        # The digest of the retained file goes into the report and the runbook.
-        size, sha = s.storage.digest(release.wheel)
-        release = dataclasses.replace(release, size=size, sha256=sha)
-        snap = dataclasses.replace(snap, digests={**snap.digests, release.wheel: sha})
         the_plan = planning.plan(s.target, release, snap, action="rollback")
-        _write_plan(the_plan, settings)
-        log.info(report.plan_summary(the_plan))
-        return the_plan, _apply(s, the_plan, settings, "rollback", None)
-    finally:
-        s.close()
+        return _apply(s, the_plan, settings, "rollback", None)
 
 
 def run_runbook(settings: Settings) -> Plan:
@@ -271,19 +253,14 @@ def run_runbook(settings: Settings) -> Plan:
         target,
         clusters=tuple(dataclasses.replace(g, mode="manual") for g in target.cluster_groups),
     )
-    local = None if settings.to else release_from_dist(settings.dist, package)[0]
-    s = open_session(settings, (manual, package))
-    try:
+    local = None if settings.to else release_from_dist(settings.dist, package)
+    with open_session(settings, (manual, package)) as s:
         if local is None:
             snap = read_snapshot(s, command="runbook", runs=False)
             release = rollback_release(s, snap, settings.to)
-            size, sha = s.storage.digest(release.wheel)
-            release = dataclasses.replace(release, size=size, sha256=sha)
         else:
             release = local
             snap = read_snapshot(s, command="runbook", digest=release.wheel, runs=False)
-        the_plan = planning.plan(manual, release, snap, action="runbook")
-        write_runbook(the_plan, settings.out)
-        return the_plan
-    finally:
-        s.close()
+    the_plan = planning.plan(manual, release, snap, action="runbook")
+    write_runbook(the_plan, settings.out)
+    return the_plan

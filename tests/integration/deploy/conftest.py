@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -58,3 +59,16 @@ def workspace_factory(
 @pytest.fixture
 def ws(workspace_factory: Callable[..., Workspace]) -> Workspace:
     return workspace_factory()
+
+
+@pytest.fixture
+def ws_env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI talks to ``ws`` with its token: the environment holds its host, token and an empty
+    databrickscfg, and no WHEELSHIP_* or other Databricks auth variables from outside (the suite
+    may itself run in a pipeline). Modules that drive the CLI use it for every test
+    (``pytestmark = pytest.mark.usefixtures("ws_env")``)."""
+    for key, value in ws.env.items():
+        monkeypatch.setenv(key, value)
+    for key in list(os.environ):
+        if key.startswith("WHEELSHIP_") or key in {"DATABRICKS_AUTH_TYPE", "DATABRICKS_CLIENT_ID"}:
+            monkeypatch.delenv(key)

@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, READER, Workspace, whl
-from wheelship.cli import main
+from support.deployws import ART, CLUSTERS, MUTATING, READER, Workspace, cli, mutations, whl
 from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
-MUTATING = ("POST", "PUT", "DELETE", "PATCH")
-
-
-def mutations(ws: Workspace) -> list[str]:
-    return [f"{r.method} {r.path}" for r in ws.emu.requests if r.method in MUTATING]
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def refs(settings: dict[str, Any]) -> set[str]:
@@ -109,19 +104,7 @@ def test_deploy_repoints_updates_clusters_and_retains(
 
     # a second deploy of the same version changes nothing and says so
     ws.emu.clear_log()
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(settings.config),
-            "--dist",
-            str(settings.dist),
-            "--out",
-            str(settings.out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(settings.dist))
     assert code == 0
     assert "tsff 1.3.0 on prod: nothing to change" in capsys.readouterr().out
     assert mutations(ws) == ["POST /api/2.2/jobs/run-now"]  # only the smoke run
@@ -132,21 +115,6 @@ def test_deploy_repoints_updates_clusters_and_retains(
     assert ws.emu.token not in captured.out + captured.err + written
 
 
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
-
-
 def test_plan_is_read_only_and_works_with_a_read_only_token(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -154,19 +122,7 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     dist = ws.dist("1.3.0")
     out = ws.root / "out"
     before = ws.snapshot()
-    code = main(
-        [
-            "plan",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--dist",
-            str(dist),
-            "--out",
-            str(out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "plan", "--dist", str(dist))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "# wheelship deploy plan: tsff 1.3.0 → prod" in captured.out
@@ -178,19 +134,7 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     assert READER not in (out / "plan.json").read_text() + captured.out + captured.err
 
     # the same read-only token cannot deploy: one line, exit 1, nothing changed
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--dist",
-            str(dist),
-            "--out",
-            str(out),
-            "--target",
-            "prod",
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(dist))
     err = capsys.readouterr().err
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error:")]

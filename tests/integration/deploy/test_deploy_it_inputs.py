@@ -6,27 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from support.deployws import ART, Workspace, whl
+from support.deployws import ART, MUTATING, Workspace, cli, error_line, whl
 from support.net import free_port
 from support.wheels import make_wheel
-from wheelship.cli import main
 
-MUTATING = ("POST", "PUT", "DELETE", "PATCH")
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def run(
@@ -36,22 +20,9 @@ def run(
     *extra: str,
     dist: Path | None = None,
 ) -> tuple[int, str]:
-    argv = [
-        command,
-        "--config",
-        str(ws.root / "wheelship.yml"),
-        "--target",
-        "prod",
-        "--out",
-        str(ws.root / "out"),
-    ]
     if command in {"deploy", "plan"}:
-        argv += ["--dist", str(dist or ws.dist("1.3.0"))]
-    code = main([*argv, *extra])
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) <= 1, err
-    return code, errors[0] if errors else ""
+        extra = ("--dist", str(dist or ws.dist("1.3.0")), *extra)
+    return cli(ws, command, *extra), error_line(capsys)
 
 
 def unchanged(ws: Workspace) -> None:

@@ -9,29 +9,14 @@ import json
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, Workspace, whl
-from wheelship.cli import main
+from support.deployws import ART, CLUSTERS, Workspace, cli, error_line, whl
 
 IDLE = CLUSTERS[0]
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in list(__import__("os").environ):
-        if key.startswith("WHEELSHIP_") or key in {"DATABRICKS_AUTH_TYPE", "DATABRICKS_CLIENT_ID"}:
-            monkeypatch.delenv(key)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def deploy(ws: Workspace, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
-    argv = ["deploy", "--config", str(ws.root / "wheelship.yml"), "--target", "prod"]
-    argv += ["--out", str(ws.root / "out"), "--dist", str(ws.root / "dist"), *extra]
-    code = main(argv)
-    err = capsys.readouterr().err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) <= 1, err
-    return code, errors[0] if errors else ""
+    return cli(ws, "deploy", "--dist", str(ws.root / "dist"), *extra), error_line(capsys)
 
 
 def test_a_job_the_identity_may_not_manage(

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from support.deployws import Workspace
+from support.deployws import Workspace, cli
 from support.fake_gitlab import run_fake_gitlab
 from wheelship.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def test_plan_note_is_created_once_then_edited(
@@ -34,12 +21,7 @@ def test_plan_note_is_created_once_then_edited(
         monkeypatch.setenv("MY_NOTE_TOKEN", gitlab.tokens["PRIVATE-TOKEN"])
         argv = [
             "plan",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
+            *ws.cli_options(),
             "--mr-note",
             "--note-token-var",
             "MY_NOTE_TOKEN",
@@ -68,20 +50,7 @@ def test_plan_note_without_token_is_one_clear_error(
     monkeypatch.setenv("CI_PROJECT_ID", "42")
     monkeypatch.setenv("CI_MERGE_REQUEST_IID", "7")
     monkeypatch.delenv("WHEELSHIP_GITLAB_TOKEN", raising=False)
-    code = main(
-        [
-            "plan",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
-            "--dist",
-            str(ws.dist("1.3.0")),
-            "--mr-note",
-        ]
-    )
+    code = cli(ws, "plan", "--dist", str(ws.dist("1.3.0")), "--mr-note")
     assert code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "error: --mr-note needs a GitLab token in the CI/CD variable WHEELSHIP_GITLAB_TOKEN, which is empty — "

@@ -6,41 +6,11 @@ import json
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, Workspace, whl
-from wheelship.cli import main
+from support.deployws import ART, CLUSTERS, MUTATING, Workspace, cli, whl
 from wheelship.deploy import workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
-MUTATING = ("POST", "PUT", "DELETE", "PATCH")
-
-
-@pytest.fixture(autouse=True)
-def _env(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in ws.env.items():
-        monkeypatch.setenv(key, value)
-    for key in (
-        "WHEELSHIP_TARGET",
-        "WHEELSHIP_CONFIG",
-        "WHEELSHIP_DIST",
-        "WHEELSHIP_OUT",
-        "DATABRICKS_AUTH_TYPE",
-        "DATABRICKS_CLIENT_ID",
-    ):
-        monkeypatch.delenv(key, raising=False)
-
-
-def cli(ws: Workspace, *argv: str) -> int:
-    return main(
-        [
-            *argv,
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
-        ]
-    )
+pytestmark = pytest.mark.usefixtures("ws_env")
 
 
 def test_status_and_drift(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,9 +76,7 @@ def test_rollback_to_previous_and_named_versions(
     assert [r for r in ws.emu.requests if r.method in MUTATING] == []
 
 
-def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(
-    ws: Workspace, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(ws: Workspace) -> None:
     ws.config(clusters={"mode": "manual", "tags": {"tsff": "manual"}})
     settings = ws.settings("1.3.0")
     plan, _ = workflow.run_deploy(settings)
@@ -195,19 +163,7 @@ def test_smoke_failure_fails_the_deploy_after_everything_else(
         timeout=10,
     )
     resp.raise_for_status()
-    code = main(
-        [
-            "deploy",
-            "--config",
-            str(ws.root / "wheelship.yml"),
-            "--target",
-            "prod",
-            "--out",
-            str(ws.root / "out"),
-            "--dist",
-            str(ws.dist("1.3.0")),
-        ]
-    )
+    code = cli(ws, "deploy", "--dist", str(ws.dist("1.3.0")))
     err = capsys.readouterr().err
     assert code == 1
     line = err.splitlines()[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,3 +30,16 @@ def make_api() -> Any:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def emu(request: pytest.FixtureRequest, emulator_factory: Callable[..., Emulator]) -> Emulator:
+    """The test module's ``SEED`` on a stopped clock: time moves only when the test advances it.
+    (Modules that need another clock define their own ``emu``.)"""
+    return emulator_factory(request.module.SEED, clock_speed=0)
+
+
+@pytest.fixture
+def client(emu: Emulator, make_api: Callable[[Emulator, str | None], Api]) -> Api:
+    """A raw HTTP client with the admin token of ``emu``."""
+    return make_api(emu, emu.token)

@@ -59,7 +59,7 @@ def test_serves_until_sigterm_and_prints_url_and_token(tmp_path: Path) -> None:
     assert "emulator stopped" in err
 
 
-def test_given_token_is_never_printed(tmp_path: Path) -> None:
+def test_given_token_is_never_printed() -> None:
     proc, url, token = _start(env={"WHEELSHIP_EMULATOR_TOKEN": "dapi-given-secret"})
     try:
         assert token == "(the one given with --token)"
@@ -195,7 +195,7 @@ def test_check_invariants_next_to_a_running_server_changes_nothing(tmp_path: Pat
         assert result.stdout == f"cluster c9 (n): library references missing file {WHEEL}\n"
 
 
-def test_rate_limit_preset_flag(tmp_path: Path) -> None:
+def test_rate_limit_preset_flag() -> None:
     proc, url, token = _start(
         "--rate-limit", "databricks", "--rate-limit", "GET /api/2.1/clusters/list=1"
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
 
@@ -27,16 +25,6 @@ SEED: dict[str, Any] = {
         {"cluster_id": STOPPED, "cluster_name": "adhoc", "state": "TERMINATED"},
     ],
 }
-
-
-@pytest.fixture
-def emu(emulator_factory) -> Emulator:  # type: ignore[no-untyped-def]
-    return emulator_factory(SEED, clock_speed=0)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def client(emu: Emulator, make_api) -> Api:  # type: ignore[no-untyped-def]
-    return make_api(emu, emu.token)  # type: ignore[no-any-return]
 
 
 def statuses(client: Api, cluster_id: str) -> list[tuple[str, str]]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
 from support.emulator_api import Api, error_of
 from wheelship.emulator import Emulator
 
@@ -35,16 +33,6 @@ SEED: dict[str, Any] = {
     "clusters": [{"cluster_id": CLUSTER, "cluster_name": "shared", "state": "RUNNING"}],
     "jobs": [{"job_id": 11, "settings": SETTINGS}],
 }
-
-
-@pytest.fixture
-def emu(emulator_factory) -> Emulator:  # type: ignore[no-untyped-def]
-    return emulator_factory(SEED, clock_speed=0)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def client(emu: Emulator, make_api) -> Api:  # type: ignore[no-untyped-def]
-    return make_api(emu, emu.token)  # type: ignore[no-any-return]
 
 
 def test_create_get_with_service_defaults(client: Api) -> None:

@@ -54,16 +54,6 @@ SEED: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def emu(emulator_factory) -> Emulator:  # type: ignore[no-untyped-def]
-    return emulator_factory(SEED, clock_speed=0)  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def client(emu: Emulator, make_api) -> Api:  # type: ignore[no-untyped-def]
-    return make_api(emu, emu.token)  # type: ignore[no-any-return]
-
-
 def test_cluster_list_sort_filters_pin_edit_delete(emu: Emulator, client: Api) -> None:
     by_name = client.get("/api/2.1/clusters/list", **{"sort_by.field": "CLUSTER_NAME"}).json()[
         "clusters"

@@ -142,19 +142,6 @@ def test_chunked_request_body_is_read(api: Api, emulator: Emulator) -> None:
     assert emulator.read_file("/Volumes/m/d/v/c.txt") == b"hello chunked world"
 
 
-def _raw(emu: Emulator, data: bytes, read_until_close: bool = True) -> bytes:
-    with socket.create_connection(("127.0.0.1", emu.port), timeout=10) as sock:
-        sock.sendall(data)
-        out = b""
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return out
-            out += chunk
-            if not read_until_close and b"\r\n\r\n" in out:
-                return out
-
-
 def test_expect_100_continue_is_answered(emulator: Emulator) -> None:
     body = b'{"path": "/Shared/x"}'
     head = (

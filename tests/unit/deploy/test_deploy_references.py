@@ -172,3 +172,15 @@ def test_library_ref() -> None:
     assert r.library_ref({"pypi": {"package": "tsff>1"}}, "tsff") == ("pypi", "tsff>1", None)
     assert r.library_ref({"jar": "/x.jar"}, "tsff") is None
     assert r.library_ref({"whl": "/Volumes/a/b/c/other-1.0-py3-none-any.whl"}, "tsff") is None
+
+
+def test_installs_compares_wheel_files_however_the_path_is_spelled() -> None:
+    dbfs = "dbfs:/FileStore/wheels/tsff-1.2.0-py3-none-any.whl"
+    assert r.installs({"whl": "/dbfs/FileStore/wheels/tsff-1.2.0-py3-none-any.whl"}, dbfs)
+    assert r.installs(
+        {"whl": "/Shared/w/tsff-1.2.0-py3-none-any.whl"},
+        "/Workspace/Shared/w/tsff-1.2.0-py3-none-any.whl",
+    )
+    assert r.installs({"whl": OLD}, OLD)
+    assert not r.installs({"whl": OLD}, NEW)
+    assert not r.installs({"pypi": {"package": "tsff==1.2.0"}}, OLD)
