@@ -98,7 +98,11 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._buckets: dict[str, list[float]] = {}  # key -> [rate, tokens, stamp]
+        # key -> [rate, tokens, stamp, capacity]. A published limit allows a second's burst; a
+        # learned one allows none: the workspace has just shown how little burst it tolerates,
+        # and a full bucket released at once when the Retry-After gate opens earns another
+        # round of 429s.
+        self._buckets: dict[str, list[float]] = {}
         self._recent: dict[str, deque[float]] = {}  # unpaced keys -> send times
         self._decreased: dict[str, float] = {}  # key -> when its pace was last lowered
         self.throttled: Counter[str] = Counter()
@@ -115,7 +119,7 @@ class RateLimiter:
             rate = self._published(key)
             if rate is None:
                 return None
-            bucket = self._buckets[key] = [rate, rate, self._clock()]
+            bucket = self._buckets[key] = [rate, rate, self._clock(), rate]
         return bucket
 
     def acquire(self, key: str) -> None:
@@ -129,8 +133,8 @@ class RateLimiter:
                     while recent and recent[0] < now - _WINDOW:
                         recent.popleft()
                     return
-                rate, tokens, stamp = bucket
-                tokens = min(rate, tokens + (now - stamp) * rate)
+                rate, tokens, stamp, capacity = bucket
+                tokens = min(capacity, tokens + (now - stamp) * rate)
                 if tokens >= 1.0 - 1e-9:  # float slack: a sleep of exactly the gap must suffice
                     bucket[1], bucket[2] = max(0.0, tokens - 1.0), now
                     return
@@ -149,7 +153,7 @@ class RateLimiter:
                 span = max(now - seen[0], 0.5) if seen else 1.0
                 observed = len(seen) / span
                 rate = self._published(key) or observed
-                bucket = self._buckets[key] = [rate, 0.0, now]
+                bucket = self._buckets[key] = [rate, 0.0, now, 1.0]
             elif now - self._decreased.get(key, -_COOLDOWN) < _COOLDOWN:
                 # The other calls that were in flight with the first 429 get theirs too: one
                 # burst of 429s is one signal, not many.

@@ -381,3 +381,22 @@ def test_paginate_stops_a_server_that_invents_page_tokens(monkeypatch: pytest.Mo
     with pytest.raises(DatabricksError, match="/l returned endless pages"):
         list(make(fake).paginate("/l", None, "items"))
     assert len(fake.calls) == 51
+
+
+def test_a_learned_pace_allows_no_burst_when_the_retry_gate_opens() -> None:
+    """After a 429 the workspace has shown how little burst it takes: calls that waited out
+    Retry-After together leave one by one at the learned pace, not as a full bucket."""
+    from wheelship.databricks.client import RateLimiter
+
+    clock = Clock()
+    limiter = RateLimiter({}, clock=clock, sleep=clock.sleep)
+    key = "POST /api/2.2/jobs/update"
+    for _ in range(20):  # 20 requests/s ...
+        limiter.acquire(key)
+        clock.now += 0.05
+    limiter.throttle(key)  # ... were too many: 14/s from now on
+    clock.now += 5.0  # everybody waits out the gate
+    before = clock.now
+    for _ in range(15):
+        limiter.acquire(key)
+    assert clock.now - before == pytest.approx(1.0, abs=0.05)  # 1 at once, then 14 at 14/s
