@@ -1,4 +1,12 @@
-"""wheelship: ship a Python wheel from a GitLab repository to Databricks."""
+"""wheelship: ship a Python wheel from a GitLab repository to Databricks.
+
+The public interface is the ``wheelship`` command line and the GitLab CI/CD components in
+``templates/``; the modules below are not a stable API. One package per pipeline stage —
+``build`` (version, build, checks, manifest), ``testrun``, ``compat``, ``release`` (tag,
+publish), ``deploy`` (plan, apply) — plus ``databricks`` (the one door to a workspace),
+``emulator``, ``demo`` and ``commands`` (one module per subcommand), over a small core:
+``errors``, ``log``, ``net``, ``git``, ``gitlab``, ``config``, ``options``, ``files``, ``dotenv``.
+"""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Sections per command (``version:``, ``build:``, ``tag:``, ``publish:``, ``compat:``) hold the same
 keys as the command's flags (``tag-pattern``), with flags and ``WHEELSHIP_*`` variables taking
-precedence (:mod:`wheelship.settings`). ``targets:`` holds the deploy targets (validated by the
+precedence (:mod:`wheelship.options`). ``targets:`` holds the deploy targets (validated by the
 deploy configuration schema).
 """
 

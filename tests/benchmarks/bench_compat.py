@@ -15,7 +15,7 @@ import griffe
 from benchlib import Table, summary, timed
 
 from support.gitrepo import GitRepo
-from wheelship.compat import CompatSettings, check
+from wheelship.compat.check import CompatSettings, check
 
 TITLE = "API compatibility check (wheelship compat)"
 

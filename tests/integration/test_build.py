@@ -26,12 +26,12 @@ from support.projects import (
     project_repo,
 )
 from wheelship import dotenv
-from wheelship.buildenv import MEMO, EnvCache, find_uv
-from wheelship.building import BuildSettings, build_project
+from wheelship.build.builder import BuildSettings, build_project
+from wheelship.build.environments import MEMO, EnvCache, find_uv
+from wheelship.build.manifest import Manifest
+from wheelship.build.version import VersionSettings
 from wheelship.cli import main
 from wheelship.demo import example_project
-from wheelship.manifest import Manifest
-from wheelship.versioning import VersionSettings
 
 __all__ = ["build_cache", "build_env", "clean_env"]
 pytestmark = pytest.mark.usefixtures("build_env")

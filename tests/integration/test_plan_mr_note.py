@@ -1,4 +1,4 @@
-"""``wheelship plan --mr-note`` beyond the CLI test in ``deploy/test_deploy_it_mrnote.py``: one note
+"""``wheelship plan --mr-note`` beyond the CLI test in ``deploy/test_mrnote.py``: one note
 per target, GitLab's size limit, pipelines without a merge request, a rejected token — over HTTP
 against the fake of GitLab's notes API (``support.fake_gitlab``)."""
 

@@ -14,8 +14,8 @@ import pytest
 from support.dists import build_dists
 from support.net import refused_port
 from support.pypiserver import PypiServer, run_pypiserver
+from wheelship.build.manifest import Manifest
 from wheelship.cli import main
-from wheelship.manifest import Manifest
 
 VERSION = "1.2.3"
 

@@ -16,7 +16,7 @@ from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.deploy import mrnote
 from wheelship.errors import DatabricksError, GitLabError
 from wheelship.gitlab import GitLabClient
-from wheelship.registry import Credentials, Index
+from wheelship.release.publish import Credentials, Index
 
 STATUSES = [301, 302, 303, 307, 308]
 

@@ -14,7 +14,7 @@ from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.deploy import mrnote
 from wheelship.errors import DatabricksError, GitLabError, PublishError
 from wheelship.gitlab import GitLabClient
-from wheelship.registry import Credentials, Index
+from wheelship.release.publish import Credentials, Index
 
 FAST = RetryPolicy(budget=2, base=0.01, cap=0.02)
 

@@ -12,9 +12,9 @@ from setuptools_scm import get_version
 from support.gitrepo import GitRepo, git
 from support.projects import clean_env, monorepo, pipeline_env, project_repo
 from wheelship import dotenv
+from wheelship.build.version import VersionSettings, derive_version
 from wheelship.cli import main
 from wheelship.errors import TagPolicyError, VersionError
-from wheelship.versioning import VersionSettings, derive_version
 
 __all__ = ["clean_env"]
 pytestmark = pytest.mark.usefixtures("clean_env")

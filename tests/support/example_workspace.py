@@ -13,10 +13,10 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from wheelship.building import BuildSettings, build_project
+from wheelship.build.builder import BuildSettings, build_project
+from wheelship.build.version import VersionSettings
 from wheelship.demo import workspace
 from wheelship.demo.project import EXAMPLE_TAG, example_project
-from wheelship.versioning import VersionSettings
 
 PREVIOUS = "1.0.0"
 ARTIFACTS = workspace.ARTIFACTS

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import config
-from wheelship.settings import Option, opt, resolve
+from wheelship.options import Option, opt, resolve
 
 # Options several release commands have, declared once so that their flag, environment variable,
 # metavar and help read the same in every command.

@@ -12,7 +12,7 @@ from wheelship.deploy import report
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
-from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.options import Option, add_options, opt, resolve
 
 
 def _positive(text: str) -> int:

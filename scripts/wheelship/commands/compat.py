@@ -19,9 +19,9 @@ from wheelship.commands._common import (
     load_config,
     with_version_defaults,
 )
-from wheelship.compat import CompatSettings, Level, check
-from wheelship.compat_report import render_text, to_codequality, to_json, write_json
-from wheelship.settings import add_options, opt, resolve
+from wheelship.compat.check import CompatSettings, Level, check
+from wheelship.compat.report import render_text, to_codequality, to_json, write_json
+from wheelship.options import add_options, opt, resolve
 
 OPTIONS = [
     PROJECT,

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from wheelship.demo.run import DemoSettings, run_demo
-from wheelship.settings import add_options, opt, resolve
+from wheelship.options import add_options, opt, resolve
 
 OPTIONS = [
     opt(

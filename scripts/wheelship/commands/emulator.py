@@ -14,7 +14,7 @@ from wheelship.emulator.serve import (
     serve,
 )
 from wheelship.errors import ConfigurationError, WheelshipError
-from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.options import Option, add_options, opt, resolve
 
 
 def _port(text: str) -> int:

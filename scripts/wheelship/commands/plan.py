@@ -7,7 +7,7 @@ import argparse
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import mrnote, report, workflow
-from wheelship.settings import opt
+from wheelship.options import opt
 
 EXTRA = [
     _targets.DIST,

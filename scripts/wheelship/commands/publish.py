@@ -17,8 +17,8 @@ from wheelship.commands._common import (
     load_config,
     with_version_defaults,
 )
-from wheelship.registry import PublishSettings, publish
-from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.options import Option, add_options, opt, resolve
+from wheelship.release.publish import PublishSettings, publish
 
 OPTIONS: list[Option] = [
     PROJECT,

@@ -9,7 +9,7 @@ from pathlib import Path
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import report, workflow
-from wheelship.settings import opt
+from wheelship.options import opt
 
 EXTRA = [
     opt(

@@ -19,9 +19,9 @@ from wheelship.commands._common import (
     load_config,
     with_version_defaults,
 )
-from wheelship.compat_gate import pre_tag_check
-from wheelship.releasing import PreTagCheck, TagSettings, tag_release
-from wheelship.settings import Option, add_options, opt, resolve
+from wheelship.compat.gate import pre_tag_check
+from wheelship.options import Option, add_options, opt, resolve
+from wheelship.release.tag import PreTagCheck, TagSettings, tag_release
 
 OPTIONS: list[Option] = [
     PROJECT,

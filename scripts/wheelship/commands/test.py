@@ -7,8 +7,8 @@ import shlex
 from pathlib import Path
 
 from wheelship.commands._common import CONFIG, DIST, PROJECT, load_section
-from wheelship.settings import Option, add_options, opt, parse_list, resolve
-from wheelship.testing import TestSettings, run_tests
+from wheelship.options import Option, add_options, opt, parse_list, resolve
+from wheelship.testrun.run import TestSettings, run_tests
 
 OPTIONS: list[Option] = [
     PROJECT,

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from wheelship import dotenv, log
+from wheelship.build.version import VersionInfo, VersionSettings, derive_version
 from wheelship.commands._common import CONFIG, OFFLINE, PROJECT, TAG_PATTERN, load_section
-from wheelship.settings import Option, add_options, opt, resolve
-from wheelship.versioning import VersionInfo, VersionSettings, derive_version
+from wheelship.options import Option, add_options, opt, resolve
 
 #: Options shared with ``wheelship build`` (which derives the version the same way).
 VERSION_OPTIONS: list[Option] = [PROJECT, TAG_PATTERN, OFFLINE, CONFIG]

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelship import log
-from wheelship.building import BuildResult, BuildSettings, build_project
+from wheelship.build.builder import BuildResult, BuildSettings, build_project
+from wheelship.build.version import VersionSettings
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client
 from wheelship.demo import workspace
@@ -28,7 +29,6 @@ from wheelship.deploy import report, workflow
 from wheelship.deploy.apply import Timing
 from wheelship.emulator import Emulator
 from wheelship.errors import ConfigurationError, WheelshipError
-from wheelship.versioning import VersionSettings
 
 PREVIOUS_TAG = "v1.0.0"
 NEW_TAG = "v1.1.0"

@@ -16,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import config as config_file
 from wheelship import log, net
+from wheelship.build.manifest import Manifest
 from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.databricks.model import Snapshot
@@ -25,7 +26,6 @@ from wheelship.deploy import references, report, runbook, targets
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
 from wheelship.deploy.plan import Plan, Release, Status
 from wheelship.errors import ConfigurationError, DriftDetected
-from wheelship.manifest import Manifest
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 :func:`tag_release` is what ``wheelship tag`` calls. It keeps the steps apart so a check can sit
 between the decision and the creation (the API compatibility check refuses a breaking patch):
 
-1. read the repository into a :class:`~wheelship.tagging.RepoState` (after fetching the tags and
+1. read the repository into a :class:`~wheelship.release.decide.RepoState` (after fetching the tags and
    history from the remote, so a shallow CI clone decides on the same data as the server);
-2. :func:`wheelship.tagging.decide` — pure;
+2. :func:`wheelship.release.decide.decide` — pure;
 3. every :data:`PreTagCheck` — may raise (nothing has been created yet) or add release-note lines;
 4. create the tag: the Releases API (``POST /projects/:id/releases``, which creates the annotated
    tag and a release and starts the tag pipeline) or ``git push`` of an annotated tag with an
@@ -24,10 +24,11 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from wheelship import git, log
+from wheelship.build.version import compile_pattern
 from wheelship.errors import ConfigurationError, GitError, TagPolicyError
 from wheelship.gitlab import CiEnv, GitLabClient, token_header
 from wheelship.net import check_url
-from wheelship.tagging import (
+from wheelship.release.decide import (
     Bump,
     RepoState,
     TagDecision,
@@ -38,7 +39,6 @@ from wheelship.tagging import (
     release_notes,
     with_releases,
 )
-from wheelship.versioning import compile_pattern
 
 Method = Literal["release-api", "git-push"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wheelship.apidiff import locate_package, normalize_dist_name, top_level_packages
-from wheelship.compat import (
+from wheelship.build.version import Release, compile_pattern, parse_tag
+from wheelship.compat.apidiff import locate_package, normalize_dist_name, top_level_packages
+from wheelship.compat.check import (
     Level,
     Verdict,
     decide,
@@ -13,8 +14,7 @@ from wheelship.compat import (
     previous_release,
     release_level,
 )
-from wheelship.tagging import compile_branch_pattern
-from wheelship.versioning import Release, compile_pattern, parse_tag
+from wheelship.release.decide import compile_branch_pattern
 
 RX = compile_pattern(None)
 BRANCH = compile_branch_pattern(None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from wheelship.errors import ConfigurationError
-from wheelship.versioning import Release, compile_pattern, parse_tag
+from wheelship.build.version import Release, compile_pattern, parse_tag
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Renderings of a :class:`~wheelship.compat.CompatReport`: text, JSON and GitLab code quality.
+"""Renderings of a :class:`~wheelship.compat.check.CompatReport`: text, JSON and GitLab code quality.
 
 The code-quality report is the JSON array GitLab reads from ``artifacts:reports:codequality``
 (``description``, ``check_name``, ``fingerprint``, ``severity``, ``location.path``,
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wheelship.compat import CompatReport, Verdict
+from wheelship.compat.check import CompatReport, Verdict
 from wheelship.files import write_atomic
 
 SCHEMA = "wheelship-compat/1"

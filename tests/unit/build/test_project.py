@@ -7,8 +7,8 @@ import pytest
 from support.projects import FIXTURES
 from wheelship import dotenv
 from wheelship.errors import ConfigurationError
-from wheelship.project import VersionSource, read_project, rewrite_static_version
-from wheelship.versioning import Release, ci_dev_version
+from wheelship.build.project import VersionSource, read_project, rewrite_static_version
+from wheelship.build.version import Release, ci_dev_version
 
 
 @pytest.mark.parametrize(

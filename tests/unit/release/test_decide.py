@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from wheelship.build.version import Release, compile_pattern
 from wheelship.errors import ConfigurationError, TagPolicyError
-from wheelship.tagging import (
+from wheelship.release.decide import (
     NOTES_MAX_COMMITS,
     RepoState,
     TagDecision,
@@ -17,7 +18,6 @@ from wheelship.tagging import (
     release_notes,
     with_releases,
 )
-from wheelship.versioning import Release, compile_pattern
 
 HEAD = "h" * 40
 POLICY = TagPolicy()

@@ -3,7 +3,7 @@
 GitLab flow with short-lived release branches: a pipeline on ``release/X.Y`` tags the next patch
 of the X.Y line; the default branch is tagged only when asked (a manual "cut a release" job).
 Everything here works on a :class:`RepoState` snapshot and a :class:`TagPolicy` and does no I/O,
-so every rule is unit-testable; :mod:`wheelship.releasing` reads the repository, calls
+so every rule is unit-testable; :mod:`wheelship.release.tag` reads the repository, calls
 :func:`decide`, runs the pre-tag checks and creates the tag.
 """
 
@@ -13,14 +13,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wheelship.errors import ConfigurationError, TagPolicyError
-from wheelship.versioning import (
+from wheelship.build.version import (
     Release,
     compile_named,
     compile_pattern,
     describe_pattern,
     parse_tag,
 )
+from wheelship.errors import ConfigurationError, TagPolicyError
 
 #: ``release/X.Y`` — the named groups ``major`` and ``minor`` give the branch's release line.
 DEFAULT_RELEASE_BRANCH_PATTERN = r"^release/(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)$"

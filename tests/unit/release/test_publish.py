@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from wheelship import log
+from wheelship.build.manifest import DistFile, Manifest
 from wheelship.errors import ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv, token_header
-from wheelship.manifest import DistFile, Manifest
-from wheelship.registry import (
+from wheelship.release.publish import (
     Credentials,
     IndexFile,
     PublishSettings,
@@ -26,7 +26,7 @@ from wheelship.registry import (
     resolve_target,
     upload,
 )
-from wheelship.releasing import push_invocation
+from wheelship.release.tag import push_invocation
 
 WHL = DistFile("tsff-1.2.3-py3-none-any.whl", "wheel", 10, "a" * 64)
 SDIST = DistFile("tsff-1.2.3.tar.gz", "sdist", 20, "b" * 64)
@@ -276,7 +276,7 @@ def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
         calls.append((cmd, env))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr("wheelship.registry.subprocess.run", fake_run)
+    monkeypatch.setattr("wheelship.release.publish.subprocess.run", fake_run)
     creds = Credentials("gitlab-ci-token", "job-token-secret-77", "user gitlab-ci-token")
     files = [tmp_path / WHL.name, tmp_path / SDIST.name]
     url = "https://gitlab.example.com/api/v4/projects/42/packages/pypi"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from wheelship.errors import ConfigurationError
-from wheelship.settings import add_options, opt, resolve
+from wheelship.options import add_options, opt, resolve
 
 OPTIONS = [
     opt("project", help="project directory", default="."),

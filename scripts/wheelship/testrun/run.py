@@ -20,8 +20,8 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from wheelship import log
+from wheelship.build.manifest import Manifest
 from wheelship.errors import BuildError, ConfigurationError
-from wheelship.manifest import Manifest
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,11 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelship import log
+from wheelship.build.manifest import DistFile, Manifest
+from wheelship.build.version import parse_tag
 from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
-from wheelship.manifest import DistFile, Manifest
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
-from wheelship.versioning import parse_tag
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{SIMPLE_JSON}, text/html;q=0.1"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_deploy_plan import RELEASE, snapshot, target
-
+from support.planning import RELEASE, snapshot, target
 from wheelship import log
 from wheelship.deploy import plan as p
 from wheelship.deploy import report, runbook

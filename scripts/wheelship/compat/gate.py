@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import log
-from wheelship.compat import CompatReport, CompatSettings, Level, check
-from wheelship.compat_report import render_text
-from wheelship.releasing import PreTagCheck, TagSettings
-from wheelship.settings import resolve
-from wheelship.tagging import TagDecision
+from wheelship.compat.check import CompatReport, CompatSettings, Level, check
+from wheelship.compat.report import render_text
+from wheelship.options import resolve
+from wheelship.release.decide import TagDecision
+from wheelship.release.tag import PreTagCheck, TagSettings
 
 
 def pre_tag_check(

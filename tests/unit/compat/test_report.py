@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from wheelship.apidiff import Break
 from wheelship.cli import main
-from wheelship.compat import CompatReport, Level, Verdict
-from wheelship.compat_report import (
+from wheelship.compat.apidiff import Break
+from wheelship.compat.check import CompatReport, Level, Verdict
+from wheelship.compat.report import (
     fingerprint,
     render_text,
     to_codequality,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from wheelship.build.manifest import DistFile, Manifest
 from wheelship.cli import main
-from wheelship.manifest import DistFile, Manifest
 
 CONFIG = """\
 package: tsff

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from wheelship import cli
-from wheelship.manifest import DistFile, Manifest
-from wheelship.testing import TestSettings, pytest_command, requirement, top_level_packages
+from wheelship.build.manifest import DistFile, Manifest
+from wheelship.testrun.run import TestSettings, pytest_command, requirement, top_level_packages
 
 
 def make_wheel(path: Path, names: list[str]) -> Path:

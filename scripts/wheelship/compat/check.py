@@ -2,8 +2,8 @@
 
 :func:`check` compares the committed API at HEAD with the previous release tag (or any ref),
 decides the semver level of the release being made, and returns a :class:`CompatReport` with a
-verdict. It reads the repository and changes nothing in it. :mod:`wheelship.apidiff` finds the
-breaks (griffe); :mod:`wheelship.compat_report` renders the report (text, JSON, code quality).
+verdict. It reads the repository and changes nothing in it. :mod:`wheelship.compat.apidiff` finds the
+breaks (griffe); :mod:`wheelship.compat.report` renders the report (text, JSON, code quality).
 
 The level: ``--level``, else the version being released (``--version``, a release tag on HEAD, or
 the next tag on a ``release/X.Y`` branch) against the previous release; elsewhere the next release
@@ -20,7 +20,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from wheelship import git, log
-from wheelship.apidiff import (
+from wheelship.build.project import read_project
+from wheelship.build.version import (
+    Release,
+    VersionSettings,
+    _reachable_releases,
+    compile_pattern,
+    parse_tag,
+)
+from wheelship.compat.apidiff import (
     Break,
     Snapshot,
     export,
@@ -32,15 +40,7 @@ from wheelship.apidiff import (
 )
 from wheelship.errors import BreakingChangesFound, ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv
-from wheelship.project import read_project
-from wheelship.tagging import compile_branch_pattern
-from wheelship.versioning import (
-    Release,
-    VersionSettings,
-    _reachable_releases,
-    compile_pattern,
-    parse_tag,
-)
+from wheelship.release.decide import compile_branch_pattern
 
 
 class Level(StrEnum):
