@@ -244,7 +244,7 @@ def stamp(version: str) -> list[Path]:
 
 def release_version(tag: str) -> str | None:
     """The PEP 440 version of a release tag (``v1.2.3-rc.1`` -> ``1.2.3rc1``), else None."""
-    from wheelship.build.version import parse_tag
+    from wheelship.building.version import parse_tag
 
     release = parse_tag(tag)
     return release.pep440 if release else None

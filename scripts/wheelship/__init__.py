@@ -2,7 +2,7 @@
 
 The public interface is the ``wheelship`` command line and the GitLab CI/CD components in
 ``templates/``; the modules below are not a stable API. One package per pipeline stage —
-``build`` (version, build, checks, manifest), ``testrun``, ``compat``, ``release`` (tag,
+``building`` (version, build, checks, manifest), ``testrun``, ``compat``, ``release`` (tag,
 publish), ``deploy`` (plan, apply) — plus ``databricks`` (the one door to a workspace),
 ``emulator``, ``demo`` and ``commands`` (one module per subcommand), over a small core:
 ``errors``, ``log``, ``net``, ``git``, ``gitlab``, ``config``, ``options``, ``files``, ``dotenv``.

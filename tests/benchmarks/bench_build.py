@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchlib import Table, summary, timed
 
-from wheelship.build.environments import find_uv
+from wheelship.building.environments import find_uv
 from wheelship.demo import example_project
 
 TITLE = "Build: wheelship build vs python -m build (sdist + wheel from sdist, tsff example)"

@@ -26,10 +26,10 @@ from support.projects import (
     project_repo,
 )
 from wheelship import dotenv
-from wheelship.build.builder import BuildSettings, build_project
-from wheelship.build.environments import MEMO, EnvCache, find_uv
-from wheelship.build.manifest import Manifest
-from wheelship.build.version import VersionSettings
+from wheelship.building.builder import BuildSettings, build_project
+from wheelship.building.environments import MEMO, EnvCache, find_uv
+from wheelship.building.manifest import Manifest
+from wheelship.building.version import VersionSettings
 from wheelship.cli import main
 from wheelship.demo import example_project
 

@@ -14,7 +14,7 @@ import pytest
 from support.dists import build_dists
 from support.net import refused_port
 from support.pypiserver import PypiServer, run_pypiserver
-from wheelship.build.manifest import Manifest
+from wheelship.building.manifest import Manifest
 from wheelship.cli import main
 
 VERSION = "1.2.3"

@@ -14,7 +14,7 @@ import pytest
 
 from support.dists import build_dists
 from support.fake_gitlab import PEP691, FakeGitLab, run_fake_gitlab
-from wheelship.build.manifest import Manifest
+from wheelship.building.manifest import Manifest
 from wheelship.cli import main
 
 VERSION = "2.0.1"

@@ -12,7 +12,7 @@ from setuptools_scm import get_version
 from support.gitrepo import GitRepo, git
 from support.projects import clean_env, monorepo, pipeline_env, project_repo
 from wheelship import dotenv
-from wheelship.build.version import VersionSettings, derive_version
+from wheelship.building.version import VersionSettings, derive_version
 from wheelship.cli import main
 from wheelship.errors import TagPolicyError, VersionError
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wheelship.build.manifest import DistFile, Manifest
+from wheelship.building.manifest import DistFile, Manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "release-pkg"

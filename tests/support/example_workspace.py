@@ -13,8 +13,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from wheelship.build.builder import BuildSettings, build_project
-from wheelship.build.version import VersionSettings
+from wheelship.building.builder import BuildSettings, build_project
+from wheelship.building.version import VersionSettings
 from wheelship.demo import workspace
 from wheelship.demo.project import EXAMPLE_TAG, example_project
 

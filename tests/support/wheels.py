@@ -12,7 +12,7 @@ import hashlib
 import zipfile
 from pathlib import Path
 
-from wheelship.build.manifest import DistFile, Manifest
+from wheelship.building.manifest import DistFile, Manifest
 
 _DATE = (2026, 1, 1, 0, 0, 0)
 

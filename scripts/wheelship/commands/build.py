@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from wheelship import log
-from wheelship.build.builder import ISOLATION, BuildResult, BuildSettings, build_project
+from wheelship.building.builder import ISOLATION, BuildResult, BuildSettings, build_project
 from wheelship.commands._common import load_config, with_version_defaults
 from wheelship.commands.version import VERSION_OPTIONS, settings_from
 from wheelship.options import Option, add_options, opt, resolve

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from wheelship import dotenv, log
-from wheelship.build.version import VersionInfo, VersionSettings, derive_version
+from wheelship.building.version import VersionInfo, VersionSettings, derive_version
 from wheelship.commands._common import CONFIG, OFFLINE, PROJECT, TAG_PATTERN, load_section
 from wheelship.options import Option, add_options, opt, resolve
 

@@ -20,8 +20,8 @@ from enum import StrEnum
 from pathlib import Path
 
 from wheelship import git, log
-from wheelship.build.project import read_project
-from wheelship.build.version import (
+from wheelship.building.project import read_project
+from wheelship.building.version import (
     Release,
     VersionSettings,
     _reachable_releases,

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wheelship import log
-from wheelship.build.builder import BuildResult, BuildSettings, build_project
-from wheelship.build.version import VersionSettings
+from wheelship.building.builder import BuildResult, BuildSettings, build_project
+from wheelship.building.version import VersionSettings
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client
 from wheelship.demo import workspace

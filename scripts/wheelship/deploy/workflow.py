@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import config as config_file
 from wheelship import log, net
-from wheelship.build.manifest import Manifest
+from wheelship.building.manifest import Manifest
 from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.databricks.model import Snapshot

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wheelship.build.version import (
+from wheelship.building.version import (
     Release,
     compile_named,
     compile_pattern,

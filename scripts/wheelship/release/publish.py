@@ -38,8 +38,8 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelship import log
-from wheelship.build.manifest import DistFile, Manifest
-from wheelship.build.version import parse_tag
+from wheelship.building.manifest import DistFile, Manifest
+from wheelship.building.version import parse_tag
 from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries

@@ -24,7 +24,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from wheelship import git, log
-from wheelship.build.version import compile_pattern
+from wheelship.building.version import compile_pattern
 from wheelship.errors import ConfigurationError, GitError, TagPolicyError
 from wheelship.gitlab import CiEnv, GitLabClient, token_header
 from wheelship.net import check_url

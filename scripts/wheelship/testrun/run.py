@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from wheelship import log
-from wheelship.build.manifest import Manifest
+from wheelship.building.manifest import Manifest
 from wheelship.errors import BuildError, ConfigurationError
 
 

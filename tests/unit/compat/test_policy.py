@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wheelship.build.version import Release, compile_pattern, parse_tag
+from wheelship.building.version import Release, compile_pattern, parse_tag
 from wheelship.compat.apidiff import locate_package, normalize_dist_name, top_level_packages
 from wheelship.compat.check import (
     Level,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wheelship.build.manifest import DistFile, Manifest
+from wheelship.building.manifest import DistFile, Manifest
 from wheelship.cli import main
 
 CONFIG = """\

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wheelship.build.version import Release, compile_pattern
+from wheelship.building.version import Release, compile_pattern
 from wheelship.errors import ConfigurationError, TagPolicyError
 from wheelship.release.decide import (
     NOTES_MAX_COMMITS,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from wheelship import log
-from wheelship.build.manifest import DistFile, Manifest
+from wheelship.building.manifest import DistFile, Manifest
 from wheelship.errors import ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv, token_header
 from wheelship.release.publish import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wheelship import cli
-from wheelship.build.manifest import DistFile, Manifest
+from wheelship.building.manifest import DistFile, Manifest
 from wheelship.testrun.run import TestSettings, pytest_command, requirement, top_level_packages
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from wheelship.build.checks import check_file, twine_check, wheel_stem_name
+from wheelship.building.checks import check_file, twine_check, wheel_stem_name
+from wheelship.building.reproducible import normalize_wheel
 from wheelship.errors import BuildError
-from wheelship.build.reproducible import normalize_wheel
 
 GOOD_MD = "Metadata-Version: 2.4\nName: demo-pkg\nVersion: 1.0.0\n"
 CASES = {

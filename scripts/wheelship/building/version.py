@@ -19,8 +19,8 @@ from packaging.version import Version
 
 from wheelship import git as _git
 from wheelship import log
+from wheelship.building.project import Project, read_project
 from wheelship.errors import ConfigurationError, GitError, TagPolicyError, VersionError
-from wheelship.build.project import Project, read_project
 
 if TYPE_CHECKING:
     from wheelship.gitlab import CiEnv

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from wheelship.build import environments as buildenv
-from wheelship.build.environments import BuildEnv, env_key, requires_memo_key
+from wheelship.building import environments as buildenv
+from wheelship.building.environments import BuildEnv, env_key, requires_memo_key
 
 
 def test_env_key_ignores_order_and_spelling() -> None:

@@ -1,13 +1,13 @@
 """``wheelship build``: sdist, then the wheel from the sdist, reproducible and checked.
 
-1. Derive the version (:mod:`wheelship.build.version`) — the one version everything agrees on.
+1. Derive the version (:mod:`wheelship.building.version`) — the one version everything agrees on.
 2. Build the sdist with the project's PEP 517 backend through ``build``'s ``ProjectBuilder``,
    handing the backend the version (``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<DIST>``; a static
    version is stamped into a staged copy) and ``SOURCE_DATE_EPOCH`` = the commit time.
 3. Unpack the sdist and build the wheel from it (so the sdist is proven to build), in the same
-   cached build environment (:mod:`wheelship.build.environments`).
-4. Normalise both archives (:mod:`wheelship.build.reproducible`), check names, versions and
-   ``twine check --strict`` (:mod:`wheelship.build.checks`).
+   cached build environment (:mod:`wheelship.building.environments`).
+4. Normalise both archives (:mod:`wheelship.building.reproducible`), check names, versions and
+   ``twine check --strict`` (:mod:`wheelship.building.checks`).
 5. Only then move them into the output directory and write ``wheelship-manifest.json`` and the
    ``build.env`` dotenv. A failure anywhere leaves the output directory as it was.
 """
@@ -31,20 +31,20 @@ from packaging.version import Version
 
 from wheelship import dotenv, log
 from wheelship import git as _git
-from wheelship.build.environments import (
+from wheelship.building.checks import check_file
+from wheelship.building.environments import (
     BuildEnv,
     EnvCache,
     backend_of,
     choose_installer,
     requires_memo_key,
 )
-from wheelship.build.checks import check_file
+from wheelship.building.manifest import MANIFEST_NAME, DistFile, Manifest
+from wheelship.building.project import Project, VersionSource, rewrite_static_version
+from wheelship.building.reproducible import normalize_sdist, normalize_wheel
+from wheelship.building.version import VersionInfo, VersionSettings, derive_version
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
-from wheelship.build.manifest import MANIFEST_NAME, DistFile, Manifest
-from wheelship.build.project import Project, VersionSource, rewrite_static_version
-from wheelship.build.reproducible import normalize_sdist, normalize_wheel
-from wheelship.build.version import VersionInfo, VersionSettings, derive_version
 
 if TYPE_CHECKING:
     from build import ProjectBuilder

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from wheelship.building.version import Release, compile_pattern, parse_tag
 from wheelship.errors import ConfigurationError
-from wheelship.build.version import Release, compile_pattern, parse_tag
 
 
 @pytest.mark.parametrize(

@@ -37,9 +37,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from wheelship import log
+from wheelship.building.project import LEGACY_BACKEND
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import write_atomic
-from wheelship.build.project import LEGACY_BACKEND
 
 MAX_AGE = 7 * 24 * 3600
 MARKER = "wheelship-env.json"

@@ -6,9 +6,9 @@ import pytest
 
 from support.projects import FIXTURES
 from wheelship import dotenv
+from wheelship.building.project import VersionSource, read_project, rewrite_static_version
+from wheelship.building.version import Release, ci_dev_version
 from wheelship.errors import ConfigurationError
-from wheelship.build.project import VersionSource, read_project, rewrite_static_version
-from wheelship.build.version import Release, ci_dev_version
 
 
 @pytest.mark.parametrize(
