@@ -171,6 +171,7 @@ class Emulator:
         else:
             data, base = load_seed(self._seed)
             apply_seed(ws, data, base)
+        ws.auth.users.setdefault(ws.admin_user, Principal(ws.admin_user, "admin"))
         if self._token is not None:
             for value in [v for v, (n, _) in ws.auth.tokens.items() if n == ADMIN]:
                 del ws.auth.tokens[value]

@@ -1,9 +1,17 @@
 """Who is calling: personal access tokens, OAuth M2M and OIDC token federation.
 
-Permissions are coarse on purpose — what a deploy needs to tell apart: ``admin`` may do
-everything, ``read-only`` may read (GET/HEAD) and gets 403 PERMISSION_DENIED on every mutation,
-``none`` gets 403 on everything. OAuth access tokens expire after an hour of *real* time (the
-client measures expiry with its own clock, not the simulated one).
+Every caller is a :class:`Principal` — a user or a service principal with its groups. Its
+``permission`` is the workspace-wide standing:
+
+- ``admin``: a member of the ``admins`` group — a workspace admin may do everything;
+- ``user``: an ordinary workspace user: what it may see and do on a job, a cluster or a volume
+  comes from that object's access list (:mod:`wheelship.emulator.acl`);
+- ``read-only`` (emulator shorthand, no workspace object): may read every object and gets 403
+  PERMISSION_DENIED on every mutation;
+- ``none``: 403 on everything (no workspace access entitlement).
+
+OAuth access tokens expire after an hour of *real* time (the client measures expiry with its
+own clock, not the simulated one).
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from wheelship.emulator.wire import ApiError
 
-PERMISSIONS = ("admin", "read-only", "none")
+Permission = Literal["admin", "user", "read-only", "none"]
+PERMISSIONS: tuple[Permission, ...] = ("admin", "user", "read-only", "none")
+ADMINS = "admins"  # the workspace admin group
+USERS = "users"  # every workspace identity is a member
 ACCESS_TOKEN_TTL = 3600
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
@@ -33,6 +44,32 @@ class Principal:
     permission: str = "admin"
     kind: str = "user"  # user | service_principal
     display_name: str = ""
+    groups: tuple[str, ...] = ()  # direct group memberships (``admins`` for an admin)
+
+    def __post_init__(self) -> None:
+        groups = tuple(self.groups)  # a list after a JSON round trip
+        if self.permission == "admin" and ADMINS not in groups:
+            groups = (ADMINS, *groups)
+        object.__setattr__(self, "groups", groups)
+        # the keys an access-list entry may name this caller by, computed once per principal
+        # so an access check is a few dict lookups
+        own = f"{'service_principal' if self.kind == 'service_principal' else 'user'}:{self.name}"
+        keys = (own, f"group:{USERS}", *(f"group:{g}" for g in groups))
+        object.__setattr__(self, "_keys", keys)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.permission == "admin" or ADMINS in self.groups
+
+    @property
+    def key(self) -> str:
+        """How access lists name this principal: ``user:<name>``/``service_principal:<id>``."""
+        return self.acl_keys[0]
+
+    @property
+    def acl_keys(self) -> tuple[str, ...]:
+        keys: tuple[str, ...] = object.__getattribute__(self, "_keys")
+        return keys
 
 
 @dataclass
@@ -41,11 +78,16 @@ class ServicePrincipal:
     display_name: str
     permission: str = "admin"
     secrets: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
 
     @property
     def principal(self) -> Principal:
         return Principal(
-            self.application_id, self.permission, "service_principal", self.display_name
+            self.application_id,
+            self.permission,
+            "service_principal",
+            self.display_name,
+            tuple(self.groups),
         )
 
 
@@ -123,11 +165,28 @@ class AuthRegistry:
         self._lock = threading.Lock()
         self.tokens: dict[str, tuple[str, Principal]] = {}  # value -> (token name, principal)
         self.service_principals: dict[str, ServicePrincipal] = {}
+        self.users: dict[str, Principal] = {}  # workspace users by user name
+        self.groups: set[str] = {ADMINS, USERS}  # workspace groups by name
         self.policies: list[FederationPolicy] = []
         self._issued: dict[str, tuple[Principal, float]] = {}  # access token -> (who, expiry)
 
     def add_token(self, name: str, value: str, principal: Principal) -> None:
         self.tokens[value] = (name, principal)
+
+    def exists(self, kind: str, name: str) -> bool:
+        """Whether an access-list entry may name this identity (``user``, ``group``,
+        ``service_principal``)."""
+        if kind == "group":
+            return name in self.groups
+        if kind == "service_principal":
+            return name in self.service_principals
+        return name in self.users
+
+    def principal_of(self, kind: str, name: str) -> Principal | None:
+        if kind == "service_principal":
+            sp = self.service_principals.get(name)
+            return None if sp is None else sp.principal
+        return self.users.get(name) if kind == "user" else None
 
     def token_value(self, name: str) -> str:
         for value, (token_name, _) in self.tokens.items():

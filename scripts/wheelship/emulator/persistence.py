@@ -74,6 +74,8 @@ def save(ws: Workspace, state_dir: Path) -> None:
                 dataclasses.asdict(sp) for sp in ws.auth.service_principals.values()
             ],
             "policies": [dataclasses.asdict(p) for p in ws.auth.policies],
+            "users": [dataclasses.asdict(u) for u in ws.auth.users.values()],
+            "groups": sorted(ws.auth.groups),
         },
     }
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -133,3 +135,6 @@ def load(ws: Workspace, state_dir: Path) -> None:
         sp["application_id"]: ServicePrincipal(**sp) for sp in auth["service_principals"]
     }
     ws.auth.policies = [FederationPolicy(**p) for p in auth["policies"]]
+    # state saved before identities and access lists existed loads as an all-admin workspace
+    ws.auth.users = {u["name"]: Principal(**u) for u in auth.get("users", [])}
+    ws.auth.groups.update(auth.get("groups", []))

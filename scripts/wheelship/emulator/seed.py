@@ -2,13 +2,23 @@
 
 ```yaml
 workspace_id: 1234567890123456          # optional
-admin_user: admin@example.com           # optional; owner of the admin token
+admin_user: admin@example.com           # optional; owner of the admin token (in ``admins``)
 volumes: [/Volumes/main/ops/artifacts]  # optional; when given, only these volumes exist
+groups: [data-eng, deployers]           # workspace groups besides admins and users (optional:
+                                        # groups named below exist anyway)
+users:                                  # workspace users, each with its own PAT
+  - user_name: alice@example.com
+    display_name: Alice                 # optional
+    groups: [data-eng]                  # ``admins`` makes a workspace admin
+    token: dapi-alice                   # optional; the token's name is the user name
+    permission: user                    # default ``user``: access comes from access lists
 tokens:                                 # PATs besides the admin token
   - {name: reader, value: dapi-reader, permission: read-only, user: reader@example.com}
   - {name: nobody, value: dapi-nobody, permission: none}
+  - {name: alice-2, value: dapi-alice-2, user: alice@example.com}  # a declared user's 2nd PAT
 service_principals:                     # OAuth M2M (client credentials)
-  - {application_id: 9f0c..., secret: s3cret, display_name: deployer, permission: admin}
+  - {application_id: 9f0c..., secret: s3cret, display_name: deployer, permission: admin,
+     groups: [deployers], token: dapi-sp}                        # token: an optional PAT
 oidc_federation:                        # OIDC token exchange (e.g. GitLab id_tokens)
   - issuer: https://gitlab.example.com
     audiences: [my-account-id]
@@ -21,9 +31,16 @@ clusters:
     state: RUNNING                      # RUNNING | TERMINATED
     custom_tags: {deploy: wheelship}
     libraries: [{whl: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl}]
+    creator_user_name: admin@example.com  # optional; holds CAN_MANAGE
+    access_control_list:                # optional: CAN_ATTACH_TO | CAN_RESTART | CAN_MANAGE
+      - {group_name: data-eng, permission_level: CAN_RESTART}
 jobs:
   - job_id: 101                         # optional
     settings: {name: etl, tasks: [...]} # full JobSettings
+    creator_user_name: alice@example.com  # optional (admin_user); IS_OWNER unless the list
+    access_control_list:                # names another: CAN_VIEW | CAN_MANAGE_RUN |
+      - {user_name: bob@example.com, permission_level: CAN_VIEW}   # CAN_MANAGE | IS_OWNER
+      - {service_principal_name: 9f0c..., permission_level: CAN_MANAGE}
 files:                                  # Volumes, /Workspace/... or dbfs:/...
   - {path: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl, source: dist/pkg.whl}
   - {path: /Workspace/Shared/readme.txt, content: hello}
@@ -32,6 +49,13 @@ directories: [/Workspace/Shared/libs]
 durations: {cluster_start: 30}          # simulated seconds, see Durations
 ```
 ``source`` paths are relative to the seed file. Errors name the key path.
+
+Permissions (:mod:`wheelship.emulator.auth`, :mod:`wheelship.emulator.acl`): ``permission`` is
+the workspace-wide standing — ``admin`` (the default for ``tokens`` and ``service_principals``,
+so a seed without identities behaves as one admin workspace), ``user`` (the default for
+``users``: per-object access lists decide), ``read-only`` (reads everything, changes nothing),
+``none``. Access lists name identities declared here (users, the users of ``tokens``, service
+principals by application id, groups).
 """
 
 from __future__ import annotations
@@ -44,11 +68,18 @@ from typing import Any
 
 import yaml
 
-from wheelship.emulator import lifecycle
-from wheelship.emulator.auth import PERMISSIONS, FederationPolicy, Principal, ServicePrincipal
+from wheelship.emulator import acl, lifecycle
+from wheelship.emulator.acl import ObjectType
+from wheelship.emulator.auth import (
+    ADMINS,
+    PERMISSIONS,
+    FederationPolicy,
+    Principal,
+    ServicePrincipal,
+)
 from wheelship.emulator.filetree import normalize
 from wheelship.emulator.libspec import file_ref
-from wheelship.emulator.state import Cluster, Durations, Job, LibraryEntry, Workspace
+from wheelship.emulator.state import Cluster, Durations, LibraryEntry, Workspace
 from wheelship.emulator.wire import ApiError
 from wheelship.errors import ConfigurationError
 
@@ -56,6 +87,8 @@ TOP_KEYS = {
     "workspace_id",
     "admin_user",
     "volumes",
+    "groups",
+    "users",
     "tokens",
     "service_principals",
     "oidc_federation",
@@ -124,8 +157,8 @@ def _str(item: Mapping[str, Any], key: str, where: str, *, required: bool = True
     return str(value)
 
 
-def _permission(item: Mapping[str, Any], where: str) -> str:
-    value = item.get("permission", "admin")
+def _permission(item: Mapping[str, Any], where: str, default: str = "admin") -> str:
+    value = item.get("permission", default)
     if value not in PERMISSIONS:
         raise _fail(
             f"{where}.permission", f"expected one of {', '.join(PERMISSIONS)}, got {value!r}"
@@ -145,6 +178,7 @@ def apply_seed(ws: Workspace, data: Mapping[str, Any], base: Path) -> None:
     if "admin_user" in data:
         ws.admin_user = _str(data, "admin_user", "") or ws.admin_user
         ws.workspace.mkdirs(f"/Users/{ws.admin_user}", ws.now_ms())
+    ws.auth.users.setdefault(ws.admin_user, Principal(ws.admin_user, "admin"))
     if "durations" in data:
         durations = _mapping(data["durations"], "durations")
         for key, value in durations.items():
@@ -185,14 +219,50 @@ def _volumes(ws: Workspace, data: Mapping[str, Any]) -> None:
         ws.volumes.mkdirs(path, ws.now_ms())
 
 
+def _groups(item: Mapping[str, Any], where: str) -> list[str]:
+    groups = _list(item.get("groups"), f"{where}.groups")
+    if not all(isinstance(g, str) and g for g in groups):
+        raise _fail(f"{where}.groups", "expected a list of group names")
+    return [str(g) for g in groups]
+
+
 def _auth(ws: Workspace, data: Mapping[str, Any]) -> None:
+    auth = ws.auth
+    auth.groups.update(_groups(data, ""))
+    for i, item in enumerate(_list(data.get("users"), "users")):
+        where = f"users[{i}]"
+        item = _mapping(item, where)
+        name = _str(item, "user_name", where) or ""
+        if name in auth.users and name != ws.admin_user:
+            raise _fail(f"{where}.user_name", f"duplicate user {name!r}")
+        groups = _groups(item, where)
+        auth.groups.update(groups)
+        permission = _permission(item, where, "admin" if ADMINS in groups else "user")
+        display = _str(item, "display_name", where, required=False) or ""
+        principal = Principal(name, permission, "user", display, tuple(groups))
+        auth.users[name] = principal
+        token = _str(item, "token", where, required=False)
+        if token:
+            auth.add_token(name, token, principal)
     for i, item in enumerate(_list(data.get("tokens"), "tokens")):
         where = f"tokens[{i}]"
         item = _mapping(item, where)
         name = _str(item, "name", where) or ""
         value = _str(item, "value", where) or ""
         user = _str(item, "user", where, required=False) or f"{name}@example.com"
-        ws.auth.add_token(name, value, Principal(user, _permission(item, where)))
+        declared = auth.users.get(user)
+        if declared is not None and "permission" not in item:
+            principal = declared
+        else:
+            principal = Principal(
+                user,
+                _permission(item, where),
+                "user",
+                declared.display_name if declared else "",
+                declared.groups if declared else (),
+            )
+            auth.users.setdefault(user, principal)
+        auth.add_token(name, value, principal)
     for i, item in enumerate(_list(data.get("service_principals"), "service_principals")):
         where = f"service_principals[{i}]"
         item = _mapping(item, where)
@@ -202,12 +272,19 @@ def _auth(ws: Workspace, data: Mapping[str, Any]) -> None:
             secrets.append(str(item["secret"]))
         if len(secrets) > 5:
             raise _fail(f"{where}.secrets", "a service principal holds at most 5 OAuth secrets")
-        ws.auth.service_principals[app_id] = ServicePrincipal(
+        groups = _groups(item, where)
+        auth.groups.update(groups)
+        record = ServicePrincipal(
             application_id=app_id,
             display_name=_str(item, "display_name", where, required=False) or app_id,
             permission=_permission(item, where),
             secrets=secrets,
+            groups=groups,
         )
+        auth.service_principals[app_id] = record
+        token = _str(item, "token", where, required=False)
+        if token:
+            auth.add_token(app_id, token, record.principal)
     policies = data.get("oidc_federation")
     if isinstance(policies, dict):
         policies = [policies]
@@ -286,7 +363,15 @@ def _cluster(ws: Workspace, item: dict[str, Any], where: str) -> None:
         k: v
         for k, v in item.items()
         if k
-        not in {"cluster_id", "state", "libraries", "cluster_source", "creator_user_name", "pinned"}
+        not in {
+            "cluster_id",
+            "state",
+            "libraries",
+            "cluster_source",
+            "creator_user_name",
+            "pinned",
+            "access_control_list",
+        }
     }
     spec.setdefault("spark_version", "15.4.x-scala2.12")
     spec.setdefault("node_type_id", "i3.xlarge")
@@ -301,12 +386,16 @@ def _cluster(ws: Workspace, item: dict[str, Any], where: str) -> None:
     cluster_id = _str(item, "cluster_id", where, required=False) or lifecycle.new_cluster_id(t)
     if cluster_id in ws.clusters:
         raise _fail(f"{where}.cluster_id", f"duplicate cluster id {cluster_id}")
+    creator = _str(item, "creator_user_name", where, required=False) or ws.admin_user
+    grants = _grants(ws, item, "cluster", where)
+    grants.setdefault(_identity_key(ws, creator), "CAN_MANAGE")
     cluster = Cluster(
         cluster_id=cluster_id,
         spec=spec,
-        creator_user_name=_str(item, "creator_user_name", where, required=False) or ws.admin_user,
+        creator_user_name=creator,
         cluster_source=_str(item, "cluster_source", where, required=False) or "UI",
         pinned=bool(item.get("pinned", False)),
+        acl=grants,
     )
     ws.clusters[cluster_id] = cluster
     if state == "PENDING":
@@ -343,12 +432,36 @@ def _cluster(ws: Workspace, item: dict[str, Any], where: str) -> None:
         cluster.libraries.append(entry)
 
 
+def _identity_key(ws: Workspace, name: str) -> str:
+    """How an access list names a seed's creator: a service principal by application id, else
+    a user (registered, so access lists may name it too)."""
+    if name in ws.auth.service_principals:
+        return f"service_principal:{name}"
+    ws.auth.users.setdefault(name, Principal(name, "user"))
+    return f"user:{name}"
+
+
+def _grants(
+    ws: Workspace, item: Mapping[str, Any], object_type: ObjectType, where: str
+) -> dict[str, str]:
+    try:
+        return acl.parse_entries(
+            item.get("access_control_list"), object_type, ws.auth, f"{where}.access_control_list"
+        )
+    except ApiError as exc:
+        raise _fail(f"{where}.access_control_list", exc.message) from None
+
+
 def _job(ws: Workspace, item: dict[str, Any], where: str) -> None:
-    from wheelship.emulator.services.jobs import validate_settings, with_defaults
+    from wheelship.emulator.services.jobs import new_job, validate_settings, with_defaults
 
     raw = item.get("settings")
     if raw is None:
-        raw = {k: v for k, v in item.items() if k not in {"job_id", "creator_user_name"}}
+        raw = {
+            k: v
+            for k, v in item.items()
+            if k not in {"job_id", "creator_user_name", "access_control_list"}
+        }
     try:
         settings = with_defaults(validate_settings(raw, f"{where}.settings"), "2.2")
     except ApiError as exc:
@@ -362,4 +475,8 @@ def _job(ws: Workspace, item: dict[str, Any], where: str) -> None:
         raise _fail(f"{where}.job_id", f"duplicate job id {job_id}")
     ws.next_job_id = max(ws.next_job_id, job_id + 1)
     user = _str(item, "creator_user_name", where, required=False) or ws.admin_user
-    ws.jobs[job_id] = Job(job_id, settings, ws.now_ms() - 86_400_000, user, user)
+    key = _identity_key(ws, user)
+    creator = ws.auth.principal_of(*key.split(":", 1))
+    grants = item.get("access_control_list")
+    _grants(ws, item, "job", where)  # the seed's errors name the key path
+    new_job(ws, job_id, settings, ws.now_ms() - 86_400_000, creator, grants)

@@ -542,7 +542,9 @@ def _encode(value: Any) -> bytes:
 
 
 def _authorize(principal: Principal, route: Route) -> None:
-    if principal.permission == "none" or (route.mutation and principal.permission != "admin"):
+    """The workspace-wide standing; ``user`` callers pass here and meet the object's access
+    list in the handler."""
+    if principal.permission == "none" or (route.mutation and principal.permission == "read-only"):
         raise ApiError(
             403,
             "PERMISSION_DENIED",

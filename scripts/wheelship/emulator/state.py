@@ -68,6 +68,7 @@ class Cluster:
     cluster_source: str = "UI"
     pinned: bool = False
     libraries: list[LibraryEntry] = field(default_factory=list)
+    acl: dict[str, str] = field(default_factory=dict)  # direct grants, see emulator.acl
 
     @property
     def name(self) -> str:
@@ -80,7 +81,8 @@ class Job:
     settings: dict[str, Any]
     created_time: int
     creator_user_name: str
-    run_as_user_name: str
+    run_as_user_name: str  # the owner's name when settings name no run_as (see jobs.run_as)
+    acl: dict[str, str] = field(default_factory=dict)  # direct grants incl. IS_OWNER
 
 
 @dataclass

@@ -31,7 +31,14 @@ from databricks.sdk.errors import (
     ResourceDoesNotExist,
 )
 from databricks.sdk.service import jobs as J
-from databricks.sdk.service.compute import Library, LibraryInstallStatus, PythonPyPiLibrary, State
+from databricks.sdk.service.compute import (
+    ClusterAccessControlRequest,
+    ClusterPermissionLevel,
+    Library,
+    LibraryInstallStatus,
+    PythonPyPiLibrary,
+    State,
+)
 from databricks.sdk.service.workspace import ImportFormat, ObjectType
 
 from wheelship.emulator import Emulator
@@ -46,6 +53,8 @@ SP_ID = "5f1d3c9e-0000-4000-8000-00000000a001"
 ISSUER = "https://gitlab.example.com"
 SUBJECT = "project_path:data/forecast:ref_type:branch:ref:main"
 HS_SECRET = "gitlab-signing-key-for-tests"
+ALICE = "alice@example.com"  # a plain workspace user in group data-eng
+BOB = "bob@example.com"  # a plain workspace user in no group
 SEED: dict[str, Any] = {
     "files": [{"path": WHEEL, "content": "wheel-1.0"}, {"path": WHEEL2, "content": "wheel-1.1"}],
     "clusters": [
@@ -59,6 +68,10 @@ SEED: dict[str, Any] = {
         {"cluster_id": STOPPED, "cluster_name": "stopped", "state": "TERMINATED"},
     ],
     "tokens": [{"name": "reader", "value": "dapi-reader-conf", "permission": "read-only"}],
+    "users": [
+        {"user_name": ALICE, "groups": ["data-eng"], "token": "dapi-alice-conf"},
+        {"user_name": BOB, "token": "dapi-bob-conf"},
+    ],
     "service_principals": [
         {"application_id": SP_ID, "secret": "sp-secret", "display_name": "deployer"}
     ],
@@ -340,6 +353,125 @@ def test_current_user_and_permissions(emu: Emulator) -> None:
         reader.clusters.restart(CLUSTER)
     with pytest.raises(PermissionDenied, match="Invalid access token"):
         client(emu, token="dapi-wrong").clusters.get(CLUSTER)
+
+
+def _grant(level: J.JobPermissionLevel, **who: str) -> J.JobAccessControlRequest:
+    return J.JobAccessControlRequest(permission_level=level, **who)
+
+
+def test_second_principal_meets_403_and_sees_only_visible_jobs(
+    w: WorkspaceClient, emu: Emulator
+) -> None:
+    alice = client(emu, token="dapi-alice-conf")
+    bob = client(emu, token="dapi-bob-conf")
+    shared = w.jobs.create(
+        name="shared",
+        tasks=[_task("main")],
+        access_control_list=[_grant(J.JobPermissionLevel.CAN_VIEW, group_name="data-eng")],
+    ).job_id
+    private = w.jobs.create(name="private", tasks=[_task("main")]).job_id
+    assert [j.job_id for j in alice.jobs.list()] == [shared]
+    assert alice.jobs.get(shared).settings.name == "shared"
+    with pytest.raises(PermissionDenied, match="View permissions on job"):
+        alice.jobs.get(private)
+    with pytest.raises(PermissionDenied, match="Manage or Owner or Admin"):
+        alice.jobs.update(shared, new_settings=J.JobSettings(tags={"x": "y"}))
+    with pytest.raises(PermissionDenied, match="Manage Run"):
+        alice.jobs.run_now(shared)
+    assert list(bob.jobs.list()) == []
+    mine = bob.jobs.create(name="bob's").job_id  # any user may create; the creator owns it
+    assert [j.job_id for j in bob.jobs.list()] == [mine]
+    assert {j.job_id for j in w.jobs.list()} == {shared, private, mine}  # admins see all
+    assert w.jobs.get(mine).run_as_user_name == BOB
+    # clusters: visible only with a permission on them
+    assert list(alice.clusters.list()) == []
+    with pytest.raises(PermissionDenied):
+        alice.clusters.get(CLUSTER)
+    w.clusters.set_permissions(
+        CLUSTER,
+        access_control_list=[
+            ClusterAccessControlRequest(
+                group_name="data-eng", permission_level=ClusterPermissionLevel.CAN_ATTACH_TO
+            )
+        ],
+    )
+    assert [c.cluster_id for c in alice.clusters.list()] == [CLUSTER]
+    with pytest.raises(PermissionDenied, match="Restart"):
+        alice.clusters.restart(CLUSTER)
+    with pytest.raises(PermissionDenied):
+        alice.libraries.install(CLUSTER, [Library(whl=WHEEL2)])
+    me = alice.current_user.me()
+    assert me.user_name == ALICE and [g.display for g in me.groups] == ["data-eng"]
+    assert [g.display for g in w.current_user.me().groups] == ["admins"]
+    assert emu.internal_errors == []
+
+
+def test_job_permissions_round_trip(w: WorkspaceClient, emu: Emulator) -> None:
+    job_id = w.jobs.create(name="perms", tasks=[_task("main")]).job_id
+
+    def levels() -> dict[str, list[tuple[str, bool]]]:
+        got = w.jobs.get_permissions(str(job_id))
+        assert got.object_id == f"/jobs/{job_id}" and got.object_type == "job"
+        return {
+            str(a.user_name or a.group_name or a.service_principal_name): [
+                (p.permission_level.value, bool(p.inherited)) for p in a.all_permissions
+            ]
+            for a in got.access_control_list
+        }
+
+    assert levels() == {
+        "admin@example.com": [("IS_OWNER", False)],
+        "admins": [("CAN_MANAGE", True)],
+    }
+    w.jobs.set_permissions(
+        str(job_id),
+        access_control_list=[_grant(J.JobPermissionLevel.CAN_MANAGE, user_name=ALICE)],
+    )
+    assert levels() == {
+        ALICE: [("CAN_MANAGE", False)],
+        "admin@example.com": [("IS_OWNER", False)],  # a PUT without an owner keeps it
+        "admins": [("CAN_MANAGE", True)],
+    }
+    alice = client(emu, token="dapi-alice-conf")
+    alice.jobs.update(job_id, new_settings=J.JobSettings(tags={"by": "alice"}))
+    alice.jobs.update_permissions(
+        str(job_id), access_control_list=[_grant(J.JobPermissionLevel.CAN_VIEW, user_name=BOB)]
+    )
+    assert levels()[BOB] == [("CAN_VIEW", False)] and ALICE in levels()
+    with pytest.raises(PermissionDenied, match="only admins can change the owner"):
+        alice.jobs.set_permissions(
+            str(job_id),
+            access_control_list=[_grant(J.JobPermissionLevel.IS_OWNER, user_name=ALICE)],
+        )
+    w.jobs.update_permissions(
+        str(job_id), access_control_list=[_grant(J.JobPermissionLevel.IS_OWNER, user_name=ALICE)]
+    )
+    assert levels()[ALICE] == [("IS_OWNER", False)] and "admin@example.com" not in levels()
+    assert w.jobs.get(job_id).run_as_user_name == ALICE  # runs as its owner
+    names = [
+        lv.permission_level.value
+        for lv in w.jobs.get_permission_levels(str(job_id)).permission_levels
+    ]
+    assert names == ["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"]
+    with pytest.raises(InvalidParameterValue, match=r"UserName\(nobody@example.com\) does not"):
+        w.jobs.set_permissions(
+            str(job_id),
+            access_control_list=[
+                _grant(J.JobPermissionLevel.CAN_VIEW, user_name="nobody@example.com")
+            ],
+        )
+    with pytest.raises(PermissionDenied):
+        client(emu, token="dapi-bob-conf").jobs.set_permissions(str(job_id), access_control_list=[])
+    cluster = w.clusters.get_permissions(CLUSTER)
+    assert cluster.object_id == f"/clusters/{CLUSTER}"
+    assert [
+        lv.permission_level.value
+        for lv in w.clusters.get_permission_levels(CLUSTER).permission_levels
+    ] == [
+        "CAN_ATTACH_TO",
+        "CAN_RESTART",
+        "CAN_MANAGE",
+    ]
 
 
 def test_oauth_m2m(emu: Emulator) -> None:

@@ -14,8 +14,19 @@ def register_all(router: Router) -> None:
         identity,
         jobs,
         libraries,
+        permissions,
         workspace,
     )
 
-    for module in (identity, files, workspace, dbfs, libraries, clusters, jobs, control):
+    for module in (
+        identity,
+        files,
+        workspace,
+        dbfs,
+        libraries,
+        clusters,
+        jobs,
+        permissions,
+        control,
+    ):
         module.register(router)

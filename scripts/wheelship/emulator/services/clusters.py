@@ -7,7 +7,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from wheelship.emulator import lifecycle
+from wheelship.emulator import acl, lifecycle
 from wheelship.emulator.router import Router
 from wheelship.emulator.state import Cluster, Workspace
 from wheelship.emulator.wire import (
@@ -54,6 +54,23 @@ def find_cluster(ws: Workspace, cluster_id: str) -> Cluster:
     if cluster is None:
         raise bad_request(f"Cluster {cluster_id} does not exist")
     return cluster
+
+
+def cluster_for(ws: Workspace, req: Request, cluster_id: str, needed: str) -> Cluster:
+    """The cluster, when the caller holds ``needed`` on it (403 PERMISSION_DENIED otherwise)."""
+    cluster = find_cluster(ws, cluster_id)
+    acl.require(req.principal, cluster.acl, "cluster", cluster_id, needed)
+    return cluster
+
+
+def visible(ws: Workspace, req: Request) -> list[Cluster]:
+    """The clusters the caller may see (cluster visibility: any permission on it)."""
+    principal = req.principal
+    if principal is None or principal.is_admin or principal.permission == "read-only":
+        return list(ws.clusters.values())
+    return [
+        c for c in ws.clusters.values() if acl.can(principal, c.acl, "cluster", "CAN_ATTACH_TO")
+    ]
 
 
 def _unexpected(cluster: Cluster) -> ApiError:
@@ -132,6 +149,9 @@ def create(ws: Workspace, req: Request) -> dict[str, Any]:
         spec=spec,
         creator_user_name=principal,
         cluster_source="API",
+        # the creator manages what it created (compute ACL docs: "the creator of a cluster has
+        # CAN_MANAGE")
+        acl={req.principal.key if req.principal else f"user:{principal}": "CAN_MANAGE"},
     )
     ws.clusters[cluster_id] = cluster
     lifecycle.start_cluster(ws, cluster, t)
@@ -140,7 +160,7 @@ def create(ws: Workspace, req: Request) -> dict[str, Any]:
 
 def edit(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    cluster = find_cluster(ws, field_str(body, "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(body, "cluster_id"), "CAN_MANAGE")
     spec = validate_spec(body)
     if cluster.state not in {"RUNNING", "TERMINATED"}:
         raise _unexpected(cluster)
@@ -152,11 +172,11 @@ def edit(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def get(ws: Workspace, req: Request) -> dict[str, Any]:
-    return cluster_json(ws, find_cluster(ws, req.require_arg("cluster_id")))
+    return cluster_json(ws, cluster_for(ws, req, req.require_arg("cluster_id"), "CAN_ATTACH_TO"))
 
 
 def list_(ws: Workspace, req: Request) -> dict[str, Any]:
-    clusters = list(ws.clusters.values())
+    clusters = visible(ws, req)
     if req.version == "2.0":
         return {"clusters": [cluster_json(ws, c) for c in clusters]} if clusters else {}
     states = req.args("filter_by.cluster_states")
@@ -203,7 +223,7 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def start(ws: Workspace, req: Request) -> dict[str, Any]:
-    cluster = find_cluster(ws, field_str(req.json(), "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(req.json(), "cluster_id"), "CAN_RESTART")
     if cluster.cluster_source == "JOB":
         raise bad_request(f"Cluster {cluster.cluster_id} is a job cluster and cannot be started.")
     if cluster.state != "TERMINATED":
@@ -213,7 +233,7 @@ def start(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def restart(ws: Workspace, req: Request) -> dict[str, Any]:
-    cluster = find_cluster(ws, field_str(req.json(), "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(req.json(), "cluster_id"), "CAN_RESTART")
     if cluster.state != "RUNNING":
         raise _unexpected(cluster)
     lifecycle.restart_cluster(ws, cluster, ws.now())
@@ -221,7 +241,8 @@ def restart(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def delete(ws: Workspace, req: Request) -> dict[str, Any]:
-    cluster = find_cluster(ws, field_str(req.json(), "cluster_id"))
+    # "delete" terminates: CAN_RESTART suffices (start, restart, terminate)
+    cluster = cluster_for(ws, req, field_str(req.json(), "cluster_id"), "CAN_RESTART")
     if cluster.state in {"TERMINATING", "TERMINATED"}:
         return {}
     user = req.principal.name if req.principal else ws.admin_user
@@ -230,19 +251,31 @@ def delete(ws: Workspace, req: Request) -> dict[str, Any]:
 
 
 def permanent_delete(ws: Workspace, req: Request) -> dict[str, Any]:
-    cluster = find_cluster(ws, field_str(req.json(), "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(req.json(), "cluster_id"), "CAN_MANAGE")
     del ws.clusters[cluster.cluster_id]
     ws.changed()
     return {}
 
 
+def _pinnable(ws: Workspace, req: Request) -> Cluster:
+    cluster = cluster_for(ws, req, field_str(req.json(), "cluster_id"), "CAN_ATTACH_TO")
+    if req.principal is not None and not req.principal.is_admin:
+        # Clusters API: "can only be called by workspace admins"
+        raise ApiError(
+            403,
+            "PERMISSION_DENIED",
+            f"User {req.principal.name} is not a workspace admin: only admins can pin clusters.",
+        )
+    return cluster
+
+
 def pin(ws: Workspace, req: Request) -> dict[str, Any]:
-    find_cluster(ws, field_str(req.json(), "cluster_id")).pinned = True
+    _pinnable(ws, req).pinned = True
     ws.changed()
     return {}
 
 
 def unpin(ws: Workspace, req: Request) -> dict[str, Any]:
-    find_cluster(ws, field_str(req.json(), "cluster_id")).pinned = False
+    _pinnable(ws, req).pinned = False
     ws.changed()
     return {}

@@ -67,9 +67,22 @@ def me(ws: Workspace, req: Request) -> Response:
         "userName": principal.name,
         "displayName": principal.display_name or principal.name,
         "active": True,
-        "groups": [{"display": "admins", "value": "1"}] if principal.permission == "admin" else [],
+        # direct memberships; every identity is also in "users", which Me does not list
+        "groups": [
+            {
+                "display": group,
+                "value": _group_id(group),
+                "$ref": f"Groups/{_group_id(group)}",
+                "type": "direct",
+            }
+            for group in principal.groups
+        ],
     }
     if principal.kind == "service_principal":
         body["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal"]
         body["applicationId"] = principal.name
     return Response(json=body, headers={"x-databricks-org-id": str(ws.workspace_id)})
+
+
+def _group_id(name: str) -> str:
+    return str(zlib.crc32(f"group:{name}".encode()))

@@ -12,7 +12,8 @@ import copy
 import zlib
 from typing import Any
 
-from wheelship.emulator import lifecycle
+from wheelship.emulator import acl, lifecycle
+from wheelship.emulator.auth import Principal
 from wheelship.emulator.router import Router
 from wheelship.emulator.services.libraries import validate_library
 from wheelship.emulator.state import Job, Run, RunTask, Workspace
@@ -163,30 +164,68 @@ def find_job(ws: Workspace, job_id: int) -> Job:
     return job
 
 
+def job_for(ws: Workspace, req: Request, job_id: int, needed: str = "CAN_VIEW") -> Job:
+    """The job, when the caller holds ``needed`` on it (403 PERMISSION_DENIED otherwise)."""
+    job = find_job(ws, job_id)
+    acl.require(req.principal, job.acl, "job", job_id, needed)
+    return job
+
+
 def _user(ws: Workspace, req: Request) -> str:
     return req.principal.name if req.principal else ws.admin_user
 
 
+def new_job(
+    ws: Workspace,
+    job_id: int,
+    settings: dict[str, Any],
+    created_time: int,
+    creator: Principal | None,
+    access_control_list: Any = None,
+) -> Job:
+    """Store a job owned by its creator unless the access list names another IS_OWNER."""
+    grants = acl.parse_entries(access_control_list, "job", ws.auth)
+    creator_key = creator.key if creator else f"user:{ws.admin_user}"
+    if acl.owner_of(grants) is None:
+        grants[creator_key] = "IS_OWNER"
+    name = acl.name_of(creator_key)
+    job = Job(job_id, settings, created_time, name, name, grants)
+    refresh_run_as(job)
+    ws.jobs[job_id] = job
+    return job
+
+
+def refresh_run_as(job: Job) -> None:
+    """``run_as_user_name``: the settings' ``run_as`` identity, else the owner (Jobs API:
+    "If not specified, the job runs as the user who owns the job")."""
+    run_as = job.settings.get("run_as")
+    named = None
+    if isinstance(run_as, dict):
+        named = run_as.get("user_name") or run_as.get("service_principal_name")
+    owner = acl.owner_of(job.acl)
+    job.run_as_user_name = str(named or (acl.name_of(owner) if owner else job.creator_user_name))
+
+
 # -- job endpoints ----------------------------------------------------------------------------
 def create(ws: Workspace, req: Request) -> dict[str, Any]:
-    body = req.json()
-    body.pop("access_control_list", None)
+    body = dict(req.json())
+    grants = body.pop("access_control_list", None)
     settings = with_defaults(validate_settings(body, "settings"), req.version)
     if len(ws.jobs) >= MAX_JOBS:
         raise ApiError(400, "QUOTA_EXCEEDED", f"The workspace already has {MAX_JOBS} jobs.")
     job_id = ws.next_job_id
+    new_job(ws, job_id, settings, ws.now_ms(), req.principal, grants)
     ws.next_job_id += 1
-    user = _user(ws, req)
-    ws.jobs[job_id] = Job(job_id, settings, ws.now_ms(), user, user)
     ws.changed()
     return {"job_id": job_id}
 
 
 def reset(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    job = find_job(ws, field_int(body, "job_id"))
+    job = job_for(ws, req, field_int(body, "job_id"), "CAN_MANAGE")
     new = field_obj(body, "new_settings", required=True)
     job.settings = with_defaults(validate_settings(new), req.version)
+    refresh_run_as(job)
     ws.changed()
     return {}
 
@@ -230,17 +269,18 @@ def merged(current: dict[str, Any], new: dict[str, Any], remove: list[str]) -> d
 
 def update(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    job = find_job(ws, field_int(body, "job_id"))
+    job = job_for(ws, req, field_int(body, "job_id"), "CAN_MANAGE")
     new = field_obj(body, "new_settings") or {}
     remove = field_list(body, "fields_to_remove") or []
     settings = merged(job.settings, new, remove)
     job.settings = with_defaults(validate_settings(settings), req.version)
+    refresh_run_as(job)
     ws.changed()
     return {}
 
 
 def delete(ws: Workspace, req: Request) -> dict[str, Any]:
-    job = find_job(ws, field_int(req.json(), "job_id"))
+    job = job_for(ws, req, field_int(req.json(), "job_id"), "CAN_MANAGE")
     del ws.jobs[job.job_id]
     ws.changed()
     return {}
@@ -276,7 +316,7 @@ def get(ws: Workspace, req: Request) -> dict[str, Any]:
     job_id = req.arg_int("job_id")
     if job_id is None:
         raise bad_request("Missing required field: job_id")
-    job = find_job(ws, job_id)
+    job = job_for(ws, req, job_id)
     if req.version != "2.2":
         return job_json(job, job.settings)
     page = read_page_token(req.arg("page_token"), f"job{job_id}")
@@ -319,7 +359,14 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
     offset = _offset(req, "jobs")
     expand = req.arg_bool("expand_tasks")
     name = req.arg("name")
-    jobs = sorted(ws.jobs.values(), key=lambda j: (-j.created_time, -j.job_id))
+    principal = req.principal
+    # list shows only the jobs the caller may view (job visibility control, on by default)
+    visible = (
+        ws.jobs.values()
+        if principal is None or principal.is_admin or principal.permission == "read-only"
+        else (j for j in ws.jobs.values() if acl.can(principal, j.acl, "job", "CAN_VIEW"))
+    )
+    jobs = sorted(visible, key=lambda j: (-j.created_time, -j.job_id))
     if name:
         jobs = [j for j in jobs if str(j.settings.get("name", "")).lower() == name.lower()]
     page = jobs[offset : offset + limit]
@@ -345,7 +392,7 @@ def list_(ws: Workspace, req: Request) -> dict[str, Any]:
 # -- runs -------------------------------------------------------------------------------------
 def run_now(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    job = find_job(ws, field_int(body, "job_id"))
+    job = job_for(ws, req, field_int(body, "job_id"), "CAN_MANAGE_RUN")
     token = field_str(body, "idempotency_token", required=False) or None
     if token:
         for run in ws.runs.values():
@@ -397,6 +444,24 @@ def find_run(ws: Workspace, run_id: int) -> tuple[Run, RunTask | None]:
         task = next((t for t in run.tasks if t.task_key == parent[1]), None)
         return run, task
     raise bad_request(f"Run {run_id} does not exist.")
+
+
+def run_for(
+    ws: Workspace, req: Request, run_id: int, needed: str = "CAN_VIEW"
+) -> tuple[Run, RunTask | None]:
+    """A run the caller may see (view) or act on (manage run) through its job's access list;
+    a run whose job is gone stays visible to its creator and to admins."""
+    run, task = find_run(ws, run_id)
+    job = ws.jobs.get(run.job_id)
+    if job is not None:
+        acl.require(req.principal, job.acl, "job", run.job_id, needed)
+    elif (
+        req.principal is not None
+        and not req.principal.is_admin
+        and req.principal.name != run.creator_user_name
+    ):
+        raise acl.Denied("View").error(req.principal, "job", run.job_id)
+    return run, task
 
 
 def _state(life: str, result: str | None, message: str, **extra: Any) -> dict[str, Any]:
@@ -504,7 +569,7 @@ def runs_get(ws: Workspace, req: Request) -> dict[str, Any]:
     run_id = req.arg_int("run_id")
     if run_id is None:
         raise bad_request("Missing required field: run_id")
-    run, task = find_run(ws, run_id)
+    run, task = run_for(ws, req, run_id)
     if task is not None:
         out = task_json(ws, run, task)
         out["job_id"] = run.job_id
@@ -536,10 +601,12 @@ def runs_list(ws: Workspace, req: Request) -> dict[str, Any]:
         and not any(r.job_id == job_id for r in ws.runs.values())
     ):
         raise bad_request(f"Job {job_id} does not exist.")
+    if job_id is not None and job_id in ws.jobs:
+        job_for(ws, req, job_id)
     run_type = req.arg("run_type")
     start_from = req.arg_int("start_time_from")
     start_to = req.arg_int("start_time_to")
-    runs = sorted(ws.runs.values(), key=lambda r: (-r.start_time, -r.run_id))
+    runs = sorted(_visible_runs(ws, req), key=lambda r: (-r.start_time, -r.run_id))
     selected = [
         r
         for r in runs
@@ -562,8 +629,28 @@ def runs_list(ws: Workspace, req: Request) -> dict[str, Any]:
     return _page("runs", items, offset, limit, len(selected))
 
 
+def _visible_runs(ws: Workspace, req: Request) -> Any:
+    principal = req.principal
+    if principal is None or principal.is_admin or principal.permission == "read-only":
+        return ws.runs.values()
+    allowed: dict[int, bool] = {}  # one check per job, not per run
+
+    def visible(run: Run) -> bool:
+        seen = allowed.get(run.job_id)
+        if seen is None:
+            job = ws.jobs.get(run.job_id)
+            seen = allowed[run.job_id] = (
+                acl.can(principal, job.acl, "job", "CAN_VIEW")
+                if job is not None
+                else run.creator_user_name == principal.name
+            )
+        return seen
+
+    return (r for r in ws.runs.values() if visible(r))
+
+
 def runs_cancel(ws: Workspace, req: Request) -> dict[str, Any]:
-    run, _ = find_run(ws, field_int(req.json(), "run_id"))
+    run, _ = run_for(ws, req, field_int(req.json(), "run_id"), "CAN_MANAGE_RUN")
     lifecycle.cancel_run(ws, run, ws.now())
     return {}
 
@@ -572,7 +659,7 @@ def runs_get_output(ws: Workspace, req: Request) -> dict[str, Any]:
     run_id = req.arg_int("run_id")
     if run_id is None:
         raise bad_request("Missing required field: run_id")
-    run, task = find_run(ws, run_id)
+    run, task = run_for(ws, req, run_id)
     if task is None:
         if len(run.tasks) != 1:
             raise bad_request(

@@ -9,7 +9,7 @@ from typing import Any
 
 from wheelship.emulator import lifecycle
 from wheelship.emulator.router import Router
-from wheelship.emulator.services.clusters import find_cluster
+from wheelship.emulator.services.clusters import cluster_for, visible
 from wheelship.emulator.state import Workspace
 from wheelship.emulator.wire import Request, bad_request, field_list, field_str, malformed
 
@@ -61,7 +61,7 @@ def _specs(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def install(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    cluster = find_cluster(ws, field_str(body, "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(body, "cluster_id"), "CAN_MANAGE")
     specs = _specs(body)
     lifecycle.install_libraries(ws, cluster, specs, ws.now())
     return {}
@@ -69,13 +69,13 @@ def install(ws: Workspace, req: Request) -> dict[str, Any]:
 
 def uninstall(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
-    cluster = find_cluster(ws, field_str(body, "cluster_id"))
+    cluster = cluster_for(ws, req, field_str(body, "cluster_id"), "CAN_MANAGE")
     lifecycle.uninstall_libraries(ws, cluster, _specs(body))
     return {}
 
 
 def cluster_status(ws: Workspace, req: Request) -> dict[str, Any]:
-    cluster = find_cluster(ws, req.require_arg("cluster_id"))
+    cluster = cluster_for(ws, req, req.require_arg("cluster_id"), "CAN_ATTACH_TO")
     out: dict[str, Any] = {"cluster_id": cluster.cluster_id}
     statuses = lifecycle.ordered_statuses(cluster)
     if statuses:
@@ -86,7 +86,7 @@ def cluster_status(ws: Workspace, req: Request) -> dict[str, Any]:
 def all_statuses(ws: Workspace, req: Request) -> dict[str, Any]:
     statuses = [
         {"cluster_id": c.cluster_id, "library_statuses": lifecycle.ordered_statuses(c)}
-        for c in ws.clusters.values()
+        for c in visible(ws, req)
         if c.libraries
     ]
     return {"statuses": statuses} if statuses else {}
