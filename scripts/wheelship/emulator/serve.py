@@ -127,14 +127,17 @@ def serve(
     """Serve until ``stop`` is set, SIGTERM arrives or the user interrupts."""
     stop = stop or threading.Event()
     emu = build(settings)
-    previous: Any = None
+    previous: dict[signal.Signals, Any] = {}
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:
-        previous = signal.signal(signal.SIGTERM, on_term)
+        # Ctrl-C stops like SIGTERM wherever it lands: a KeyboardInterrupt raised between the
+        # "url:" line and the wait loop would otherwise end the process with 130, not 0
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, on_term)
     try:
         with emu:
             log.result(f"url: {emu.url}")
@@ -163,7 +166,7 @@ def serve(
                 for line in problems:
                     log.warn(f"invariant: {line}")
     finally:
-        if in_main:
-            signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     log.info("emulator stopped")
     return 0
