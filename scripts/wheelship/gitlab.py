@@ -1,7 +1,8 @@
 """The GitLab CI environment (predefined variables) as plain data.
 
 The Releases API client below is what ``wheelship tag`` uses to create a release and its tag;
-MR notes build on the same environment (see the plan command).
+MR notes build on the same environment (see the plan command), and so does the cluster admins'
+hand-off issue (Issues API and issue notes, see ``deploy/handoff.py``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import quote
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -134,15 +136,18 @@ class GitLabClient:
             raise redirect_error(resp, self.api_url, action)
         return resp
 
-    def _fail(self, resp: requests.Response, action: str) -> GitLabError:
+    def _fail(
+        self, resp: requests.Response, action: str, forbidden: str | None = None
+    ) -> GitLabError:
         detail = _message(resp)
         status = f"HTTP {resp.status_code}" + (f": {detail}" if detail else "")
         if resp.status_code == 401:
             fix = f"{self._token_name} is invalid or expired: renew it"
         elif resp.status_code == 403:
-            fix = (
-                f"{self._token_name} may not {action}: it needs the Developer role, and a "
-                "protected tag pattern must allow it to create the tag"
+            fix = f"{self._token_name} may not {action}: " + (
+                forbidden
+                or "it needs the Developer role, and a protected tag pattern must allow it "
+                "to create the tag"
             )
         elif resp.status_code == 404:
             fix = (
@@ -184,6 +189,117 @@ class GitLabClient:
         if resp.status_code not in (200, 201):
             raise self._fail(resp, action)
         return _release(resp, action)
+
+    # --- Issues API and issue notes (docs.gitlab.com/api/issues, api/notes) ----------------------
+    # The CI job token may not use these endpoints: a project access token (api scope) may.
+
+    def find_issues(self, labels: str, search: str | None = None) -> list[Issue]:
+        """Issues with all of ``labels`` (comma-separated), open or closed, newest first."""
+        action = "list issues"
+        query: dict[str, str | int] = {
+            "labels": labels,
+            "state": "all",
+            "order_by": "created_at",
+            "sort": "desc",
+            "per_page": 100,
+        }
+        if search:
+            query["search"] = search
+        resp = self.request("GET", f"/issues?{urlencode(query)}", action)
+        if resp.status_code != 200:
+            raise self._fail(resp, action, _ISSUE_ROLE)
+        data = _json(resp, action)
+        if not isinstance(data, list):
+            raise GitLabError(
+                f"GitLab answered {action} with an unexpected body", "check --api-url"
+            )
+        return [_issue(item, action) for item in data]
+
+    def create_issue(self, *, title: str, description: str, labels: str) -> Issue:
+        action = "open an issue"
+        body = {"title": title, "description": description, "labels": labels}
+        resp = self.request("POST", "/issues", action, body)
+        if resp.status_code not in (200, 201):
+            raise self._fail(resp, action, _ISSUE_ROLE)
+        return _issue(_json(resp, action), action)
+
+    def edit_issue(
+        self,
+        iid: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        state_event: Literal["close", "reopen"] | None = None,
+    ) -> Issue:
+        action = f"edit issue #{iid}"
+        body: dict[str, str] = {}
+        if title is not None:
+            body["title"] = title
+        if description is not None:
+            body["description"] = description
+        if state_event is not None:
+            body["state_event"] = state_event
+        resp = self.request("PUT", f"/issues/{iid}", action, body)
+        if resp.status_code != 200:
+            raise self._fail(resp, action, _ISSUE_ROLE)
+        return _issue(_json(resp, action), action)
+
+    def issue_notes(self, iid: int) -> list[dict[str, Any]]:
+        """The issue's notes, newest first (the first page: what the hand-off reads back)."""
+        action = f"read the notes of issue #{iid}"
+        query = urlencode({"sort": "desc", "order_by": "created_at", "per_page": 100})
+        resp = self.request("GET", f"/issues/{iid}/notes?{query}", action)
+        if resp.status_code != 200:
+            raise self._fail(resp, action, _ISSUE_ROLE)
+        data = _json(resp, action)
+        return [n for n in data if isinstance(n, dict)] if isinstance(data, list) else []
+
+    def add_issue_note(self, iid: int, body: str) -> None:
+        action = f"comment on issue #{iid}"
+        resp = self.request("POST", f"/issues/{iid}/notes", action, {"body": body})
+        if resp.status_code not in (200, 201):
+            raise self._fail(resp, action, _ISSUE_ROLE)
+
+
+_ISSUE_ROLE = "use a project access token with the api scope and at least the Reporter role"
+
+IssueState = Literal["opened", "closed"]
+
+
+@dataclass(frozen=True)
+class Issue:
+    iid: int
+    state: IssueState
+    title: str
+    description: str
+    web_url: str
+
+
+def _json(resp: requests.Response, action: str) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise GitLabError(
+            f"GitLab answered {action} with an unexpected body", "check --api-url"
+        ) from None
+
+
+def _issue(data: Any, action: str) -> Issue:
+    try:
+        state = data["state"]
+        if state not in ("opened", "closed"):
+            raise ValueError(state)
+        return Issue(
+            iid=int(data["iid"]),
+            state=state,
+            title=str(data.get("title") or ""),
+            description=str(data.get("description") or ""),
+            web_url=str(data.get("web_url") or ""),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise GitLabError(
+            f"GitLab answered {action} with an unexpected body", "check --api-url"
+        ) from None
 
 
 def redirect_error(resp: requests.Response, api_url: str, action: str) -> GitLabError:

@@ -15,6 +15,20 @@ Releases API (``JOB-TOKEN`` or ``PRIVATE-TOKEN`` header, else 401; another proje
 Merge request notes (same token headers): ``GET``/``POST /api/v4/projects/:id/merge_requests/
 :iid/notes`` (list newest first; create 201) and ``PUT .../notes/:note_id`` (edit 200).
 
+Issues (api/issues; ``PRIVATE-TOKEN`` only — the CI job token may not use the Issues API: 401):
+
+* ``GET /api/v4/projects/:id/issues`` — ``labels`` (comma-separated, an issue must have all),
+  ``state`` (``opened``, ``closed``, ``all``; default all), ``search`` (in title and
+  description), ``order_by=created_at`` + ``sort`` (default desc), ``per_page``.
+* ``POST /api/v4/projects/:id/issues`` (``title`` required, else 400; ``description``;
+  ``labels`` comma-separated): 201 with the issue (``iid``, ``state: opened``, ``labels`` as a
+  list, ``web_url``).
+* ``PUT /api/v4/projects/:id/issues/:iid`` (``title``, ``description``, ``labels``,
+  ``state_event`` ``close`` or ``reopen``): 200 with the issue; 404 for an unknown iid.
+  A state change adds a system note (``system: true``, "closed" / "reopened") as GitLab does.
+* ``GET``/``POST /api/v4/projects/:id/issues/:iid/notes`` — list (``sort``, default desc),
+  create (``body`` required) 201.
+
 PyPI package registry (HTTP Basic auth: user ``gitlab-ci-token`` with the job token, or any user
 with the private token; else 401):
 
@@ -47,7 +61,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from support.net import serving
 
@@ -91,7 +105,12 @@ class FakeGitLab:
     fail_next: dict[str, tuple[int, Any]] = field(default_factory=dict)
     #: merge request iid -> its notes (``wheelship plan --mr-note``)
     notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    #: issue iid -> the issue (``labels`` a list, ``state`` opened/closed)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: issue iid -> its notes, oldest first
+    issue_notes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     port: int = 0
+    _note_ids: int = 5000
 
     @property
     def api_url(self) -> str:
@@ -118,7 +137,9 @@ class FakeGitLab:
 
     # --- dispatch --------------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Response:
+    def handle(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, query: str = ""
+    ) -> Response:
         ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         body: Any = raw
         if raw and ctype.startswith("application/json"):
@@ -146,6 +167,16 @@ class FakeGitLab:
             return self._pypi(method, sub[len("packages/pypi") :], headers, raw, ctype)
         if not self._header_token_ok(headers):
             return Response(401, {"message": "401 Unauthorized"})
+        issue = re.fullmatch(r"issues(?:/(\d+))?(/notes)?", sub)
+        if issue:
+            lowered = {k.lower(): v for k, v in headers.items()}
+            if lowered.get("private-token") != self.tokens["PRIVATE-TOKEN"]:
+                return Response(401, {"message": "401 Unauthorized"})
+            iid = int(issue.group(1)) if issue.group(1) else None
+            params = {k: v[-1] for k, v in parse_qs(query).items()}
+            if issue.group(2):
+                return self._issue_notes(method, iid, params, body)
+            return self._issues(method, iid, params, body)
         if method == "POST" and sub == "releases":
             return self._create_release(body)
         if method == "GET" and sub.startswith("releases/"):
@@ -175,6 +206,95 @@ class FakeGitLab:
                     return Response(200, note)
             return Response(404, {"message": "404 Note Not Found"})
         return Response(400, {"message": "400 Bad request"})
+
+    # --- issues (api/issues) and issue notes -------------------------------------------------
+
+    def _issue_view(self, issue: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **issue,
+            "project_id": int(self.project_id) if self.project_id.isdigit() else self.project_id,
+            "web_url": f"http://127.0.0.1:{self.port}/{self.project_path}/-/issues/{issue['iid']}",
+        }
+
+    def _issues(self, method: str, iid: int | None, params: dict[str, str], body: Any) -> Response:
+        if method == "GET" and iid is None:
+            wanted = {x.strip() for x in params.get("labels", "").split(",") if x.strip()}
+            state = params.get("state", "all")
+            search = params.get("search", "").lower()
+            found = [
+                i
+                for i in self.issues.values()
+                if wanted <= set(i["labels"])
+                and state in ("all", i["state"])
+                and (not search or search in f"{i['title']} {i['description']}".lower())
+            ]
+            found.sort(key=lambda i: i["iid"], reverse=params.get("sort", "desc") == "desc")
+            per_page = int(params.get("per_page", "20"))
+            return Response(200, [self._issue_view(i) for i in found[:per_page]])
+        if method == "GET" and iid is not None:
+            if iid not in self.issues:
+                return Response(404, {"message": "404 Not found"})
+            return Response(200, self._issue_view(self.issues[iid]))
+        if not isinstance(body, dict):
+            return Response(400, {"message": "400 Bad request"})
+        if method == "POST" and iid is None:
+            if not body.get("title"):
+                return Response(400, {"error": "title is missing"})
+            new = max(self.issues, default=0) + 1
+            self.issues[new] = {
+                "id": 9000 + new,
+                "iid": new,
+                "title": str(body["title"]),
+                "description": str(body.get("description") or ""),
+                "labels": [x for x in str(body.get("labels") or "").split(",") if x],
+                "state": "opened",
+            }
+            self.issue_notes[new] = []
+            return Response(201, self._issue_view(self.issues[new]))
+        if method == "PUT" and iid is not None:
+            if iid not in self.issues:
+                return Response(404, {"message": "404 Not found"})
+            issue = self.issues[iid]
+            for key in ("title", "description"):
+                if key in body:
+                    issue[key] = str(body[key])
+            if "labels" in body:
+                issue["labels"] = [x for x in str(body["labels"]).split(",") if x]
+            event = body.get("state_event")
+            if event not in (None, "close", "reopen"):
+                return Response(400, {"error": "state_event does not have a valid value"})
+            new_state = {"close": "closed", "reopen": "opened"}.get(str(event))
+            if new_state and new_state != issue["state"]:
+                issue["state"] = new_state
+                self._add_note(iid, new_state, system=True)
+            return Response(200, self._issue_view(issue))
+        return Response(405, {"message": "405 Method Not Allowed"})
+
+    def _add_note(self, iid: int, body: str, *, system: bool = False) -> dict[str, Any]:
+        self._note_ids += 1
+        note = {"id": self._note_ids, "body": body, "system": system, "noteable_iid": iid}
+        self.issue_notes.setdefault(iid, []).append(note)
+        return note
+
+    def _issue_notes(
+        self, method: str, iid: int | None, params: dict[str, str], body: Any
+    ) -> Response:
+        if iid is None or iid not in self.issues:
+            return Response(404, {"message": "404 Not found"})
+        if method == "GET":
+            notes = list(self.issue_notes.get(iid, []))
+            if params.get("sort", "desc") == "desc":
+                notes.reverse()
+            return Response(200, notes[: int(params.get("per_page", "20"))])
+        if method == "POST":
+            if not isinstance(body, dict) or not body.get("body"):
+                return Response(400, {"error": "body is missing"})
+            return Response(201, self._add_note(iid, str(body["body"])))
+        return Response(405, {"message": "405 Method Not Allowed"})
+
+    def user_notes(self, iid: int) -> list[str]:
+        """The bodies of an issue's comments (not system notes), oldest first."""
+        return [n["body"] for n in self.issue_notes.get(iid, []) if not n["system"]]
 
     # --- releases --------------------------------------------------------------------------------
 
@@ -303,9 +423,8 @@ def _handler(fake: FakeGitLab) -> type[BaseHTTPRequestHandler]:
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            resp = fake.handle(
-                self.command, urlsplit(self.path).path, dict(self.headers.items()), raw
-            )
+            url = urlsplit(self.path)
+            resp = fake.handle(self.command, url.path, dict(self.headers.items()), raw, url.query)
             if isinstance(resp.body, bytes):
                 payload = resp.body
             elif isinstance(resp.body, str):

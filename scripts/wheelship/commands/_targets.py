@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import config, log
-from wheelship.deploy import report
+from wheelship.deploy import handoff, report
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
@@ -60,6 +60,38 @@ CONCURRENCY = opt(
     default=16,
     metavar="N",
 )
+
+ISSUE = [
+    opt(
+        "issue",
+        "--issue",
+        help="open/update (runbook) or follow up (status) the cluster admins' hand-off issue",
+        kind="flag",
+        default=False,
+    ),
+    opt(
+        "issue_token_var",
+        "--issue-token-var",
+        help="name of the CI/CD variable holding a project access token with the api scope "
+        "(never the token)",
+        default="WHEELSHIP_GITLAB_TOKEN",
+        metavar="VAR",
+    ),
+    opt(
+        "issue_labels",
+        "--issue-labels",
+        help="more labels for the hand-off issue, e.g. the cluster admins' team label",
+        kind="list",
+        metavar="LABEL",
+    ),
+]
+
+
+def issue_settings(values: dict[str, Any]) -> handoff.IssueSettings:
+    return handoff.IssueSettings(
+        token_var=values["issue_token_var"], labels=tuple(values["issue_labels"])
+    )
+
 
 _PATHS = {"config", "dist", "out", "project"}
 

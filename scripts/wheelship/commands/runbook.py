@@ -6,12 +6,13 @@ import argparse
 
 from wheelship import log
 from wheelship.commands import _targets
-from wheelship.deploy import runbook, workflow
+from wheelship.deploy import handoff, runbook, workflow
 from wheelship.options import opt
 
 EXTRA = [
     _targets.DIST,
     opt("to", "--to", help="a retained version instead of the build in --dist", metavar="X.Y.Z"),
+    *_targets.ISSUE,
 ]
 
 
@@ -20,8 +21,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    settings, _values = _targets.settings(args, "runbook", EXTRA)
+    settings, values = _targets.settings(args, "runbook", EXTRA)
     plan = workflow.run_runbook(settings)
     log.result(runbook.runbook_markdown(plan))
     log.info(f"wrote {settings.out / 'runbook.md'} and {settings.out / 'runbook.json'}")
+    if values["issue"]:
+        # After the artifact is written: without a token the job warns and the file remains.
+        handoff.open_or_update(plan, _targets.issue_settings(values), settings.environ)
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wheelship import log
 from wheelship.commands import _targets
-from wheelship.deploy import report, workflow
+from wheelship.deploy import handoff, report, workflow
 from wheelship.options import opt
 
 EXTRA = [
@@ -27,6 +27,7 @@ EXTRA = [
         env="WHEELSHIP_STATUS_JSON",
         metavar="PATH",
     ),
+    *_targets.ISSUE,
 ]
 
 
@@ -52,6 +53,8 @@ def main(args: argparse.Namespace) -> int:
             path = settings.project / path
         report.write_json(path, data)
         log.info(f"wrote {path}")
+    if values["issue"]:
+        handoff.follow_up(st, _targets.issue_settings(values), settings.environ)
     if values["fail_on_drift"]:
         # After the report is out: a failing drift check shows where the versions are.
         workflow.check_drift(st)

@@ -663,6 +663,7 @@ class ObjectStatus:
     name: str
     versions: tuple[str, ...]
     detail: str = ""
+    mode: str = ""  # clusters: automated | manual (the hand-off issue follows the manual ones)
 
 
 @dataclass(frozen=True)
@@ -700,7 +701,7 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
                 "job", str(job.job_id), job.name, tuple(job_versions(job, package)), detail
             )
         )
-    for cluster, _group in select_cluster_groups(snap.clusters, target):
+    for cluster, group in select_cluster_groups(snap.clusters, target):
         details = []
         for st, version in package_libraries(cluster, package):
             if st.status not in {"INSTALLED"}:
@@ -715,6 +716,7 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
                 cluster.name,
                 tuple(cluster_versions(cluster, package)),
                 f"{cluster.state}" + (f"; {'; '.join(details)}" if details else ""),
+                group.mode,
             )
         )
     retained = retained_versions(snap, package)
