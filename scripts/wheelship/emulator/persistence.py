@@ -57,6 +57,11 @@ def save(ws: Workspace, state_dir: Path) -> None:
         },
         "durations": dataclasses.asdict(ws.durations),
         "declared_volumes": None if ws.declared_volumes is None else sorted(ws.declared_volumes),
+        "grants": None
+        if ws.grants is None
+        else {
+            key: {who: sorted(privs) for who, privs in on.items()} for key, on in ws.grants.items()
+        },
         "trees": {
             "volumes": ws.volumes.to_json(),
             "workspace": ws.workspace.to_json(),
@@ -112,6 +117,12 @@ def load(ws: Workspace, state_dir: Path) -> None:
         setattr(ws.durations, key, float(value))
     volumes = data["declared_volumes"]
     ws.declared_volumes = None if volumes is None else set(volumes)
+    grants = data.get("grants")
+    ws.grants = (
+        None
+        if grants is None
+        else {key: {who: set(privs) for who, privs in on.items()} for key, on in grants.items()}
+    )
     ws.volumes.load_json(data["trees"]["volumes"])
     ws.workspace.load_json(data["trees"]["workspace"])
     ws.dbfs.load_json(data["trees"]["dbfs"])

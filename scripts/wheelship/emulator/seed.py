@@ -41,6 +41,10 @@ jobs:
     access_control_list:                # names another: CAN_VIEW | CAN_MANAGE_RUN |
       - {user_name: bob@example.com, permission_level: CAN_VIEW}   # CAN_MANAGE | IS_OWNER
       - {service_principal_name: 9f0c..., permission_level: CAN_MANAGE}
+grants:                                 # Unity Catalog privileges on volumes; declaring any
+  - {on: catalog main, to: data-eng, privileges: [USE CATALOG]}   # turns the checks on
+  - {on: schema main.ops, to: data-eng, privileges: [USE SCHEMA]}
+  - {on: volume main.ops.artifacts, to: 9f0c..., privileges: [READ VOLUME, WRITE VOLUME]}
 files:                                  # Volumes, /Workspace/... or dbfs:/...
   - {path: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl, source: dist/pkg.whl}
   - {path: /Workspace/Shared/readme.txt, content: hello}
@@ -54,8 +58,10 @@ Permissions (:mod:`wheelship.emulator.auth`, :mod:`wheelship.emulator.acl`): ``p
 the workspace-wide standing — ``admin`` (the default for ``tokens`` and ``service_principals``,
 so a seed without identities behaves as one admin workspace), ``user`` (the default for
 ``users``: per-object access lists decide), ``read-only`` (reads everything, changes nothing),
-``none``. Access lists name identities declared here (users, the users of ``tokens``, service
-principals by application id, groups).
+``none``. Access lists and grants name identities declared here (users, the users of
+``tokens``, service principals by application id, groups). ``grants`` (:mod:`wheelship.emulator.uc`)
+inherit downwards (a catalog grant covers its schemas and volumes); ``admin_user`` owns every
+securable; without ``grants`` volumes are open to every caller, as before.
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ from typing import Any
 
 import yaml
 
-from wheelship.emulator import acl, lifecycle
+from wheelship.emulator import acl, lifecycle, uc
 from wheelship.emulator.acl import ObjectType
 from wheelship.emulator.auth import (
     ADMINS,
@@ -89,6 +95,7 @@ TOP_KEYS = {
     "volumes",
     "groups",
     "users",
+    "grants",
     "tokens",
     "service_principals",
     "oidc_federation",
@@ -189,6 +196,7 @@ def apply_seed(ws: Workspace, data: Mapping[str, Any], base: Path) -> None:
             setattr(ws.durations, key, float(value))
     _volumes(ws, data)
     _auth(ws, data)
+    _uc_grants(ws, data)
     for i, path in enumerate(_list(data.get("directories"), "directories")):
         _directory(ws, path, f"directories[{i}]")
     for i, item in enumerate(_list(data.get("files"), "files")):
@@ -312,6 +320,25 @@ def _auth(ws: Workspace, data: Mapping[str, Any]) -> None:
         if policy.verify_signature and not policy.hs256_secret and not policy.jwks:
             raise _fail(where, "give hs256_secret or jwks, or set verify_signature: false")
         ws.auth.policies.append(policy)
+
+
+def _uc_grants(ws: Workspace, data: Mapping[str, Any]) -> None:
+    if "grants" not in data:
+        return
+    ws.grants = {}
+    for i, item in enumerate(_list(data["grants"], "grants")):
+        where = f"grants[{i}]"
+        item = _mapping(item, where)
+        on = (_str(item, "on", where) or "").split()
+        if len(on) != 2:
+            raise _fail(f"{where}.on", "expected '<catalog|schema|volume> <full name>'")
+        to = _str(item, "to", where) or ""
+        privileges = _list(item.get("privileges"), f"{where}.privileges")
+        try:
+            key = uc.securable_key(on[0], on[1])
+            uc.apply_changes(ws.grants, key, ws.auth, [{"principal": to, "add": privileges}])
+        except ApiError as exc:
+            raise _fail(where, exc.message) from None
 
 
 def _directory(ws: Workspace, raw: Any, where: str) -> None:

@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from wheelship.emulator.auth import AuthRegistry
+from wheelship.emulator import uc
+from wheelship.emulator.auth import AuthRegistry, Principal
 from wheelship.emulator.blobs import BlobStore
 from wheelship.emulator.clock import SimClock
 from wheelship.emulator.filetree import FileTree, normalize
 from wheelship.emulator.libspec import FileRef, file_ref
+from wheelship.emulator.uc import VolumeAccess
 
 
 @dataclass
@@ -165,6 +167,8 @@ class Workspace:
         self.dbfs = FileTree(self._ids())
         # Unity Catalog volumes that exist; None = any /Volumes/<c>/<s>/<v> exists on demand
         self.declared_volumes: set[str] | None = None
+        # Unity Catalog grants (emulator.uc); None = not enforced (no grants in the seed)
+        self.grants: dict[str, dict[str, set[str]]] | None = None
         self.clusters: dict[str, Cluster] = {}
         self.jobs: dict[int, Job] = {}
         self.runs: dict[int, Run] = {}
@@ -212,6 +216,12 @@ class Workspace:
         if len(parts) < 5 or parts[1] != "Volumes" or not all(parts[2:5]):
             return None
         return "/".join(parts[:5])
+
+    def volume_problem(
+        self, principal: Principal | None, root: str, needed: VolumeAccess
+    ) -> str | None:
+        """Why ``principal`` may not read/write the volume at ``root`` (emulator.uc), or None."""
+        return uc.volume_problem(self.grants, self.admin_user, principal, root, needed)
 
     def volume_exists(self, root: str) -> bool:
         return self.declared_volumes is None or root in self.declared_volumes

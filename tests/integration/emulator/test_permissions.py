@@ -217,3 +217,96 @@ def test_seed_without_identities_keeps_one_admin_workspace(
     api = make_api(emu, emu.token)
     [job] = api.get("/api/2.2/jobs/list").json()["jobs"]
     assert api.post("/api/2.2/jobs/delete", {"job_id": job["job_id"]}).status_code == 200
+
+
+VOL = "/Volumes/main/ops/artifacts"
+UC_SEED: dict[str, Any] = {
+    "users": [
+        {"user_name": "ann@example.com", "groups": ["runners"], "token": "dapi-ann"},
+        {"user_name": "ben@example.com", "token": "dapi-ben"},
+        {"user_name": "ops@example.com", "groups": ["admins"], "token": "dapi-ops"},
+    ],
+    "service_principals": [
+        {"application_id": SP, "permission": "user", "token": "dapi-sp", "secret": "s"}
+    ],
+    "grants": [
+        {"on": "catalog main", "to": "runners", "privileges": ["USE CATALOG", "USE SCHEMA"]},
+        {"on": "volume main.ops.artifacts", "to": "runners", "privileges": ["READ VOLUME"]},
+        {"on": "catalog main", "to": SP, "privileges": ["USE_CATALOG"]},
+        {"on": "volume main.ops.artifacts", "to": SP, "privileges": ["ALL PRIVILEGES"]},
+    ],
+    "files": [{"path": f"{VOL}/a.whl", "content": "a"}],
+}
+
+
+def test_volume_privileges_guard_the_files_api(
+    emulator_factory: Callable[..., Emulator], make_api: MakeApi, tmp_path: Path
+) -> None:
+    emu = emulator_factory(UC_SEED, clock_speed=0, state_dir=tmp_path / "s")
+    ann, ben, sp, ops = (make_api(emu, t) for t in ("dapi-ann", "dapi-ben", "dapi-sp", "dapi-ops"))
+    admin = make_api(emu, emu.token)
+    url = f"/api/2.0/fs/files{VOL}/a.whl"
+    assert ann.get(url).content == b"a"
+    assert error_of(ann.put(url, b"x")) == (
+        403,
+        "PERMISSION_DENIED",
+        "User does not have WRITE VOLUME on Volume 'main.ops.artifacts'.",
+    )
+    assert error_of(ben.get(url))[2] == "User does not have USE CATALOG on Catalog 'main'."
+    # ALL PRIVILEGES on the volume, but no USE SCHEMA on the way down
+    assert error_of(sp.get(url))[2] == "User does not have USE SCHEMA on Schema 'main.ops'."
+    # a workspace admin is no data owner; the seed's admin_user owns every securable
+    assert error_of(ops.get(f"/api/2.0/fs/directories{VOL}"))[0] == 403
+    assert admin.put(url, b"new").status_code == 204
+    change = {"changes": [{"principal": SP, "add": ["USE_SCHEMA"]}]}
+    patched = admin.session.patch(
+        admin.url("/api/2.1/unity-catalog/permissions/schema/main.ops"), json=change, timeout=30
+    )
+    assert patched.json() == {
+        "privilege_assignments": [{"principal": SP, "privileges": ["USE_SCHEMA"]}]
+    }
+    assert sp.put(url, b"sp").status_code == 204
+    assert error_of(
+        sp.session.patch(
+            sp.url("/api/2.1/unity-catalog/permissions/schema/main.ops"), json=change, timeout=30
+        )
+    )[:2] == (403, "PERMISSION_DENIED")
+    effective = admin.get(
+        "/api/2.1/unity-catalog/effective-permissions/volume/main.ops.artifacts", principal=SP
+    ).json()
+    assert effective == {
+        "privilege_assignments": [
+            {
+                "principal": SP,
+                "privileges": [
+                    {
+                        "privilege": "USE_CATALOG",
+                        "inherited_from_type": "CATALOG",
+                        "inherited_from_name": "main",
+                    },
+                    {
+                        "privilege": "USE_SCHEMA",
+                        "inherited_from_type": "SCHEMA",
+                        "inherited_from_name": "main.ops",
+                    },
+                    {"privilege": "ALL_PRIVILEGES"},
+                ],
+            }
+        ]
+    }
+    assert admin.get("/api/2.1/unity-catalog/permissions/volume/main.ops.artifacts").json() == {
+        "privilege_assignments": [
+            {"principal": SP, "privileges": ["ALL_PRIVILEGES"]},
+            {"principal": "runners", "privileges": ["READ_VOLUME"]},
+        ]
+    }
+    bad = admin.session.patch(
+        admin.url("/api/2.1/unity-catalog/permissions/volume/main.ops.artifacts"),
+        json={"changes": [{"principal": "ghost", "add": ["READ_VOLUME"]}]},
+        timeout=30,
+    )
+    assert error_of(bad)[2] == "Could not find principal with name ghost"
+    emu.stop()
+    again = emulator_factory(None, clock_speed=0, state_dir=tmp_path / "s")
+    assert make_api(again, "dapi-sp").get(url).content == b"sp"  # grants survive a restart
+    assert error_of(make_api(again, "dapi-ben").get(url))[0] == 403

@@ -11,6 +11,7 @@ def register_all(router: Router) -> None:
         control,
         dbfs,
         files,
+        grants,
         identity,
         jobs,
         libraries,
@@ -27,6 +28,7 @@ def register_all(router: Router) -> None:
         clusters,
         jobs,
         permissions,
+        grants,
         control,
     ):
         module.register(router)

@@ -13,6 +13,7 @@ import re
 from wheelship.emulator.filetree import normalize, parent_of
 from wheelship.emulator.router import Router
 from wheelship.emulator.state import Workspace
+from wheelship.emulator.uc import VolumeAccess
 from wheelship.emulator.wire import ApiError, Request, Response, page_token, read_page_token
 
 MAX_SINGLE_PUT = 5 * 1024**3
@@ -60,6 +61,11 @@ def _path(ws: Workspace, req: Request, *, file: bool) -> tuple[str, str]:
             f"Volume {root[len('/Volumes/') :].replace('/', '.')} does not exist.",
             reason="FILES_API_VOLUME_NOT_FOUND",
         )
+    # reads need READ VOLUME, every change WRITE VOLUME (with USE CATALOG / USE SCHEMA)
+    needed: VolumeAccess = "READ_VOLUME" if req.method in ("GET", "HEAD") else "WRITE_VOLUME"
+    problem = ws.volume_problem(req.principal, root, needed)
+    if problem is not None:
+        raise ApiError(403, "PERMISSION_DENIED", problem)
     return path, root
 
 
