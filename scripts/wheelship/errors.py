@@ -95,6 +95,14 @@ class DatabricksError(WheelshipError):
         return prefix + super().__str__()
 
 
+class PlanError(WheelshipError):
+    """The deploy plan refuses: the target, the release and the workspace do not fit together
+    (an unknown id, a wheel that exists with other bytes, a version that is not retained, an
+    object the identity may not change). Raised before anything changes."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class DriftDetected(WheelshipError):
     """More than one version is live (``status --fail-on-drift``)."""
 

@@ -41,13 +41,14 @@ def wheelship(args: dict[str, Any]) -> dict[str, Any]:
         out=Path(args["out"]),
         project=Path(args["out"]),
         concurrency=int(args.get("concurrency", 16)),
-        timing=Timing(first=0.2, longest=1.0, progress_every=30.0),
-        environ=args["env"],
+    )
+    knobs = workflow.Knobs(
+        timing=Timing(first=0.2, longest=1.0, progress_every=30.0), environ=args["env"]
     )
     _reset_peak()
     base, _ = _rss()
     started = time.perf_counter()
-    plan, result = workflow.run_deploy(settings)
+    plan, result = workflow.run_deploy(settings, knobs)
     seconds = time.perf_counter() - started
     _now, peak = _rss()
     return {

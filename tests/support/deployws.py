@@ -17,7 +17,7 @@ import yaml
 from support.wheels import make_dist, make_wheel
 from wheelship.cli import main
 from wheelship.deploy.apply import Timing
-from wheelship.deploy.workflow import Settings
+from wheelship.deploy.workflow import Knobs, Settings
 from wheelship.emulator import Emulator
 
 ART = "/Volumes/ml/tsff/wheels"
@@ -287,11 +287,15 @@ class Workspace:
             "dist": self.dist(version) if "dist" not in kw else kw.pop("dist"),
             "out": self.root / "out",
             "project": self.root,
-            "timing": FAST,
-            "environ": self.env,
         }
         values.update(kw)
         return Settings(**values)
+
+    def knobs(self, **kw: Any) -> Knobs:
+        """The test knobs for this workspace: fast polling, its environment."""
+        values: dict[str, Any] = {"timing": FAST, "environ": self.env}
+        values.update(kw)
+        return Knobs(**values)
 
     def start_busy_run(self) -> int:
         """Start job 106 on the busy cluster and keep it RUNNING (for days of simulated time)."""

@@ -15,6 +15,9 @@ SETTLED_STATUSES = frozenset({"INSTALLED", "FAILED", "SKIPPED", "RESTORED", "UNI
 ACTIVE_STATES = frozenset({"RUNNING", "RESIZING"})
 #: Cluster sources that are all-purpose compute (the rest belong to jobs, pipelines, SQL).
 ALL_PURPOSE_SOURCES = frozenset({"UI", "API", ""})
+#: Run life-cycle states after which a run does nothing more (SKIPPED: a run not started because
+#: the job already had ``max_concurrent_runs`` active runs and queueing was off).
+FINISHED_RUN_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,23 @@ class ActiveRun:
     job_id: int | None
     name: str
     cluster_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A job run as ``runs/get`` reports it."""
+
+    run_id: int
+    job_id: int | None
+    life_cycle_state: str
+    result_state: str | None
+    message: str = ""
+    url: str | None = None
+    queued: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.life_cycle_state in FINISHED_RUN_STATES
 
 
 @dataclass(frozen=True)

@@ -138,16 +138,16 @@ def run_demo(settings: DemoSettings) -> DemoResult:
             dist=project / "dist",
             out=project / "out",
             project=project,
-            timing=settings.timing,
-            environ=env,
         )
+        # the demo's workspace runs on a fast clock and its own credentials
+        knobs = workflow.Knobs(timing=settings.timing, environ=env)
 
         _heading("4. wheelship plan --target prod   (read-only)")
-        plan = workflow.run_plan(wf)
+        plan = workflow.run_plan(wf, knobs)
         log.result(report.plan_markdown(plan).rstrip())
 
         _heading("5. wheelship deploy --target prod")
-        plan, applied = workflow.run_deploy(wf)
+        plan, applied = workflow.run_deploy(wf, knobs)
         log.result(
             f"deployed tsff {plan.version}: {applied.changed} change(s) in {applied.seconds:.1f} s, "
             f"{applied.requests} API requests"
@@ -161,11 +161,13 @@ def run_demo(settings: DemoSettings) -> DemoResult:
             log.result(f"  smoke run {applied.smoke['run_id']}: {applied.smoke['result']}")
         for warning in [*plan.warnings, *applied.warnings]:
             log.result(f"  note: {warning}")
-        again, _ = workflow.run_deploy(dataclasses.replace(wf, out=project / "out" / "rerun"))
+        again, _ = workflow.run_deploy(
+            dataclasses.replace(wf, out=project / "out" / "rerun"), knobs
+        )
         log.result(f"and again: {report.plan_summary(again)}")
 
         _heading("6. wheelship status --target prod")
-        st = workflow.run_status(wf)
+        st = workflow.run_status(wf, knobs)
         log.result(report.status_text(st))
         result.drift = st.drift
 
@@ -185,7 +187,7 @@ def run_demo(settings: DemoSettings) -> DemoResult:
         finally:
             admin.close()
         emu.settle()  # the restart and the installs finish (simulated time)
-        st = workflow.run_status(wf)
+        st = workflow.run_status(wf, knobs)
         log.result(report.status_text(st))
         result.drift = st.drift
         result.invariants = emu.invariants()

@@ -19,24 +19,29 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from wheelship import log
-from wheelship.databricks import paths
+from wheelship.databricks import clusters, jobs, paths
 from wheelship.databricks.client import Client, in_step
 from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
-from wheelship.databricks.snapshot import JOBS_API, library_statuses, read_active_runs
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import references
 from wheelship.deploy.plan import UNINSTALL_ON_RESTART, ClusterChange, Deletion, JobChange, Plan
 from wheelship.errors import DatabricksError
+
+Outcome = Literal["done", "unchanged", "skipped", "queued", "pending-restart", "failed"]
+#: How a cluster ended: the library's status, or what wheelship concluded.
+ClusterState = Literal[
+    "INSTALLED", "FAILED", "SKIPPED", "RESTORED", "PENDING_RESTART", "QUEUED", "TIMEOUT", "CHANGED"
+]
 
 
 @dataclass
 class StepResult:
     step: str
     obj: str
-    outcome: str  # done | unchanged | skipped | queued | pending-restart | failed
+    outcome: Outcome
     detail: str = ""
     seconds: float = 0.0
 
@@ -45,7 +50,7 @@ class StepResult:
 class ClusterOutcome:
     cluster_id: str
     name: str
-    state: str  # INSTALLED | FAILED | PENDING_RESTART | QUEUED | TIMEOUT | CHANGED
+    state: ClusterState
     restarted: bool
     libraries: list[dict[str, Any]] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
@@ -111,7 +116,7 @@ class Applier:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _record(self, step: str, obj: str, outcome: str, detail: str, started: float) -> None:
+    def _record(self, step: str, obj: str, outcome: Outcome, detail: str, started: float) -> None:
         self.result.steps.append(
             StepResult(step, obj, outcome, detail, round(self.clock() - started, 3))
         )
@@ -179,6 +184,7 @@ class Applier:
         local = self.dist / up.wheel
         started = self.clock()
         self._count_step()
+        outcome: Outcome
         with in_step(self._step("upload"), up.path):
             try:
                 self.storage.upload(up.wheel, local, create_folder=up.create_folder)
@@ -212,10 +218,7 @@ class Applier:
         with in_step(self._step("repoint job"), change.label):
             # Complete entries of the changed tasks (``update`` merges tasks by task_key) and the
             # complete environments array: nothing else in the settings is sent.
-            self.client.post(
-                f"{JOBS_API}/update",
-                {"job_id": change.job_id, "new_settings": dict(change.new_settings)},
-            )
+            jobs.update(self.client, change.job_id, change.new_settings)
         olds = sorted({paths.basename(c.old) if "/" in c.old else c.old for c in change.changes})
         self._record(
             "repoint job",
@@ -233,7 +236,7 @@ class Applier:
         busy: dict[str, str] = {}
         if any(c.restart_policy == "if-idle" for c in restarts):
             with in_step(self._step("check active runs")):
-                for run in read_active_runs(self.client):
+                for run in jobs.active_runs(self.client):
                     for cid in run.cluster_ids:
                         busy.setdefault(cid, f"{run.run_id} ({run.name})")
         self.client.map(lambda c: self._restart_and_wait(c, busy), changes)
@@ -259,21 +262,9 @@ class Applier:
         with in_step(self._step("update libraries on cluster"), change.label):
             # Uninstall first: a second version of a package next to a loaded one fails to install.
             if change.uninstall:
-                self.client.post(
-                    "/api/2.0/libraries/uninstall",
-                    {
-                        "cluster_id": change.cluster_id,
-                        "libraries": [dict(x) for x in change.uninstall],
-                    },
-                )
+                clusters.uninstall(self.client, change.cluster_id, change.uninstall)
             if change.install:
-                self.client.post(
-                    "/api/2.0/libraries/install",
-                    {
-                        "cluster_id": change.cluster_id,
-                        "libraries": [dict(x) for x in change.install],
-                    },
-                )
+                clusters.install(self.client, change.cluster_id, change.install)
         parts = []
         if change.install:
             parts.append(f"install {self.plan.version}")
@@ -295,9 +286,7 @@ class Applier:
             else:
                 with in_step(self._step("restart cluster"), change.label):
                     try:
-                        self.client.post(
-                            "/api/2.1/clusters/restart", {"cluster_id": change.cluster_id}
-                        )
+                        clusters.restart(self.client, change.cluster_id)
                         restarted = True
                         self._record(
                             "restart cluster", change.label, "done", "restart requested", started
@@ -341,7 +330,7 @@ class Applier:
     def _wait(self, change: ClusterChange, restarted: bool) -> ClusterOutcome:
         started = self.clock()
         if change.wait <= 0:
-            state = "CHANGED" if change.state in ACTIVE_STATES else "QUEUED"
+            state: ClusterState = "CHANGED" if change.state in ACTIVE_STATES else "QUEUED"
             return ClusterOutcome(change.cluster_id, change.name, state, restarted)
         label = change.label
         delay = self.timing.first
@@ -351,7 +340,7 @@ class Applier:
         status = "PENDING"
         with in_step(self._step("wait for cluster"), label):
             while True:
-                statuses = library_statuses(self.client, change.cluster_id)
+                statuses = clusters.library_statuses(self.client, change.cluster_id)
                 mine = self._mine(statuses)
                 done, status = self._settled(mine, restarted)
                 elapsed = self.clock() - started
@@ -373,7 +362,7 @@ class Applier:
                     last_progress = self.clock()
                 self.sleep(min(delay, max(0.0, change.wait - elapsed)))
                 delay = min(self.timing.longest, delay * 1.5)
-        outcome = self._outcome(change, status, restarted, mine)
+        outcome = self._outcome(change, _settled_state(status), restarted, mine)
         if not restarted and any(s.status == UNINSTALL_ON_RESTART for s in mine):
             self.result.warnings.append(
                 # The new version cannot load next to the old one: it installs at the next restart.
@@ -395,7 +384,7 @@ class Applier:
     def _outcome(
         self,
         change: ClusterChange,
-        state: str,
+        state: ClusterState,
         restarted: bool,
         mine: list[LibraryStatus],
     ) -> ClusterOutcome:
@@ -418,7 +407,7 @@ class Applier:
         self._count_step()
         with in_step(self._step("delete"), d.path):
             for cid in d.guard_clusters:
-                statuses = library_statuses(self.client, cid)
+                statuses = clusters.library_statuses(self.client, cid)
                 if any(references.installs(s.library, d.path) for s in statuses):
                     note = f"kept: cluster {cid} still lists it"
                     self.result.warnings.append(
@@ -438,58 +427,54 @@ class Applier:
         self._count_step()
         label = f"{smoke.job_id} ({smoke.name})"
         with in_step(self._step("smoke run"), label):
-            run = self.client.post(
-                f"{JOBS_API}/run-now",
-                {"job_id": smoke.job_id, "idempotency_token": f"wheelship-{self._run_token}"},
-            )
-            run_id = int(run["run_id"])
+            run_id = jobs.run_now(self.client, smoke.job_id, f"wheelship-{self._run_token}")
             log.info(f"  smoke run {run_id} of job {label} started")
             delay = self.timing.first
             last_progress = started
             while True:
-                body = self.client.get(f"{JOBS_API}/runs/get", {"run_id": run_id})
-                state = body.get("state") or {}
-                life = str(state.get("life_cycle_state") or "PENDING")
+                run = jobs.get_run(self.client, run_id)
                 elapsed = self.clock() - started
-                if life in {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}:
+                if run.finished:
                     break
                 if elapsed >= smoke.timeout:
-                    self.client.post(f"{JOBS_API}/runs/cancel", {"run_id": run_id})
-                    self.result.smoke = {
-                        "run_id": run_id,
-                        "result": "TIMEDOUT",
-                        "url": body.get("run_page_url"),
-                    }
+                    jobs.cancel_run(self.client, run_id)
+                    self.result.smoke = {"run_id": run_id, "result": "TIMEDOUT", "url": run.url}
                     raise DatabricksError(
                         f"run {run_id} did not finish within {smoke.timeout} s (cancelled)",
                         "raise smoke.timeout, or look at the run; roll back with 'wheelship rollback'",
                     )
                 if self.clock() - last_progress >= self.timing.progress_every:
-                    log.info(f"  smoke run {run_id}: {life} ({int(elapsed)} s)")
+                    log.info(f"  smoke run {run_id}: {run.life_cycle_state} ({int(elapsed)} s)")
                     last_progress = self.clock()
                 self.sleep(min(delay, max(0.0, smoke.timeout - elapsed)))
                 delay = min(self.timing.longest, delay * 1.5)
-            result = str(state.get("result_state") or life)
-            message = str(
-                state.get("state_message")
-                or (body.get("status") or {}).get("termination_details", {}).get("message")
-                or ""
-            )
+            result = run.result_state or run.life_cycle_state
             self.result.smoke = {
                 "run_id": run_id,
                 "result": result,
-                "url": body.get("run_page_url"),
-                "message": message,
+                "url": run.url,
+                "message": run.message,
             }
             if result != "SUCCESS":
                 self._record("smoke run", label, "failed", f"run {run_id}: {result}", started)
                 raise DatabricksError(
-                    f"run {run_id} ended {result}" + (f": {message}" if message else ""),
+                    f"run {run_id} ended {result}" + (f": {run.message}" if run.message else ""),
                     "look at the run; roll back with 'wheelship rollback --target "
                     + self.plan.target
                     + "'",
                 )
             self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
+
+
+def _settled_state(status: str) -> ClusterState:
+    """A settled library status (``_settled`` returns only these) as a cluster outcome."""
+    states: dict[str, ClusterState] = {
+        "INSTALLED": "INSTALLED",
+        "FAILED": "FAILED",
+        "SKIPPED": "SKIPPED",
+        "RESTORED": "RESTORED",
+    }
+    return states[status]
 
 
 def _first_message(statuses: tuple[LibraryStatus, ...]) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -20,10 +20,12 @@ from wheelship.databricks import paths
 from wheelship.databricks.model import Cluster, Job, LibraryStatus, Snapshot
 from wheelship.deploy import references
 from wheelship.deploy.references import RefChange
-from wheelship.deploy.targets import ClusterSelection, JobSelection, Target
-from wheelship.errors import ConfigurationError, DatabricksError
+from wheelship.deploy.targets import ClusterMode, ClusterSelection, JobSelection, Restart, Target
+from wheelship.errors import PlanError
 
 UNINSTALL_ON_RESTART = "UNINSTALL_ON_RESTART"
+
+Action = Literal["deploy", "rollback", "runbook"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,12 @@ class ClusterChange:
     cluster_id: str
     name: str
     state: str
-    mode: str  # automated | manual
+    mode: ClusterMode
     access_mode: str | None
     install: tuple[Mapping[str, Any], ...]
     uninstall: tuple[Mapping[str, Any], ...]
     restart: bool
-    restart_policy: str
+    restart_policy: Restart
     wait: int  # seconds to wait for the libraries to settle (0: do not wait)
     note: str | None  # why no restart, or what happens next
     versions_before: tuple[str, ...]
@@ -116,13 +118,18 @@ class SmokeRun:
     timeout: int
 
 
+class PlanStep(NamedTuple):
+    step: str
+    obj: str
+
+
 @dataclass(frozen=True)
 class Plan:
     target: str
     host: str
     package: str
     version: str
-    action: str  # deploy | rollback
+    action: Action
     artifact: str
     sha256: str | None
     size: int | None
@@ -149,20 +156,20 @@ class Plan:
         """Whether deploy would change the workspace (the smoke run is not a change)."""
         return bool(self.upload or self.jobs or self.automated_clusters or self.deletions)
 
-    def steps(self) -> list[tuple[str, str]]:
-        """``(step, object)`` in apply order, for display."""
-        out: list[tuple[str, str]] = []
+    def steps(self) -> list[PlanStep]:
+        """The steps in apply order, for display."""
+        out: list[PlanStep] = []
         if self.upload:
-            out.append(("upload", self.upload.path))
-        out += [("repoint job", j.label) for j in self.jobs]
+            out.append(PlanStep("upload", self.upload.path))
+        out += [PlanStep("repoint job", j.label) for j in self.jobs]
         for c in self.automated_clusters:
             if c.install or c.uninstall:
-                out.append(("update libraries on cluster", c.label))
+                out.append(PlanStep("update libraries on cluster", c.label))
             if c.restart:
-                out.append(("restart cluster", c.label))
-        out += [("delete", d.path) for d in self.deletions]
+                out.append(PlanStep("restart cluster", c.label))
+        out += [PlanStep("delete", d.path) for d in self.deletions]
         if self.smoke:
-            out.append(("smoke run", f"{self.smoke.job_id} ({self.smoke.name})"))
+            out.append(PlanStep("smoke run", f"{self.smoke.job_id} ({self.smoke.name})"))
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -200,7 +207,7 @@ def select_jobs(jobs: Iterable[Job], sel: JobSelection, package: str) -> list[Jo
     known = {j.job_id for j in jobs}
     missing = [i for i in sel.ids if i not in known]
     if missing:
-        raise ConfigurationError(
+        raise PlanError(
             f"unknown job id {missing[0]} in jobs.ids",
             "check the id in the Jobs UI, or remove it from wheelship.yml",
         )
@@ -233,12 +240,12 @@ def select_clusters(clusters: Iterable[Cluster], sel: ClusterSelection) -> list[
     by_id = {c.cluster_id: c for c in clusters}
     for cid in sel.ids:
         if cid not in by_id:
-            raise ConfigurationError(
+            raise PlanError(
                 f"unknown cluster id {cid!r} in clusters.ids",
                 "check the id in the Compute UI, or remove it from wheelship.yml",
             )
         if not by_id[cid].is_all_purpose:
-            raise ConfigurationError(
+            raise PlanError(
                 f"cluster {cid} is a {by_id[cid].source} cluster, not an all-purpose cluster",
                 "job clusters get the wheel from the job's libraries; remove it from clusters.ids",
             )
@@ -266,7 +273,7 @@ def select_cluster_groups(
         for cluster in select_clusters(clusters, group):
             if cluster.cluster_id in owner:
                 j = owner[cluster.cluster_id]
-                raise ConfigurationError(
+                raise PlanError(
                     f"cluster {cluster.cluster_id} ({cluster.name}) is selected by "
                     f"clusters[{j}] and clusters[{i}]",
                     "narrow the groups (ids, names, tags, exclude) so each cluster has one mode",
@@ -304,12 +311,19 @@ def job_versions(job: Job, package: str) -> list[str]:
     return sort_versions(references.referenced_versions(job.settings, package))
 
 
-def package_libraries(cluster: Cluster, package: str) -> list[tuple[LibraryStatus, str | None]]:
+class PackageLibrary(NamedTuple):
+    """A cluster library of the package and the version it pins (None: unpinned)."""
+
+    status: LibraryStatus
+    version: str | None
+
+
+def package_libraries(cluster: Cluster, package: str) -> list[PackageLibrary]:
     out = []
     for st in cluster.libraries:
         found = references.library_ref(st.library, package)
         if found:
-            out.append((st, found[2]))
+            out.append(PackageLibrary(st, found.version))
     return out
 
 
@@ -349,6 +363,7 @@ def _plan_cluster(
 
     restart = False
     note: str | None = None
+    assert sel.mode != "off", "select_cluster_groups leaves out groups in mode off"
     if sel.mode == "manual":
         note = "manual mode: a cluster admin applies the change (see the runbook)"
     elif not cluster.is_active:
@@ -460,8 +475,8 @@ def _task_pins(task: Mapping[str, Any], package: str) -> Iterable[tuple[str, str
             continue
         for lib in t.get("libraries") or []:
             found = references.library_ref(lib, package) if isinstance(lib, Mapping) else None
-            if found and found[2]:
-                yield str(t.get("task_key", "?")), cid, found[2]
+            if found and found.version:
+                yield str(t.get("task_key", "?")), cid, found.version
 
 
 def _shared_cluster_conflicts(
@@ -514,21 +529,17 @@ def _find_job(jobs: Iterable[Job], ref: int | str, what: str) -> Job:
         for job in jobs:
             if job.job_id == ref:
                 return job
-        raise ConfigurationError(f"{what}: unknown job id {ref}", "check the id in the Jobs UI")
+        raise PlanError(f"{what}: unknown job id {ref}", "check the id in the Jobs UI")
     found = [j for j in jobs if j.name == ref]
     if not found:
-        raise ConfigurationError(
-            f"{what}: no job named {ref!r}", "check the job name, or use its id"
-        )
+        raise PlanError(f"{what}: no job named {ref!r}", "check the job name, or use its id")
     if len(found) > 1:
         ids = ", ".join(str(j.job_id) for j in found)
-        raise ConfigurationError(
-            f"{what}: {len(found)} jobs are named {ref!r} ({ids})", "use the job id"
-        )
+        raise PlanError(f"{what}: {len(found)} jobs are named {ref!r} ({ids})", "use the job id")
     return found[0]
 
 
-def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "deploy") -> Plan:
+def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "deploy") -> Plan:
     package = release.package
     artifact = paths.join(target.artifacts, release.wheel)
     warnings: list[str] = []
@@ -543,12 +554,11 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
             existing.size != release.size
             or (remote_sha is not None and remote_sha != release.sha256)
         ):
-            raise DatabricksError(
+            raise PlanError(
                 f"{artifact} already exists with different bytes "
                 f"({existing.size} bytes, sha256 {remote_sha or 'unknown'}; the build has "
                 f"{release.size} bytes, sha256 {release.sha256})",
                 "a released version is never overwritten: release a new version",
-                step="upload",
             )
         sha256 = sha256 or remote_sha
     elif release.local:
@@ -558,7 +568,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
         )
     else:
         retained = retained_versions(snap, package)
-        raise ConfigurationError(
+        raise PlanError(
             f"version {release.version} is not retained in {target.artifacts}",
             f"roll back to one of: {', '.join(retained)}"
             if retained
@@ -658,7 +668,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: str = "dep
 
 @dataclass(frozen=True)
 class ObjectStatus:
-    kind: str  # job | cluster
+    kind: Literal["job", "cluster"]
     id: str
     name: str
     versions: tuple[str, ...]
@@ -735,3 +745,37 @@ def previous_version(st: Status) -> str | None:
         return None
     older = [v for v in st.retained if _vkey(v) < _vkey(current)]
     return older[0] if older else None
+
+
+class RollbackChoice(NamedTuple):
+    """The retained version a rollback goes back to, and its file in the artifacts folder."""
+
+    version: str
+    wheel: str
+
+
+def rollback_choice(target: Target, package: str, snap: Snapshot, to: str | None) -> RollbackChoice:
+    """``to``, else the newest retained version older than the newest live one."""
+    st = status(target, package, snap)
+    version = to or previous_version(st)
+    if version is None:
+        current = current_version(st)
+        raise PlanError(
+            f"no earlier version of {package} is retained in {target.artifacts}"
+            + (f" (live: {current})" if current else ""),
+            "name a version with --to, or deploy a build instead",
+        )
+    wheels = sorted(
+        f.name
+        for f in snap.artifacts or ()
+        if (v := references.wheel_version(f.name, package)) is not None
+        and references.same_version(v, version)
+    )
+    if not wheels:
+        raise PlanError(
+            f"version {version} is not retained in {target.artifacts}",
+            f"roll back to one of: {', '.join(st.retained)}"
+            if st.retained
+            else "no version is retained there",
+        )
+    return RollbackChoice(version, wheels[0])

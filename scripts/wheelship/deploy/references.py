@@ -20,7 +20,7 @@ import json
 import posixpath
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -34,7 +34,7 @@ class Ref:
     """One reference to the package. ``version`` is None for unpinned requirements."""
 
     location: str  # tasks[train].libraries[0].whl
-    kind: str  # whl | pypi | dependency
+    kind: Literal["whl", "pypi", "dependency"]
     value: str
     version: str | None
 
@@ -115,24 +115,32 @@ def rewrite_requirement(value: str, package: str, version: str, wheel_path: str)
     return f"{req.name}{extras}=={version}{marker}"
 
 
-def library_ref(library: Mapping[str, Any], package: str) -> tuple[str, str, str | None] | None:
-    """``(kind, value, version)`` when a Libraries API spec references the package."""
+class LibraryRef(NamedTuple):
+    """A Libraries API spec that references the package; ``version`` is None when unpinned."""
+
+    kind: Literal["whl", "pypi"]
+    value: str
+    version: str | None
+
+
+def library_ref(library: Mapping[str, Any], package: str) -> LibraryRef | None:
+    """The reference when a Libraries API spec references the package."""
     whl = library.get("whl")
     if isinstance(whl, str):
         version = wheel_version(whl, package)
-        return ("whl", whl, version) if version else None
+        return LibraryRef("whl", whl, version) if version else None
     pypi = library.get("pypi")
     if isinstance(pypi, Mapping) and isinstance(pypi.get("package"), str):
         is_pkg, version = requirement_ref(pypi["package"], package)
-        return ("pypi", pypi["package"], version) if is_pkg else None
+        return LibraryRef("pypi", pypi["package"], version) if is_pkg else None
     return None
 
 
 def library_label(library: Mapping[str, Any], package: str) -> str:
     """How reports and logs name a library: the version it pins, else its path or requirement."""
     found = library_ref(library, package)
-    if found and found[2]:
-        return found[2]
+    if found and found.version:
+        return found.version
     pypi = library.get("pypi") or {}
     return str(library.get("whl") or pypi.get("package") or json.dumps(dict(library)))
 
@@ -231,7 +239,7 @@ def _rewrite_libraries(
         if not isinstance(lib, dict):
             continue
         found = library_ref(lib, package)
-        if not found or found[2] is None:
+        if not found or found.version is None:
             continue
         kind, value, _old = found
         if kind == "whl" and value != wheel_path:

@@ -23,7 +23,7 @@ _STOPPED = frozenset({"TERMINATED", "TERMINATING"})
 
 def _version(lib: Mapping[str, Any], package: str) -> str:
     found = library_ref(lib, package)
-    return found[2] if found and found[2] else json.dumps(dict(lib))
+    return found.version if found and found.version else json.dumps(dict(lib))
 
 
 def volume_name(path: str) -> str | None:

@@ -12,16 +12,19 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from packaging.utils import canonicalize_name
 
 from wheelship.databricks.storage import storage_class
 from wheelship.errors import ConfigurationError
 
-JOB_SELECT = ("referencing", "listed")
-CLUSTER_MODES = ("automated", "manual", "off")
-RESTART_POLICIES = ("never", "if-idle", "always")
+JobSelect = Literal["referencing", "listed"]
+ClusterMode = Literal["automated", "manual"]
+Restart = Literal["never", "if-idle", "always"]
+JOB_SELECT: tuple[JobSelect, ...] = get_args(JobSelect)
+CLUSTER_MODES: tuple[ClusterMode | Literal["off"], ...] = (*get_args(ClusterMode), "off")
+RESTART_POLICIES: tuple[Restart, ...] = get_args(Restart)
 
 _FIX = "see the README's wheelship.yml section"
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
@@ -32,7 +35,7 @@ class JobSelection:
     """Which jobs deploy repoints. ``referencing``: every job that references the package,
     narrowed by the filters; ``listed``: exactly the jobs the filters name."""
 
-    select: str = "referencing"
+    select: JobSelect = "referencing"
     ids: tuple[int, ...] = ()
     names: tuple[str, ...] = ()  # globs (fnmatch), case-sensitive like the Jobs UI
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -47,12 +50,12 @@ class JobSelection:
 class ClusterSelection:
     """Which all-purpose clusters get the wheel, and how."""
 
-    mode: str = "off"
+    mode: ClusterMode | Literal["off"] = "off"
     ids: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()  # cluster ids, or name globs
-    restart: str = "if-idle"
+    restart: Restart = "if-idle"
     wait: int = 900
 
     @property
@@ -256,7 +259,9 @@ def _host(value: Any, path: str) -> str:
 def _jobs(value: Any, path: str) -> JobSelection:
     data = _mapping(value or {}, path)
     _known(data, path, ("select", "ids", "names", "tags", "exclude"))
-    select = _choice(data.get("select", "referencing"), f"{path}.select", JOB_SELECT)
+    select = cast(
+        JobSelect, _choice(data.get("select", "referencing"), f"{path}.select", JOB_SELECT)
+    )
     ids = tuple(
         _job_id(v, f"{path}.ids[{i}]")
         for i, v in enumerate(_list(data.get("ids", []), f"{path}.ids"))
@@ -283,12 +288,14 @@ def _clusters(value: Any, path: str) -> ClusterSelection:
     raw_mode = data.get("mode", "off")
     if raw_mode is False:
         raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
-    mode = _choice(raw_mode, f"{path}.mode", CLUSTER_MODES)
+    mode = cast(ClusterMode | Literal["off"], _choice(raw_mode, f"{path}.mode", CLUSTER_MODES))
     ids = _strs(data, "ids", path)
     names = _strs(data, "names", path)
     tags = _tags(data.get("tags", {}), f"{path}.tags")
     exclude = _strs(data, "exclude", path)
-    restart = _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
+    restart = cast(
+        Restart, _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
+    )
     wait = _int(data.get("wait", 900), f"{path}.wait")
     sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait)
     if mode != "off" and not sel.has_filters:

@@ -1,7 +1,8 @@
 """The work layer of ``config``, ``plan``, ``deploy``, ``status``, ``rollback`` and ``runbook``.
 
 Each ``run_*`` function takes a :class:`Settings` and never touches argparse: the commands call
-them, tests call them, ``wheelship demo`` calls them. All of them read the workspace into a
+them, tests call them, ``wheelship demo`` calls them. Tests and the demo also pass
+:class:`Knobs` (faster polling, a step limit, their own environment); the CLI never does. All of them read the workspace into a
 snapshot and compute the pure plan; only ``run_deploy`` and ``run_rollback`` apply it.
 """
 
@@ -11,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -22,7 +24,7 @@ from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.databricks.model import Snapshot
 from wheelship.databricks.storage import Storage, open_storage
 from wheelship.deploy import plan as planning
-from wheelship.deploy import references, report, runbook, targets
+from wheelship.deploy import report, runbook, targets
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
 from wheelship.deploy.plan import Plan, Release, Status
 from wheelship.errors import ConfigurationError, DriftDetected
@@ -37,11 +39,27 @@ class Settings:
     project: Path = Path(".")
     concurrency: int = 16
     to: str | None = None  # rollback
-    timing: Timing = field(default_factory=Timing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
-    environ: Mapping[str, str] | None = None
-    max_steps: int | None = None  # tests: stop after this many apply steps
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Test knobs, not options: the CLI always runs with the defaults."""
+
+    timing: Timing = field(default_factory=Timing)  # polling cadence of waits
+    max_steps: int | None = None  # stop after this many apply steps (interrupted deploys)
+    environ: Mapping[str, str] | None = None  # instead of os.environ (auth, ${VAR} in the config)
+
+
+DEFAULTS = Knobs()
+
+
+class Loaded(NamedTuple):
+    """A target of the configuration and the package it deploys."""
+
+    target: targets.Target
+    package: str
 
 
 @dataclass
@@ -61,13 +79,13 @@ class Session:
         self.client.close()
 
 
-def load_config(settings: Settings) -> targets.DeployConfig:
-    data = config_file.load(settings.config, required=True, environ=settings.environ)
+def load_config(settings: Settings, knobs: Knobs = DEFAULTS) -> targets.DeployConfig:
+    data = config_file.load(settings.config, required=True, environ=knobs.environ)
     return targets.parse(data)
 
 
-def check_config(settings: Settings) -> tuple[targets.DeployConfig, str]:
-    cfg = load_config(settings)
+def check_config(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[targets.DeployConfig, str]:
+    cfg = load_config(settings, knobs)
     package = targets.resolve_package(cfg, settings.project)
     if settings.target is not None:
         cfg.target(settings.target)
@@ -79,18 +97,18 @@ def check_config(settings: Settings) -> tuple[targets.DeployConfig, str]:
     return cfg, package
 
 
-def load_target(settings: Settings) -> tuple[targets.Target, str]:
-    cfg = load_config(settings)
-    return cfg.target(settings.target), targets.resolve_package(cfg, settings.project)
+def load_target(settings: Settings, knobs: Knobs = DEFAULTS) -> Loaded:
+    cfg = load_config(settings, knobs)
+    return Loaded(cfg.target(settings.target), targets.resolve_package(cfg, settings.project))
 
 
-def open_session(settings: Settings, loaded: tuple[targets.Target, str] | None = None) -> Session:
-    target, package = loaded or load_target(settings)
-    creds = auth.resolve(target.host, target.profile, settings.environ)
+def open_session(settings: Settings, knobs: Knobs, loaded: Loaded | None = None) -> Session:
+    target, package = loaded or load_target(settings, knobs)
+    creds = auth.resolve(target.host, target.profile, knobs.environ)
     http = pooled_session(settings.concurrency)
     client = Client(
         creds.host,
-        auth.build(creds, http, settings.environ),
+        auth.build(creds, http, knobs.environ),
         concurrency=settings.concurrency,
         timeout=settings.timeout,
         retry=settings.retry,
@@ -145,11 +163,11 @@ def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
     )
 
 
-def run_plan(settings: Settings) -> Plan:
+def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
-    loaded = load_target(settings)
-    release = release_from_dist(settings.dist, loaded[1])
-    with open_session(settings, loaded) as s:
+    loaded = load_target(settings, knobs)
+    release = release_from_dist(settings.dist, loaded.package)
+    with open_session(settings, knobs, loaded) as s:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
     _write_plan(result, settings)
@@ -157,7 +175,12 @@ def run_plan(settings: Settings) -> Plan:
 
 
 def _apply(
-    s: Session, plan: Plan, settings: Settings, command: str, dist: Path | None
+    s: Session,
+    plan: Plan,
+    settings: Settings,
+    knobs: Knobs,
+    command: Literal["deploy", "rollback"],
+    dist: Path | None,
 ) -> tuple[Plan, ApplyResult]:
     """Write the plan, then apply it; the deploy report is written however the apply ends."""
     _write_plan(plan, settings)
@@ -168,8 +191,8 @@ def _apply(
         plan,
         dist=dist,
         command=command,
-        timing=settings.timing,
-        max_steps=settings.max_steps,
+        timing=knobs.timing,
+        max_steps=knobs.max_steps,
     )
     try:
         result = applier.run()
@@ -180,16 +203,17 @@ def _apply(
     return plan, result
 
 
-def run_deploy(settings: Settings) -> tuple[Plan, ApplyResult]:
-    loaded = load_target(settings)
-    release = release_from_dist(settings.dist, loaded[1])
-    with open_session(settings, loaded) as s:
+def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, ApplyResult]:
+    loaded = load_target(settings, knobs)
+    release = release_from_dist(settings.dist, loaded.package)
+    with open_session(settings, knobs, loaded) as s:
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
-        return _apply(s, planning.plan(s.target, release, snap), settings, "deploy", settings.dist)
+        the_plan = planning.plan(s.target, release, snap)
+        return _apply(s, the_plan, settings, knobs, "deploy", settings.dist)
 
 
-def run_status(settings: Settings) -> Status:
-    with open_session(settings) as s:
+def run_status(settings: Settings, knobs: Knobs = DEFAULTS) -> Status:
+    with open_session(settings, knobs) as s:
         snap = read_snapshot(s, command="status", runs=False)
         return planning.status(s.target, s.package, snap)
 
@@ -204,46 +228,24 @@ def check_drift(st: Status) -> None:
 
 
 def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
-    """The retained version to go back to (``to``, else the one before the live version), with
-    the size and sha256 of its file as the workspace holds it (for the report and the runbook)."""
-    st = planning.status(s.target, s.package, snap)
-    version = to or planning.previous_version(st)
-    if version is None:
-        current = planning.current_version(st)
-        raise ConfigurationError(
-            f"no earlier version of {s.package} is retained in {s.target.artifacts}"
-            + (f" (live: {current})" if current else ""),
-            "name a version with --to, or deploy a build instead",
-        )
-    wheels = [
-        f
-        for f in snap.artifacts or ()
-        if (v := references.wheel_version(f.name, s.package)) is not None
-        and references.same_version(v, version)
-    ]
-    if not wheels:
-        raise ConfigurationError(
-            f"version {version} is not retained in {s.target.artifacts}",
-            f"roll back to one of: {', '.join(st.retained)}"
-            if st.retained
-            else "no version is retained there",
-        )
-    name = wheels[0].name
-    size, sha = s.storage.digest(name)
-    return Release(s.package, version, name, size, sha, local=False)
+    """The retained version the plan chooses to go back to, with the size and sha256 of its file
+    as the workspace holds it (for the report and the runbook)."""
+    choice = planning.rollback_choice(s.target, s.package, snap, to)
+    size, sha = s.storage.digest(choice.wheel)
+    return Release(s.package, choice.version, choice.wheel, size, sha, local=False)
 
 
-def run_rollback(settings: Settings) -> tuple[Plan, ApplyResult]:
-    with open_session(settings) as s:
+def run_rollback(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, ApplyResult]:
+    with open_session(settings, knobs) as s:
         snap = read_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
         the_plan = planning.plan(s.target, release, snap, action="rollback")
-        return _apply(s, the_plan, settings, "rollback", None)
+        return _apply(s, the_plan, settings, knobs, "rollback", None)
 
 
-def run_runbook(settings: Settings) -> Plan:
+def run_runbook(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
     """The admin runbook for the selected clusters (all of them, whatever their mode)."""
-    target, package = load_target(settings)
+    target, package = load_target(settings, knobs)
     if not target.cluster_groups:
         raise ConfigurationError(
             f"target {target.name} selects no clusters (clusters.mode: off)",
@@ -254,7 +256,7 @@ def run_runbook(settings: Settings) -> Plan:
         clusters=tuple(dataclasses.replace(g, mode="manual") for g in target.cluster_groups),
     )
     local = None if settings.to else release_from_dist(settings.dist, package)
-    with open_session(settings, (manual, package)) as s:
+    with open_session(settings, knobs, Loaded(manual, package)) as s:
         if local is None:
             snap = read_snapshot(s, command="runbook", runs=False)
             release = rollback_release(s, snap, settings.to)

@@ -36,7 +36,7 @@ def test_deploy_repoints_updates_clusters_and_retains(
     before = {j: copy.deepcopy(s) for j, s in ws.emu.jobs().items()}
     settings = ws.settings("1.3.0")
 
-    plan, result = workflow.run_deploy(settings)
+    plan, result = workflow.run_deploy(settings, ws.knobs())
     assert ws.emu.invariants() == []
 
     # 1. the wheel, verified
@@ -151,8 +151,8 @@ def test_long_waits_show_progress_and_gitlab_sections(
     slow = workspace_factory(clock_speed=10)  # type: ignore[operator]
     slow.config(clusters={"mode": "automated", "ids": [IDLE], "restart": "always", "wait": 600})
     monkeypatch.setenv("GITLAB_CI", "true")
-    settings = slow.settings("1.3.0", timing=dataclasses.replace(FAST, progress_every=0.3))
-    workflow.run_deploy(settings)
+    settings = slow.settings("1.3.0")
+    workflow.run_deploy(settings, slow.knobs(timing=dataclasses.replace(FAST, progress_every=0.3)))
     err = capsys.readouterr().err
     assert "section_start:" in err and "wheelship_deploy_clusters[collapsed=true]" in err
     assert "section_end:" in err
@@ -185,7 +185,7 @@ def test_jobs_on_a_shared_cluster_that_keeps_the_old_version_are_named(ws: Works
     )
     job_id = created.json()["job_id"]
     ws.start_busy_run()
-    plan, _result = workflow.run_deploy(ws.settings("1.3.0"))
+    plan, _result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     expected = (
         f"job {job_id} (score-on-shared): task score installs tsff 1.3.0 on cluster {BUSY} "
         "(ml-busy), which has 1.2.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until "

@@ -70,8 +70,8 @@ def test_existing_version_with_other_bytes_is_never_overwritten(
     ws.emu.put_file(whl("1.3.0"), other.read_bytes())
     ws.emu.clear_log()
     code, line = run(ws, capsys, "deploy")
-    assert code == 1
-    assert line.startswith(f"error: upload: {whl('1.3.0')} already exists with different bytes (")
+    assert code == 2
+    assert line.startswith(f"error: {whl('1.3.0')} already exists with different bytes (")
     assert line.endswith("— a released version is never overwritten: release a new version")
     unchanged(ws)
     assert ws.emu.read_file(whl("1.3.0")) == other.read_bytes()
@@ -116,7 +116,7 @@ def test_missing_folder_is_created(ws: Workspace) -> None:
     from wheelship.deploy import workflow
 
     ws.config(artifacts="/Volumes/ml/tsff/wheels/new-folder")
-    plan, _ = workflow.run_deploy(ws.settings("1.3.0"))
+    plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     assert plan.upload is not None and plan.upload.create_folder
     assert ws.emu.file_exists(f"{ART}/new-folder/tsff-1.3.0-py3-none-any.whl")
     assert ws.emu.invariants() == []

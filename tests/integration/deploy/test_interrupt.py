@@ -9,6 +9,7 @@ versions); a rerun converges to exactly the state of an uninterrupted deploy.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,9 @@ CONFIG = {
 }
 
 
-def deploy(ws: Workspace, **kw: object) -> None:
-    workflow.run_deploy(ws.settings("1.3.0", dist=ws.root / "dist", **kw))  # type: ignore[arg-type]
+def deploy(ws: Workspace, max_steps: int | None = None, **kw: Any) -> None:
+    settings = ws.settings("1.3.0", dist=ws.root / "dist", **kw)
+    workflow.run_deploy(settings, ws.knobs(max_steps=max_steps))
 
 
 def prepared(factory: Callable[..., Workspace], **kw: object) -> Workspace:
@@ -46,7 +48,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, objec
         ws = Workspace(emu, root)
         ws.config(**CONFIG)
         ws.dist("1.3.0").rename(root / "dist")
-        plan, _result = workflow.run_deploy(ws.settings("1.3.0", dist=root / "dist"))
+        plan, _result = workflow.run_deploy(ws.settings("1.3.0", dist=root / "dist"), ws.knobs())
         assert emu.invariants() == []
         return ws.snapshot(), len(plan.steps())
 
@@ -162,7 +164,8 @@ def test_converges_under_throttling_overload_resets_and_lost_answers(
     assert len(faulted) >= 5 and {"429", "503"} <= set(faulted)
     # a second deploy in the same weather has nothing left to do
     again_plan = workflow.run_plan(
-        ws.settings("1.3.0", dist=ws.root / "dist", retry=RetryPolicy(base=0.05, cap=0.2))
+        ws.settings("1.3.0", dist=ws.root / "dist", retry=RetryPolicy(base=0.05, cap=0.2)),
+        ws.knobs(),
     )
     assert not again_plan.changes_anything
 
@@ -192,7 +195,8 @@ def test_uploads_survive_lost_answers_in_every_storage(
             dist=ws.dist("1.3.0", size=3 << 20),  # several DBFS blocks
             retry=RetryPolicy(base=0.05, cap=0.2),
             timeout=(2.0, 0.3),
-        )
+        ),
+        ws.knobs(),
     )
     assert ws.emu.file_sha256(plan.artifact) == plan.sha256
     assert [s.outcome for s in result.steps if s.step == "upload"] in (["done"], ["unchanged"])

@@ -121,7 +121,8 @@ def test_a_workspace_that_never_recovers_fails_the_command_within_the_retry_budg
         workflow.run_status(
             sick.settings(
                 "1.3.0", retry=RetryPolicy(budget=4, base=0.1, cap=0.5), timeout=(2.0, 0.5)
-            )
+            ),
+            sick.knobs(),
         )
     assert expected in str(info.value)
     assert str(info.value).startswith("status: ")

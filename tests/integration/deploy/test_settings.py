@@ -253,7 +253,7 @@ def test_only_the_references_change(
     ws = start(tmp_path, emulator_factory, jobs_list_omits=omits)
     before = ws.emu.jobs()
     assert len(before[201]["tasks"]) == 132
-    plan, _result = workflow.run_deploy(ws.settings("1.3.0", timing=FAST))
+    plan, _result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs(timing=FAST))
     after = ws.emu.jobs()
 
     assert sorted(j.job_id for j in plan.jobs) == [201, 202]
@@ -273,7 +273,7 @@ def test_only_the_references_change(
     assert ws.emu.invariants() == [] and ws.emu.violations == []
 
     # a second deploy changes nothing and says so
-    again, result = workflow.run_deploy(ws.settings("1.3.0", timing=FAST))
+    again, result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs(timing=FAST))
     assert not again.changes_anything and result.changed == 0
     assert ws.emu.jobs() == after
 
@@ -285,7 +285,7 @@ def test_the_update_carries_only_the_changed_task_entries(
     complete, and nothing but ``tasks``/``environments`` is in ``new_settings``."""
     ws = start(tmp_path, emulator_factory)
     before = ws.emu.jobs()
-    workflow.run_deploy(ws.settings("1.3.0", timing=FAST))
+    workflow.run_deploy(ws.settings("1.3.0"), ws.knobs(timing=FAST))
     updates = {
         body["job_id"]: body
         for r in ws.emu.requests

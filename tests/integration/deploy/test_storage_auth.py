@@ -23,7 +23,7 @@ def test_deploy_to_workspace_files_and_dbfs(
         keep=1,
         clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
     )
-    plan, _result = workflow.run_deploy(ws.settings("1.3.0"))
+    plan, _result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     assert ws.emu.invariants() == []
     new = whl("1.3.0", folder)
     assert plan.artifact == new
@@ -32,7 +32,7 @@ def test_deploy_to_workspace_files_and_dbfs(
         assert references.referenced_versions(ws.emu.job_settings(job_id), "tsff") == {"1.3.0"}
     assert not ws.emu.file_exists(whl("1.1.0", folder))  # retention works there too
     # rerun: nothing to change
-    again, _ = workflow.run_deploy(ws.settings("1.3.0"))
+    again, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     assert not again.changes_anything
     if folder.startswith("dbfs:"):
         assert not any(".partial" in p for p in ws.emu.files("dbfs:/FileStore"))
@@ -83,7 +83,7 @@ def test_jobs_with_more_than_100_tasks_and_workspaces_with_many_jobs(
     ]
     ws = workspace_factory(jobs=[*seed_jobs(), big_job(900, 150), *filler])
     ws.config(clusters={"mode": "off"})
-    plan, _ = workflow.run_deploy(ws.settings("1.3.0"))
+    plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     assert 900 in [j.job_id for j in plan.jobs]
     after = ws.emu.job_settings(900)
     assert len(after["tasks"]) == 150
@@ -126,7 +126,7 @@ def test_oauth_m2m_against_the_workspace(
     client = client_for(ws, env)
     assert client.auth.name == "oauth-m2m"
     assert client.get("/api/2.2/jobs/get", {"job_id": 101})["settings"]["name"] == "tsff-train"
-    plan, _ = workflow.run_deploy(ws.settings("1.3.0", environ=env))
+    plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs(environ=env))
     assert plan.jobs
 
 
@@ -173,7 +173,7 @@ def test_gitlab_oidc_token_exchange_against_the_workspace(
         "WHEELSHIP_ID_TOKEN": jwt,
         "DATABRICKS_CONFIG_FILE": str(tmp_path / "x"),
     }
-    plan, _ = workflow.run_deploy(ws.settings("1.3.0", environ=env))
+    plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs(environ=env))
     assert plan.jobs
     assert ws.emu.invariants() == []
     # a token for another ref is refused by the federation policy: one clear error
@@ -181,14 +181,16 @@ def test_gitlab_oidc_token_exchange_against_the_workspace(
     from wheelship.errors import DatabricksError
 
     with pytest.raises(DatabricksError, match="authenticate: env-oidc: the token endpoint refused"):
-        workflow.run_status(ws.settings("1.3.0", environ=wrong))
+        workflow.run_status(ws.settings("1.3.0"), ws.knobs(environ=wrong))
 
 
 def test_profiles_file(ws: Workspace, tmp_path: Any) -> None:
     cfg = tmp_path / "databrickscfg"
     cfg.write_text(f"[PROD]\nhost = {ws.emu.url}\ntoken = {ws.emu.token}\n")
     ws.config(profile="PROD")
-    st = workflow.run_status(ws.settings("1.3.0", environ={"DATABRICKS_CONFIG_FILE": str(cfg)}))
+    st = workflow.run_status(
+        ws.settings("1.3.0"), ws.knobs(environ={"DATABRICKS_CONFIG_FILE": str(cfg)})
+    )
     assert st.live == ("1.2.0",)
 
 

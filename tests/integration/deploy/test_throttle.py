@@ -36,7 +36,7 @@ def test_throttled_updates_are_paced_not_hammered(
         rate_limits={"POST /api/2.2/jobs/update": {"rate": 20, "burst": 5}},
     )
     ws.config(clusters={"mode": "off"})
-    plan, result = workflow.run_deploy(ws.settings("1.3.0"))
+    plan, result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     assert len(plan.jobs) == 60
     for i in range(60):
         assert references.referenced_versions(ws.emu.job_settings(300 + i), "tsff") == {"1.3.0"}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from support.deployws import ART, CLUSTERS, MUTATING, Workspace, cli, whl
-from wheelship.deploy import workflow
+from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
 pytestmark = pytest.mark.usefixtures("ws_env")
@@ -18,7 +18,7 @@ def test_status_and_drift(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert "job 101 (tsff-train)" in out and "live: 1.2.0\n" in out
     ws.start_busy_run()
-    workflow.run_deploy(ws.settings("1.3.0"))
+    workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     capsys.readouterr()
     ws.emu.clear_log()
     assert cli(ws, "status") == 0
@@ -49,15 +49,13 @@ def test_rollback_to_previous_and_named_versions(
         keep=3,
         clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
     )
-    workflow.run_deploy(ws.settings("1.3.0"))
+    workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
     capsys.readouterr()
     assert cli(ws, "rollback") == 0
     assert "rolled prod back to tsff 1.2.0" in capsys.readouterr().out
     assert ws.emu.invariants() == []
     for job_id in (101, 102, 103, 105):
-        assert workflow.references.referenced_versions(ws.emu.job_settings(job_id), "tsff") == {
-            "1.2.0"
-        }
+        assert references.referenced_versions(ws.emu.job_settings(job_id), "tsff") == {"1.2.0"}
     assert [x["library"]["whl"] for x in ws.emu.cluster_libraries(IDLE)] == [whl("1.2.0")]
     assert ws.emu.file_exists(whl("1.3.0"))  # kept for a roll-forward
     report = json.loads((ws.root / "out" / "deploy-report.json").read_text())
@@ -79,7 +77,7 @@ def test_rollback_to_previous_and_named_versions(
 def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(ws: Workspace) -> None:
     ws.config(clusters={"mode": "manual", "tags": {"tsff": "manual"}})
     settings = ws.settings("1.3.0")
-    plan, _ = workflow.run_deploy(settings)
+    plan, _ = workflow.run_deploy(settings, ws.knobs())
     assert [c.cluster_id for c in plan.manual_clusters] == [ADMIN]
     # no state-changing call to any cluster or library endpoint at all
     assert not [
