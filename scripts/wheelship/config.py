@@ -55,7 +55,7 @@ def load(
         if required:
             raise ConfigurationError(
                 f"configuration file {path} not found",
-                "create it (see the README's wheelship.yml section) or pass --config",
+                "create it (see docs/configuration.md) or pass --config",
             )
         return {}
     try:
@@ -69,7 +69,7 @@ def load(
         return {}
     if not isinstance(data, dict):
         raise ConfigurationError(
-            f"{path}: expected a mapping at the top level", "see the README's wheelship.yml section"
+            f"{path}: expected a mapping at the top level", "see docs/configuration.md"
         )
     expanded: dict[str, Any] = expand(data, "", environ)
     return expanded

@@ -11,7 +11,7 @@ The story runs once (module fixture), as it would happen; each test checks one c
 4. a colleague points a job back at the old wheel by hand; the scheduled drift check fails;
 5. someone starts the manual ``wheelship-rollback`` job: 1.0.0 is back everywhere it may go.
 
-The jobs authenticate to Databricks as the README recommends: no stored secret, the GitLab ID
+The jobs authenticate to Databricks as docs/oidc.md recommends: no stored secret, the GitLab ID
 token of the job (``id_tokens:``) exchanged for a workspace token under a federation policy on the
 project path. gitlab-ci-local mints no ID tokens, so the test plays GitLab and passes a signed one
 in ``WHEELSHIP_ID_TOKEN``. Neither it nor the index password shows in any log or kept file.
@@ -203,7 +203,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
             "TWINE_USERNAME": index.username,
             "INDEX_PASSWORD": index.password,
             "DATABRICKS_HOST": emu.url,
-            # What the project sets up for OIDC federation (README "OIDC with Databricks").
+            # What the project sets up for OIDC federation (docs/oidc.md).
             "DATABRICKS_AUTH_TYPE": "env-oidc",
             "DATABRICKS_CLIENT_ID": DEPLOYER,
             "WHEELSHIP_ID_TOKEN": id_token,  # GitLab's part: the job's id_tokens entry

@@ -478,6 +478,6 @@ def test_config_file_is_relative_to_the_project_directory(
     code, out, err = cli(capsys, "--config", "other.yml")
     assert (code, out) == (2, "")
     assert err == (
-        "error: configuration file libs/fore cast/other.yml not found — create it (see the "
-        "README's wheelship.yml section) or pass --config\n"
+        "error: configuration file libs/fore cast/other.yml not found — create it (see "
+        "docs/configuration.md) or pass --config\n"
     )

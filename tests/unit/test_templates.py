@@ -1,4 +1,5 @@
-"""The components in templates/: headers, inputs, thin jobs, GitLab's schema, README, pin."""
+"""The components in templates/: headers, inputs, thin jobs, GitLab's schema, the inputs
+reference (docs/components.md), pin."""
 
 from __future__ import annotations
 
@@ -158,14 +159,29 @@ def test_interpolation_keeps_types_and_splices_text() -> None:
     assert job["artifacts"]["paths"] == ["pkg/dist/"]
 
 
-def test_readme_tables_are_generated_from_the_headers() -> None:
-    readme = tpl.README.read_text(encoding="utf-8")
-    assert tpl.render_readme(readme) == readme, "run: python ci/templates.py readme"
+def test_inputs_reference_is_generated_from_the_headers() -> None:
+    page = tpl.COMPONENTS_DOC.read_text(encoding="utf-8")
+    assert tpl.components_markdown() == page, "run: python ci/docs.py"
+    for t in ALL:
+        assert f"`templates/{t.path.name}` — {t.description}" in page
 
 
-def test_readme_check_fails_on_drift() -> None:
-    stale = tpl.README.read_text(encoding="utf-8").replace("| `extras` |", "| `extra` |", 1)
-    assert tpl.render_readme(stale) != stale
+def test_inputs_reference_drifts_when_a_header_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = tpl.components_markdown()
+    build = tpl.load(tpl.TEMPLATES / "build.yml")
+    renamed = {("extra" if k == "dist" else k): v for k, v in build.inputs.items()}
+    changed = tpl.Template(
+        build.name,
+        build.path,
+        {"spec": {**build.header["spec"], "inputs": renamed}},
+        build.body,
+        build.text,
+    )
+    monkeypatch.setattr(
+        tpl, "templates", lambda: [changed if t.name == "build" else t for t in ALL]
+    )
+    assert tpl.components_markdown() != page
+    assert "| `extra` | string | `dist` |" in tpl.components_markdown()
 
 
 def test_every_template_pins_the_same_exact_release() -> None:
@@ -184,14 +200,13 @@ def test_stamp_rewrites_every_pin_and_check_pin_guards_tags(
     copy.mkdir()
     for p in tpl.TEMPLATES.glob("*.yml"):
         (copy / p.name).write_text(p.read_text())
-    readme = tmp_path / "README.md"
-    readme.write_text(tpl.README.read_text())
+    page = tmp_path / "components.md"
     monkeypatch.setattr(tpl, "TEMPLATES", copy)
-    monkeypatch.setattr(tpl, "README", readme)
+    monkeypatch.setattr(tpl, "COMPONENTS_DOC", page)
 
     assert tpl.main(["stamp", "v2.3.4"]) == 0
     assert set(tpl.pins().values()) == {"2.3.4"}
-    assert "`wheelship==2.3.4`" in readme.read_text()
+    assert "`wheelship==2.3.4`" in page.read_text()
     assert tpl.main(["check-pin", "v2.3.4"]) == 0
     assert tpl.main(["check-pin", "v2.3.5"]) == 1
     err = capsys.readouterr().err

@@ -331,7 +331,7 @@ def _check_static(info: VersionInfo) -> None:
 
 
 def derive_version(settings: VersionSettings) -> VersionInfo:
-    """The PEP 440 version of the project checkout (see the README's Versions section)."""
+    """The PEP 440 version of the project checkout (see docs/versions.md)."""
     from wheelship.gitlab import CiEnv
 
     project = read_project(settings.project.resolve())

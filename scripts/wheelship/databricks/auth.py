@@ -337,7 +337,7 @@ def resolve(
         raise ConfigurationError(
             "no Databricks credentials",
             "set DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET, or an OIDC ID "
-            "token with DATABRICKS_AUTH_TYPE=env-oidc (see the README's Authentication section)",
+            "token with DATABRICKS_AUTH_TYPE=env-oidc (see docs/security.md#authentication)",
         )
     auth_type, values = chosen
     if auth_type == "env-oidc":

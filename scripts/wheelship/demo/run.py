@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tempfile
 import time
 import tomllib
@@ -49,6 +50,7 @@ class DemoSettings:
 class DemoResult:
     workdir: Path
     project: Path
+    seed_file: Path | None = None
     url: str = ""
     seconds: float = 0.0
     invariants: list[str] = field(default_factory=list)
@@ -106,11 +108,17 @@ def run_demo(settings: DemoSettings) -> DemoResult:
     previous = _build(project, Path("dist-1.0.0"), isolation)
     log.result(f"built {previous.wheel.name} from tag {PREVIOUS_TAG} ({previous.seconds:.1f} s)")
 
-    with Emulator(
-        seed=workspace.seed(previous.wheel, previous.info.version), clock_speed=settings.clock_speed
-    ) as emu:
+    # ``source`` paths in a seed file are relative to the file: the work dir can move.
+    wheel = Path(os.path.relpath(previous.wheel.resolve(), workdir.resolve()))
+    seed = workspace.seed(wheel, previous.info.version)
+    seed_file = workspace.write_seed(workdir / workspace.SEED_FILE, seed)
+    result.seed_file = seed_file
+    with Emulator(seed=seed_file, clock_speed=settings.clock_speed) as emu:
         result.url = emu.url
         _heading(f"2. an offline Databricks workspace at {emu.url}")
+        log.result(
+            f"seeded from {seed_file} (kept: 'wheelship emulator --seed-file' serves it again)"
+        )
         log.result(
             "jobs tsff-train, tsff-score (serverless), tsff-backtest (for_each, pypi pin), "
             "tsff-smoke on tsff 1.0.0;"
@@ -198,7 +206,11 @@ def run_demo(settings: DemoSettings) -> DemoResult:
     _heading("done")
     log.result(f"emulator stopped; demo took {result.seconds:.1f} s")
     log.result(f"project, plan, deploy report and runbook: {project}/ and {project / 'out'}/")
-    log.result("next: 'wheelship emulator' serves such a workspace for your own wheelship.yml")
+    log.result(f"the workspace before the deploy: {seed_file}")
+    log.result(
+        f"next: 'wheelship emulator --seed-file {seed_file}' serves that workspace for your own "
+        "wheelship.yml (README: Try it on your own project)"
+    )
     return result
 
 

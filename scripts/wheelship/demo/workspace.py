@@ -11,11 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 ARTIFACTS = "/Volumes/ml/forecasting/wheels"
 REGISTRY = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
 RUNNING = "0101-120000-forecast"
 TERMINATED = "0101-120000-nightly0"
 RESTRICTED = "0101-120000-restrict"
+#: The seed the demo serves, left in its work dir for ``wheelship emulator --seed-file``.
+SEED_FILE = "workspace.yml"
 
 CONFIG = f"""\
 # The forecasting team's deploy target (wheelship.yml in the tsff repository).
@@ -186,3 +190,13 @@ def seed(previous_wheel: Path, version: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+def write_seed(path: Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as a seed file ``wheelship emulator --seed-file`` reads; return its path."""
+    head = (
+        "# The demo's Databricks workspace before the deploy: tsff 1.0.0 everywhere.\n"
+        "# Serve it again: wheelship emulator --seed-file workspace.yml\n"
+    )
+    path.write_text(head + yaml.safe_dump(data, sort_keys=False, width=100), encoding="utf-8")
+    return path

@@ -26,7 +26,7 @@ JOB_SELECT: tuple[JobSelect, ...] = get_args(JobSelect)
 CLUSTER_MODES: tuple[ClusterMode | Literal["off"], ...] = (*get_args(ClusterMode), "off")
 RESTART_POLICIES: tuple[Restart, ...] = get_args(Restart)
 
-_FIX = "see the README's wheelship.yml section"
+_FIX = "see docs/configuration.md"
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 

@@ -92,7 +92,7 @@ def check_config(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[targets.D
     if not cfg.targets:
         raise ConfigurationError(
             f"{settings.config}: no targets: section",
-            "add one (see the README's wheelship.yml section)",
+            "add one (see docs/configuration.md)",
         )
     return cfg, package
 

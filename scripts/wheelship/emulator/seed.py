@@ -113,7 +113,7 @@ class SeedError(ConfigurationError):
 
 
 def _fail(where: str, what: str) -> SeedError:
-    return SeedError(f"seed {where}: {what}", "fix the seed file (see the emulator README)")
+    return SeedError(f"seed {where}: {what}", "fix the seed file (see docs/emulator.md#seed-file)")
 
 
 def load_seed(seed: Mapping[str, Any] | str | Path | None) -> tuple[dict[str, Any], Path]:

@@ -35,6 +35,8 @@ def test_demo_builds_deploys_and_ends_with_one_live_version(tmp_path: Path) -> N
         'POST /api/2.1/clusters/restart {"cluster_id": "0101-120000-restrict"}',
         "live: 1.1.0\n",
         "emulator stopped; demo took",
+        f"the workspace before the deploy: {tmp_path / 'demo' / 'workspace.yml'}",
+        f"next: 'wheelship emulator --seed-file {tmp_path / 'demo' / 'workspace.yml'}' serves",
     ):
         assert line in out, line
     project = tmp_path / "demo" / "tsff"
@@ -44,3 +46,14 @@ def test_demo_builds_deploys_and_ends_with_one_live_version(tmp_path: Path) -> N
     assert rerun["outcome"] == "unchanged"
     assert (project / "out" / "runbook.md").is_file() and (project / "out" / "plan.md").is_file()
     assert (project / "dist" / "tsff-1.1.0-py3-none-any.whl").is_file()
+    # The seed it served stays, with the wheel it names, and a new emulator serves it again.
+    seed = tmp_path / "demo" / "workspace.yml"
+    assert "source: tsff/dist-1.0.0/tsff-1.0.0-py3-none-any.whl" in seed.read_text()
+    check = subprocess.run(
+        [sys.executable, "-m", "wheelship", "emulator", "--check-invariants", "--seed-file", seed],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert check.returncode == 0, check.stderr

@@ -165,7 +165,7 @@ def test_bad_input_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == (
         "error: seed clusters[0].state: expected RUNNING, TERMINATED or PENDING, got 'EXPLODED'"
-        " — fix the seed file (see the emulator README)\n"
+        " — fix the seed file (see docs/emulator.md#seed-file)\n"
     )
 
 

@@ -63,7 +63,7 @@ def test_config_check_names_the_key(project: Path, capsys: pytest.CaptureFixture
     assert (code, out) == (2, "")
     assert err == (
         "error: targets.prod.clusters.restart: expected one of never, if-idle, always, got 'sometimes'"
-        " — see the README's wheelship.yml section\n"
+        " — see docs/configuration.md\n"
     )
 
 
@@ -72,7 +72,7 @@ def test_config_missing_file(project: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 2
     assert (
         err
-        == "error: configuration file nope.yml not found — create it (see the README's wheelship.yml section) or pass --config\n"
+        == "error: configuration file nope.yml not found — create it (see docs/configuration.md) or pass --config\n"
     )
 
 
