@@ -329,6 +329,9 @@ def _uc_grants(ws: Workspace, data: Mapping[str, Any]) -> None:
     for i, item in enumerate(_list(data["grants"], "grants")):
         where = f"grants[{i}]"
         item = _mapping(item, where)
+        if True in item and "on" not in item:
+            # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true.
+            item = {("on" if k is True else k): v for k, v in item.items()}
         on = (_str(item, "on", where) or "").split()
         if len(on) != 2:
             raise _fail(f"{where}.on", "expected '<catalog|schema|volume> <full name>'")

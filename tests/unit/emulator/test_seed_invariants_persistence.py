@@ -108,6 +108,19 @@ durations: {{cluster_start: 5}}
     assert ws.durations.cluster_start == 5
 
 
+def test_seed_file_grants_read_a_bare_on_key(tmp_path: Path, ws: Workspace) -> None:
+    """YAML 1.1 reads ``on:`` as true; a grant written as the docs show it still loads."""
+    seed = tmp_path / "ws.yml"
+    seed.write_text(
+        "users: [{user_name: ann@example.com, groups: [data-eng], token: dapi-ann}]\n"
+        "grants:\n  - {on: catalog main, to: data-eng, privileges: [USE CATALOG]}\n"
+        "  - {'on': schema main.ops, to: data-eng, privileges: [USE SCHEMA]}\n"
+    )
+    data, base = load_seed(seed)
+    apply_seed(ws, data, base)
+    assert ws.grants is not None and len(ws.grants) == 2
+
+
 def test_seed_file_errors(tmp_path: Path) -> None:
     with pytest.raises(SeedError, match="not found"):
         load_seed(tmp_path / "missing.yml")
