@@ -328,10 +328,9 @@ def _uc_grants(ws: Workspace, data: Mapping[str, Any]) -> None:
     ws.grants = {}
     for i, item in enumerate(_list(data["grants"], "grants")):
         where = f"grants[{i}]"
-        item = _mapping(item, where)
-        if True in item and "on" not in item:
-            # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true.
-            item = {("on" if k is True else k): v for k, v in item.items()}
+        # YAML 1.1 (PyYAML) reads a bare `on:` key as the boolean true.
+        raw: dict[Any, Any] = _mapping(item, where)
+        item = {("on" if k is True else k): v for k, v in raw.items()}
         on = (_str(item, "on", where) or "").split()
         if len(on) != 2:
             raise _fail(f"{where}.on", "expected '<catalog|schema|volume> <full name>'")
