@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
 import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+import requests
 
 from wheelship import log
 from wheelship.building.manifest import DistFile, Manifest
@@ -267,9 +272,42 @@ def test_credentials_in_an_index_url_are_refused_and_never_shown(flag: str) -> N
     assert log.redact(url) == "https://deploy:[MASKED]@pkgs.example.com/upload/"
 
 
+def _wheel(path: Path, name: str, version: str) -> Path:
+    """A minimal wheel twine accepts: core metadata and the WHEEL file."""
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        zf.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        zf.writestr(f"{info}/RECORD", "")
+    return path
+
+
+def _sdist(path: Path, name: str, version: str) -> Path:
+    data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    with tarfile.open(path, "w:gz") as tf:
+        top = tarfile.TarInfo(f"{name}-{version}")
+        top.type = tarfile.DIRTYPE
+        tf.addfile(top)
+        member = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        member.size = len(data)
+        tf.addfile(member, io.BytesIO(data))
+    return path
+
+
 def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """The command wheelship runs, handed to the real twine (its own argument parsing and
+    settings, only the HTTP upload replaced): twine uploads exactly the given files to the
+    given URL with the given credentials, without prompting — and neither the user nor the
+    password is on the command line."""
+    import twine.cli
+    import twine.repository
+
     calls: list[tuple[list[str], dict[str, str]]] = []
 
     def fake_run(cmd: list[str], *, env: dict[str, str], **_: Any) -> Any:
@@ -278,22 +316,39 @@ def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
 
     monkeypatch.setattr("wheelship.release.publish.subprocess.run", fake_run)
     creds = Credentials("gitlab-ci-token", "job-token-secret-77", "user gitlab-ci-token")
-    files = [tmp_path / WHL.name, tmp_path / SDIST.name]
+    files = [
+        _wheel(tmp_path / WHL.name, "tsff", "1.2.3"),
+        _sdist(tmp_path / SDIST.name, "tsff", "1.2.3"),
+    ]
     url = "https://gitlab.example.com/api/v4/projects/42/packages/pypi"
     environ = {"PATH": "/usr/bin", "TWINE_PASSWORD": "stale", "TWINE_REPOSITORY": "pypi"}
     assert upload(files, url, creds, environ) is None
     ((cmd, env),) = calls
-    assert cmd[1:] == [
-        "-m",
-        "twine",
-        "--no-color",
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        url,
-        *map(str, files),
-    ]
     assert not any("job-token-secret-77" in arg or "gitlab-ci-token" in arg for arg in cmd)
-    assert (env["TWINE_USERNAME"], env["TWINE_PASSWORD"]) == (creds.username, creds.password)
     assert "TWINE_REPOSITORY" not in env  # the caller's twine settings do not leak in
+    assert cmd[cmd.index("twine") - 1 :][:2] == ["-m", "twine"]  # python -m twine ...
+
+    uploaded: list[dict[str, Any]] = []
+
+    def record(self: twine.repository.Repository, package: Any) -> Any:
+        uploaded.append(
+            {
+                "file": Path(package.filename).name,
+                "url": self.url,
+                "auth": self.session.auth,
+                "version": package.metadata["version"],
+            }
+        )
+        response = requests.Response()
+        response.status_code, response.url = 200, self.url
+        return response
+
+    monkeypatch.setattr(twine.repository.Repository, "upload", record)
+    monkeypatch.setattr("builtins.input", lambda *_: pytest.fail("twine prompted for input"))
+    with mock.patch.dict("os.environ", env, clear=True):
+        assert twine.cli.dispatch(cmd[cmd.index("twine") + 1 :]) is None
+    assert uploaded == [
+        {"file": name, "url": url, "auth": (creds.username, creds.password), "version": "1.2.3"}
+        for name in (WHL.name, SDIST.name)
+    ]
+    capsys.readouterr()
