@@ -46,6 +46,7 @@ COMMON_INPUTS = (
     "config",
     "wheelship",
     "install-args",
+    "release-tag-pattern",
 )
 #: Composite templates: they only include job templates.
 COMPOSITES = ("full-pipeline", "workflow")

@@ -34,8 +34,16 @@ COMMAND = {
     "rollback": "rollback",
     "runbook": "runbook",
 }
-#: variables the templates set for themselves or for tools other than the CLI command
-TEMPLATE_VARIABLES = {"WHEELSHIP_PYTHON_VERSION", "WHEELSHIP_INSTALL", "WHEELSHIP_INSTALL_ARGS"}
+#: variables the templates set for themselves or for tools other than the CLI command; the tag
+#: pattern is every job's (its rules read it), and a setting of the commands that read tags
+TEMPLATE_VARIABLES = {
+    "WHEELSHIP_PYTHON_VERSION",
+    "WHEELSHIP_INSTALL",
+    "WHEELSHIP_INSTALL_ARGS",
+    "WHEELSHIP_TAG_PATTERN",
+}
+#: the commands that read release tags: they must take the pattern the rules use
+READS_TAGS = ("build", "compat", "tag", "publish")
 
 
 def job_of(t: tpl.Template) -> dict[str, Any]:
@@ -236,3 +244,20 @@ def test_every_wheelship_variable_is_a_setting_of_the_command(t: tpl.Template) -
     known = _command_env_vars(COMMAND[t.name]) | TEMPLATE_VARIABLES
     used = {v for v in job_of(t)["variables"] if v.startswith("WHEELSHIP_")}
     assert used - known == set()
+
+
+@pytest.mark.parametrize("name", READS_TAGS)
+def test_commands_that_read_tags_take_the_pattern_the_rules_use(name: str) -> None:
+    assert "WHEELSHIP_TAG_PATTERN" in _command_env_vars(COMMAND[name])
+    job = job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))
+    assert job["variables"]["WHEELSHIP_TAG_PATTERN"] == "$[[ inputs.release-tag-pattern ]]"
+
+
+def test_no_template_spells_a_release_tag_regex_but_the_one_input() -> None:
+    """One definition: rules compare with the variable, whose value is the input."""
+    pattern = tpl.load(tpl.TEMPLATES / "build.yml").inputs["release-tag-pattern"]["default"]
+    for t in ALL:
+        assert "-rc" not in t.text, t.name
+        assert t.text.count(pattern) == (1 if "release-tag-pattern" in t.inputs else 0), t.name
+        for rule in re.findall(r"\$CI_COMMIT_TAG =~ (\S+)", t.text):
+            assert rule == "$WHEELSHIP_TAG_PATTERN", (t.name, rule)
