@@ -252,10 +252,26 @@ def test_readme_that_does_not_render_fails_and_leaves_dist_alone(
     assert not (repo.path / "dist" / "build.env").exists()
 
 
+def test_missing_long_description_is_a_warning_that_names_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = project_repo(tmp_path, "no_readme", tag="v1.0.0")
+    code, out, err = cli(capsys, "--project", str(repo.path))
+    assert code == 0, err
+    assert out.strip().endswith("noreadme-1.0.0-py3-none-any.whl")
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: noreadme-1.0.0.tar.gz has no long description (twine check --strict would "
+        'fail; the index shows an empty project page) — set readme = "README.md" in [project] '
+        "of pyproject.toml"
+    ]
+
+
 def test_missing_long_description_fails_strict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo = project_repo(tmp_path, "no_readme", tag="v1.0.0")
+    (repo.path / "wheelship.yml").write_text("build:\n  strict: true\n")
     code, _, err = cli(capsys, "--project", str(repo.path))
     assert code == 1
     assert err.splitlines()[-1] == (
@@ -503,7 +519,14 @@ def test_build_jobs_variables_put_dist_where_its_artifacts_are(
     import templates as tpl
 
     repo = monorepo(tmp_path)
-    inputs = {"as": "b", "project-dir": MONOREPO_PROJECT, "config": "wheelship.yml"}
+    # The project's tag series is its wheelship.yml pattern; the rules need it as the input.
+    pattern = "/^fc-v(?P<major>\\d+)\\.(?P<minor>\\d+)\\.(?P<patch>\\d+)$/"
+    inputs = {
+        "as": "b",
+        "project-dir": MONOREPO_PROJECT,
+        "config": "wheelship.yml",
+        "release-tag-pattern": pattern,
+    }
     job = tpl.rendered(tpl.load(tpl.TEMPLATES / "build.yml"), inputs)["b"]
     for name, value in job["variables"].items():
         # the session's build-environment cache stands in for the job's cached one
@@ -517,3 +540,56 @@ def test_build_jobs_variables_put_dist_where_its_artifacts_are(
     assert Manifest.load(repo.path / artifacts).version == "1.2.3"  # fc-v1.2.3, not v9.0.0
     build_env = dotenv.read(repo.path / job["artifacts"]["reports"]["dotenv"])
     assert build_env["WHEELSHIP_VERSION"] == "1.2.3"
+
+
+# --- what is built is what is committed --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "package"),
+    [
+        ("setuptools_scm", "src/scmpkg"),
+        ("hatch_vcs", "src/hatchpkg"),
+        ("flit_static", "flitpkg"),
+        ("poetry_static", "poetrypkg"),
+    ],
+)
+def test_only_committed_files_are_built_whatever_the_checkout_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build_cache: Path, fixture: str, package: str
+) -> None:
+    """A checkout as the templates leave it: their caches (with uv's absolute symlinks) inside
+    it, an earlier job's reports, and files git does not track or ignores — none of it may reach
+    the sdist or the wheel, and a relative cache directory works like an absolute one."""
+    repo = project_repo(tmp_path, fixture, tag="v1.2.3")
+    tracked = set(git(repo.path, "ls-files").splitlines())
+    junk = {
+        ".cache/uv/archive-v0/abc/pkg/cached_module.py": "x = 1\n",
+        ".cache/wheelship/build-envs/x/pyvenv.cfg": "home = /usr\n",
+        "build.env": "WHEELSHIP_VERSION=0\n",
+        "coverage.xml": "<coverage/>\n",
+        "notes-untracked.txt": "draft\n",
+        f"{package}/scratch_untracked.py": "raise SystemExit('not committed')\n",
+        "local-secret.env": "TOKEN=do-not-ship\n",
+    }
+    for rel, text in junk.items():
+        (repo.path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo.path / rel).write_text(text)
+    (repo.path / ".cache/uv/archive-v0/abc/python").symlink_to("/usr/bin/python3")
+    with (repo.path / ".git" / "info" / "exclude").open("a") as fh:
+        fh.write("local-secret.env\n")  # ignored: hatchling and poetry skip it anyway
+    monkeypatch.chdir(tmp_path)
+    result = build(repo.path, cache_dir=Path(os.path.relpath(build_cache, tmp_path)))
+
+    with tarfile.open(result.sdist) as tf:  # type: ignore[attr-defined]
+        top = tf.getnames()[0].split("/")[0]
+        in_sdist = {n.removeprefix(f"{top}/") for n in tf.getnames()}
+    with zipfile.ZipFile(result.wheel) as zf:  # type: ignore[attr-defined]
+        in_wheel = set(zf.namelist())
+    stems = {Path(rel).name for rel in junk} | {"python"}
+    assert not [n for n in in_sdist | in_wheel if Path(n).name in stems or ".cache" in n]
+    # Nothing committed is lost on the way either (flit and poetry-core pick their own set).
+    if fixture in ("setuptools_scm", "hatch_vcs"):
+        assert tracked <= in_sdist, tracked - in_sdist
+    env = dotenv.read(result.dotenv)  # type: ignore[attr-defined]
+    assert env["WHEELSHIP_DIST_DIR"] == "project/dist"
+    assert env["WHEELSHIP_MANIFEST"] == "project/dist/wheelship-manifest.json"

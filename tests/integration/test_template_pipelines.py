@@ -6,6 +6,9 @@ working tree) with the predefined variables of each pipeline kind; nothing runs.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,12 @@ import yaml
 
 from support.consumer import TEMPLATES, Consumer, include_component, include_project, make_consumer
 from support.gitlab_ci_local import GitlabCiLocal, Pipeline, available
+from support.gitrepo import git
+from support.projects import FIXTURES
+from wheelship.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+import templates as tpl
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
@@ -34,12 +43,17 @@ def test_merge_request_pipeline_builds_tests_and_plans(
     full: tuple[Consumer, GitlabCiLocal],
 ) -> None:
     _, gcl = full
-    jobs = names(gcl, Pipeline.merge_request("feature/x", "main"))
-    assert jobs == {
+    jobs = gcl.jobs(Pipeline.merge_request("feature/x", "main"))
+    assert {name: job.when for name, job in jobs.items()} == {
         "wheelship-build": "on_success",
         "wheelship-test": "on_success",
         "wheelship-plan": "on_success",
+        "wheelship-publish-check": "on_success",
     }
+    # The publish settings are checked (a dry run) before anything is tagged.
+    assert jobs["wheelship-publish-check"].needs == ["wheelship-build"]
+    rendered = yaml.safe_load(gcl.preview(Pipeline.merge_request("feature/x", "main")))
+    assert rendered["wheelship-publish-check"]["variables"]["WHEELSHIP_DRY_RUN"] == "true"
 
 
 def test_merge_request_into_a_release_branch_also_checks_compatibility(
@@ -47,7 +61,13 @@ def test_merge_request_into_a_release_branch_also_checks_compatibility(
 ) -> None:
     _, gcl = full
     jobs = names(gcl, Pipeline.merge_request("fix/y", "release/1.4"))
-    assert set(jobs) == {"wheelship-build", "wheelship-test", "wheelship-compat", "wheelship-plan"}
+    assert set(jobs) == {
+        "wheelship-build",
+        "wheelship-test",
+        "wheelship-compat",
+        "wheelship-plan",
+        "wheelship-publish-check",
+    }
 
 
 def test_default_branch_builds_and_tests_only(full: tuple[Consumer, GitlabCiLocal]) -> None:
@@ -121,9 +141,11 @@ def workflow_probe(tmp_path_factory: pytest.TempPathFactory) -> GitlabCiLocal:
     """workflow.yml's rules on a probe job: gitlab-ci-local 4.73.0 evaluates ``workflow:rules``
     only for their ``variables:`` and never drops a pipeline, but evaluates job rules like
     GitLab — so the very same rules, as job rules, show which pipelines GitLab creates."""
-    rules = yaml.safe_load_all((TEMPLATES / "workflow.yml").read_text())
-    workflow = list(rules)[1]["workflow"]["rules"]
-    ci = {"probe": {"rules": workflow, "script": ["true"]}}
+    workflow = tpl.rendered(tpl.load(TEMPLATES / "workflow.yml"))
+    ci = {
+        "variables": workflow["variables"],  # global, as the component's are
+        "probe": {"rules": workflow["workflow"]["rules"], "script": ["true"]},
+    }
     return GitlabCiLocal(make_consumer(None, tmp_path_factory.mktemp("wf") / "p", ci).path)
 
 
@@ -135,29 +157,77 @@ def workflow_probe(tmp_path_factory: pytest.TempPathFactory) -> GitlabCiLocal:
         (Pipeline.branch("feature/x"), {}, True),
         (Pipeline.branch("feature/x"), {"CI_OPEN_MERGE_REQUESTS": "data-science/tsff!12"}, False),
         (Pipeline.schedule("main"), {}, True),
-        (Pipeline.tag("v1.4.2"), {}, True),
-        (Pipeline.tag("1.4.2"), {}, True),
-        (Pipeline.tag("v2.0.0-rc.1"), {}, True),
-        (Pipeline.tag("nightly-2024"), {}, False),
-        (Pipeline.tag("v1.4"), {}, False),
     ],
-    ids=[
-        "mr",
-        "default-branch",
-        "branch",
-        "branch-with-open-mr",
-        "schedule",
-        "release-tag",
-        "bare-release-tag",
-        "rc-tag",
-        "other-tag",
-        "partial-tag",
-    ],
+    ids=["mr", "default-branch", "branch", "branch-with-open-mr", "schedule"],
 )
-def test_workflow_creates_one_pipeline_per_change_and_none_for_other_tags(
+def test_workflow_creates_one_pipeline_per_change(
     workflow_probe: GitlabCiLocal, pipeline: Pipeline, extra: dict[str, str], created: bool
 ) -> None:
     assert ("probe" in workflow_probe.jobs(pipeline, variables=extra)) is created
+
+
+#: Tags the CLI takes as releases, and tags it refuses (each next to the release it resembles).
+TAG_FORMS = (
+    *("v1.4.2", "1.4.2", "v0.0.0", "v10.20.30", "v2.0.0-rc.1", "2.0.0-rc.10"),
+    *("v1.1.0-beta.1", "v1.1.0-b.2", "v1.1.0-alpha.3", "v1.1.0-a.0"),
+    *("v1.4", "v01.4.2", "v1.4.2-rc1", "v1.4.2-rc.01", "v1.4.2-gamma.1", "v1.4.2+build.5"),
+    *("v1.4.2.1", "V1.4.2", "vv1.4.2", "v1.4.2-", "release-1.4.2", "nightly-2024"),
+)
+
+
+def test_every_tag_form_gets_one_answer_from_the_workflow_the_job_rules_and_the_cli(
+    full: tuple[Consumer, GitlabCiLocal], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One definition of a release tag: for each tag, GitLab creates a pipeline (workflow),
+    every release job joins it (its rules) and ``wheelship version`` takes the tag (the CLI,
+    with the variable the jobs get) — all of them, or none.
+
+    The rules are the rendered full pipeline's, each copied onto one probe job per tag that
+    sets the tag pipeline's variables itself, so one gitlab-ci-local call evaluates them all
+    (a job's own CI_COMMIT_TAG counts in its rules unless the command line sets one)."""
+    rendered = yaml.safe_load(full[1].preview(Pipeline.tag("v1.4.2")))
+    released = full[1].jobs(Pipeline.tag("v1.4.2"))  # with the defaults (no runbook target)
+    tagged = {
+        name: job
+        for name, job in rendered.items()
+        if name in released and "$CI_COMMIT_TAG" in json.dumps(job.get("rules"))
+    }
+    assert {"wheelship-publish", "wheelship-deploy", "wheelship-rollback"} <= set(tagged)
+    workflow = tpl.rendered(tpl.load(TEMPLATES / "workflow.yml"))
+    pattern = workflow["variables"]["WHEELSHIP_TAG_PATTERN"]
+    jobs = [job for name, job in rendered.items() if name.startswith("wheelship-")]
+    assert {job["variables"]["WHEELSHIP_TAG_PATTERN"] for job in jobs} == {pattern}
+    ci: dict[str, object] = {"variables": workflow["variables"]}
+    for i, tag in enumerate(TAG_FORMS):
+        pipeline = {"CI_COMMIT_TAG": tag, "CI_COMMIT_REF_NAME": tag, "CI_COMMIT_BRANCH": ""}
+        probes = {"workflow": {"rules": workflow["workflow"]["rules"], "variables": {}}}
+        for name, job in {**probes, **tagged}.items():
+            ci[f"{name}-{i}"] = {
+                "rules": job["rules"],
+                "variables": {**job["variables"], **pipeline},
+                "script": ["true"],
+            }
+    project = make_consumer(FIXTURES / "setuptools_scm", tmp_path / "probe", ci)
+    present = set(GitlabCiLocal(project.path).jobs())
+    by_rules = {
+        tag: {name for name in ["workflow", *tagged] if f"{name}-{i}" in present}
+        for i, tag in enumerate(TAG_FORMS)
+    }
+
+    for tag in TAG_FORMS:
+        git(project.path, "tag", tag)
+    for key in [k for k in os.environ if k.startswith(("CI_", "GITLAB_", "WHEELSHIP_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("WHEELSHIP_TAG_PATTERN", pattern)
+    everything = {"workflow", *tagged}
+    differ = {}
+    for tag in TAG_FORMS:
+        monkeypatch.setenv("CI_COMMIT_TAG", tag)
+        cli = main(["version", "--project", str(project.path), "--offline"]) == 0
+        if by_rules[tag] != (everything if cli else set()):
+            differ[tag] = {"rules that missed it": sorted(everything - by_rules[tag]), "cli": cli}
+    assert differ == {}
+    assert sum(bool(by_rules[t]) for t in TAG_FORMS) == 10  # both kinds are really there
 
 
 def test_scheduled_pipeline_checks_drift_only(full: tuple[Consumer, GitlabCiLocal]) -> None:

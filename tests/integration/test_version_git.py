@@ -115,9 +115,10 @@ def test_tag_pipeline_for_a_non_semver_tag_is_refused(
     assert code == 2
     assert out == ""
     assert err == (
-        "error: CI_COMMIT_TAG 'nightly' is not a release tag (vX.Y.Z, X.Y.Z or vX.Y.Z-rc.N) — "
+        "error: CI_COMMIT_TAG 'nightly' is not a release tag ("
+        "vX.Y.Z or X.Y.Z, optionally with -rc.N, -beta.N, -b.N, -alpha.N or -a.N) — "
         "tag releases as vX.Y.Z or vX.Y.Z-rc.N, or keep release jobs off other tags "
-        "(rules: - if: $CI_COMMIT_TAG =~ /^v?\\d+\\.\\d+\\.\\d+/)\n"
+        "(rules: - if: $CI_COMMIT_TAG =~ $WHEELSHIP_TAG_PATTERN, as the templates do)\n"
     )
 
 
@@ -143,7 +144,8 @@ def test_non_semver_tags_are_ignored_with_a_warning(
     code, out, err = cli(capsys, "--project", str(repo.path))
     assert (code, out) == (0, "1.2.4.dev8\n")
     assert (
-        "warning: tag 'nightly' is not a release tag (vX.Y.Z, X.Y.Z or vX.Y.Z-rc.N); "
+        "warning: tag 'nightly' is not a release tag ("
+        "vX.Y.Z or X.Y.Z, optionally with -rc.N, -beta.N, -b.N, -alpha.N or -a.N); "
         "ignored, versions count from v1.2.3\n"
     ) in err
     assert "warning: tag 'v1.3' is not a release tag" in err

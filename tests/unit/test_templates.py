@@ -255,7 +255,10 @@ def test_commands_that_read_tags_take_the_pattern_the_rules_use(name: str) -> No
 
 def test_no_template_spells_a_release_tag_regex_but_the_one_input() -> None:
     """One definition: rules compare with the variable, whose value is the input."""
+    from wheelship.building.version import DEFAULT_TAG_PATTERN
+
     pattern = tpl.load(tpl.TEMPLATES / "build.yml").inputs["release-tag-pattern"]["default"]
+    assert pattern == f"/{DEFAULT_TAG_PATTERN}/", "the CLI's default, in GitLab's /regex/ form"
     for t in ALL:
         assert "-rc" not in t.text, t.name
         assert t.text.count(pattern) == (1 if "release-tag-pattern" in t.inputs else 0), t.name

@@ -1,13 +1,14 @@
 """``wheelship build``: sdist, then the wheel from the sdist, reproducible and checked.
 
 1. Derive the version (:mod:`wheelship.building.version`) — the one version everything agrees on.
-2. Build the sdist with the project's PEP 517 backend through ``build``'s ``ProjectBuilder``,
-   handing the backend the version (``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<DIST>``; a static
+2. Build the sdist from the project's committed files (:mod:`wheelship.building.staging`) with
+   its PEP 517 backend through ``build``'s ``ProjectBuilder``, handing the backend the version (``SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<DIST>``; a static
    version is stamped into a staged copy) and ``SOURCE_DATE_EPOCH`` = the commit time.
 3. Unpack the sdist and build the wheel from it (so the sdist is proven to build), in the same
    cached build environment (:mod:`wheelship.building.environments`).
 4. Normalise both archives (:mod:`wheelship.building.reproducible`), check names, versions and
-   ``twine check --strict`` (:mod:`wheelship.building.checks`).
+   ``twine check`` (:mod:`wheelship.building.checks`; ``--strict`` also refuses a missing
+   long description).
 5. Only then move them into the output directory and write ``wheelship-manifest.json`` and the
    ``build.env`` dotenv. A failure anywhere leaves the output directory as it was.
 """
@@ -42,6 +43,7 @@ from wheelship.building.environments import (
 from wheelship.building.manifest import MANIFEST_NAME, DistFile, Manifest
 from wheelship.building.project import Project, VersionSource, rewrite_static_version
 from wheelship.building.reproducible import normalize_sdist, normalize_wheel
+from wheelship.building.staging import stage_committed
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
@@ -64,6 +66,7 @@ class BuildSettings:
     isolation: str = "cached"
     cache_dir: Path | None = None
     installer: str | None = None  # "uv" | "pip"; None: uv when available
+    strict: bool = False  # a missing long description fails the build (twine check --strict)
 
 
 @dataclass(frozen=True)
@@ -249,21 +252,6 @@ class _Builder:
         return requires
 
 
-def _stage_static(project: Project, info: VersionInfo, dest: Path) -> Path:
-    """A copy of the project's files (tracked and not ignored) with the version stamped in."""
-    listing = _git.run(
-        project.root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "."
-    )
-    for rel in filter(None, listing.split("\0")):
-        src = project.root / rel
-        if src.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    rewrite_static_version(project, dest, info.version)
-    return dest
-
-
 def _unpack(sdist: Path, dest: Path) -> Path:
     with tarfile.open(sdist, "r:gz") as tf:
         tf.extractall(dest, filter="data")
@@ -273,13 +261,22 @@ def _unpack(sdist: Path, dest: Path) -> Path:
     return tops[0]
 
 
-def _needs_staging(project: Project, version: str) -> bool:
+def _needs_stamping(project: Project, version: str) -> bool:
     static = project.static_version
     return (
         project.version_source is VersionSource.STATIC
         and static is not None
         and Version(static.value) != Version(version)
     )
+
+
+def _portable(path: Path) -> str:
+    """``path`` relative to the current directory (in a job: the checkout, where GitLab reads
+    the dotenv report), so later jobs, whose checkout may be elsewhere, find it; absolute only
+    when it lies outside."""
+    here = Path.cwd()
+    absolute = path.absolute()
+    return absolute.relative_to(here).as_posix() if absolute.is_relative_to(here) else str(path)
 
 
 def _check_outdir(outdir: Path) -> None:
@@ -319,16 +316,18 @@ def build_project(settings: BuildSettings) -> BuildResult:
 
     with tempfile.TemporaryDirectory(prefix="wheelship-build-") as tmp:
         work = Path(tmp)
-        source = project.root
-        if _needs_staging(project, info.version):
+        # Only committed files reach the backend (see staging.py): never caches, reports or
+        # other untracked files of the checkout, whatever the backend and the .gitignore.
+        source = stage_committed(info.git_root, project.root, work / "staged")
+        if _needs_stamping(project, info.version):
             log.info(f"stamping {info.version} into a staged copy of {project.static_version.file}")  # type: ignore[union-attr]
-            source = _stage_static(project, info, work / "staged")
+            rewrite_static_version(project, source, info.version)
         with log.section("build", f"sdist of {project.name} {info.version}, wheel from it"):
             sdist, wheel = builder.build_pair(source, work)
             normalize_sdist(sdist, epoch)
             normalize_wheel(wheel, epoch)
         for path in (sdist, wheel):
-            check_file(path, project.name, info.version)
+            check_file(path, project.name, info.version, strict=settings.strict)
         outdir.mkdir(parents=True, exist_ok=True)
         final = []
         for path in (sdist, wheel):
@@ -348,13 +347,14 @@ def build_project(settings: BuildSettings) -> BuildResult:
     wheel_file = manifest.wheel()
     values = {
         **info.dotenv(),
-        "WHEELSHIP_DIST_DIR": str(outdir),
+        "WHEELSHIP_DIST_DIR": _portable(outdir),
         "WHEELSHIP_WHEEL": wheel_file.name,
         "WHEELSHIP_WHEEL_SHA256": wheel_file.sha256,
         "WHEELSHIP_SDIST": sdist.name,
-        "WHEELSHIP_MANIFEST": str(outdir / MANIFEST_NAME),
+        "WHEELSHIP_MANIFEST": _portable(outdir / MANIFEST_NAME),
     }
     dotenv.write(env_file, values)
     seconds = time.perf_counter() - started
-    log.info(f"built {sdist.name} and {wheel.name} in {seconds:.2f}s (checked: twine --strict)")
+    checked = "twine check --strict" if settings.strict else "twine check"
+    log.info(f"built {sdist.name} and {wheel.name} in {seconds:.2f}s (checked: {checked})")
     return BuildResult(info, outdir, sdist, wheel, manifest, env_file, seconds)

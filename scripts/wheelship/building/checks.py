@@ -71,8 +71,15 @@ def _render_rst(text: str) -> str | None:
     return stream.getvalue().strip().splitlines()[0] if stream.getvalue().strip() else "invalid"
 
 
-def twine_check(path: Path) -> Metadata:
-    """Raise BuildError where ``twine check --strict`` would fail; return the metadata."""
+MISSING_DESCRIPTION_FIX = 'set readme = "README.md" in [project] of pyproject.toml'
+
+
+def twine_check(path: Path, *, strict: bool = True, warn: bool = True) -> Metadata:
+    """Raise BuildError where ``twine check --strict`` would fail; return the metadata.
+
+    Without ``strict`` a missing long description is only a warning (when ``warn``): indexes
+    accept it (PyPI shows an empty project page) and internal packages often have none. Every
+    other failure stays an error: PyPI rejects a description that does not render."""
     raw, unparsed = parse_email(read_metadata(path))
     fail = f"{path.name} fails twine check --strict"
     if unparsed:
@@ -89,10 +96,14 @@ def twine_check(path: Path) -> Metadata:
         raise BuildError(f"{fail}: invalid {what}: {first}", "fix the project metadata") from None
     description = meta.description
     if not description or description.rstrip() == "UNKNOWN":
-        raise BuildError(
-            f"{fail}: long_description missing",
-            'set readme = "README.md" in [project] of pyproject.toml',
-        )
+        if strict:
+            raise BuildError(f"{fail}: long_description missing", MISSING_DESCRIPTION_FIX)
+        if warn:
+            log.warn(
+                f"{path.name} has no long description (twine check --strict would fail; the "
+                f"index shows an empty project page) — {MISSING_DESCRIPTION_FIX}"
+            )
+        return meta
     if not meta.description_content_type:
         raise BuildError(
             f"{fail}: long_description_content_type missing",
@@ -114,7 +125,7 @@ def wheel_stem_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def check_file(path: Path, name: str, version: str) -> None:
+def check_file(path: Path, name: str, version: str, *, strict: bool = True) -> None:
     """File name, embedded metadata and version agree with what wheelship derived."""
     canonical = canonicalize_name(name)
     expected = Version(version)
@@ -145,7 +156,8 @@ def check_file(path: Path, name: str, version: str) -> None:
             f"{path.name} is named for {fname!r}, not {name!r}",
             "check [project] name in pyproject.toml",
         )
-    meta = twine_check(path)
+    # The sdist and the wheel carry the same metadata: one warning (the sdist's) is enough.
+    meta = twine_check(path, strict=strict, warn=not path.name.endswith(".whl"))
     for what, found in (("file name", fversion), ("metadata", meta.version)):
         if found != expected or str(found) != str(expected):
             raise BuildError(

@@ -236,7 +236,9 @@ class EnvCache:
     """Build environments under ``root`` (``~/.cache/wheelship/build-envs`` by default)."""
 
     def __init__(self, root: Path | None = None, installer: str | None = None) -> None:
-        self.root = (root or default_cache_dir()) / "build-envs"
+        # Absolute now: a relative cache dir (the templates' .cache/wheelship) must name the same
+        # place for the backend processes, which run in other working directories.
+        self.root = (root or default_cache_dir()).absolute() / "build-envs"
         self.installer = choose_installer(installer)
 
     def _fresh(self, path: Path) -> bool:

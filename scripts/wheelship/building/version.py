@@ -26,9 +26,13 @@ if TYPE_CHECKING:
     from wheelship.gitlab import CiEnv
 
 #: The default tag pattern: optional ``v``, semver core, optional ``-rc.N``-style pre-release.
+#: The templates' ``release-tag-pattern`` input is this, between slashes: their rules compare
+#: ``$CI_COMMIT_TAG =~ $WHEELSHIP_TAG_PATTERN`` and the CLI reads the same variable. Written
+#: without backslashes (``[0-9]``, ``[.]``) and with ``(?P<name>``, so that Python, GitLab's RE2
+#: and gitlab-ci-local (which drops backslashes of a regex taken from a variable) read it alike.
 DEFAULT_TAG_PATTERN = (
-    r"^v?(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
-    r"(?:-(?P<pre_label>rc|a|b|alpha|beta)\.(?P<pre_num>0|[1-9]\d*))?$"
+    "^v?(?P<major>0|[1-9][0-9]*)[.](?P<minor>0|[1-9][0-9]*)[.](?P<patch>0|[1-9][0-9]*)"
+    "(?:-(?P<pre_label>rc|a|b|alpha|beta)[.](?P<pre_num>0|[1-9][0-9]*))?$"
 )
 
 _PRE_PEP440 = {"rc": "rc", "a": "a", "alpha": "a", "b": "b", "beta": "b"}
@@ -94,8 +98,16 @@ class Release:
 def describe_pattern(rx: re.Pattern[str]) -> str:
     """The pattern as people read it: the default's shapes, or the custom regex."""
     if rx.pattern == DEFAULT_TAG_PATTERN:
-        return "vX.Y.Z, X.Y.Z or vX.Y.Z-rc.N"
+        return "vX.Y.Z or X.Y.Z, optionally with -rc.N, -beta.N, -b.N, -alpha.N or -a.N"
     return f"pattern {rx.pattern}"
+
+
+def unslash(pattern: str) -> str:
+    """A pattern in GitLab's ``/regex/`` form (how the templates' variable holds it, since
+    ``=~`` takes a regex from a variable only in that form) as a plain regex."""
+    if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
+        return pattern[1:-1]
+    return pattern
 
 
 def compile_named(
@@ -104,7 +116,7 @@ def compile_named(
     """``pattern`` (``default`` when unset) compiled, with the named ``groups`` it must have;
     ``fixes`` say what to do about invalid syntax and about missing groups."""
     try:
-        rx = re.compile(pattern or default)
+        rx = re.compile(unslash(pattern) if pattern else default)
     except re.error as exc:
         raise ConfigurationError(
             f"{what} {pattern!r} is not a valid regular expression ({exc})", fixes[0]
@@ -409,7 +421,7 @@ def _for_tag_pipeline(
         raise TagPolicyError(
             f"CI_COMMIT_TAG {tag!r} is not a release tag ({describe_pattern(rx)})",
             "tag releases as vX.Y.Z or vX.Y.Z-rc.N, or keep release jobs off other tags "
-            "(rules: - if: $CI_COMMIT_TAG =~ /^v?\\d+\\.\\d+\\.\\d+/)",
+            "(rules: - if: $CI_COMMIT_TAG =~ $WHEELSHIP_TAG_PATTERN, as the templates do)",
         )
     tagged = _git.tag_commit(git_root, tag)
     if tagged is not None and tagged != commit:

@@ -4,11 +4,14 @@ configuration file section."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from wheelship import config
+from wheelship.building.version import unslash
+from wheelship.errors import ConfigurationError
 from wheelship.options import Option, opt, resolve
 
 # Options several release commands have, declared once so that their flag, environment variable,
@@ -79,4 +82,23 @@ def with_version_defaults(
     command has (its own section and its flags still win)."""
     keys = {o.key for o in options} & set(SHARED_VERSION_KEYS)
     version = config.section(data, "version")
-    return {**{k: version[k] for k in sorted(keys) if k in version}, **config.section(data, name)}
+    merged = {**{k: version[k] for k in sorted(keys) if k in version}, **config.section(data, name)}
+    check_one_tag_pattern(merged)
+    return merged
+
+
+def check_one_tag_pattern(
+    section: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> None:
+    """The templates' rules decide with WHEELSHIP_TAG_PATTERN which tags start a release
+    pipeline; a different pattern in wheelship.yml would be silently outvoted by it (the variable
+    wins), so the jobs and the file would disagree about what a release is."""
+    env = os.environ if environ is None else environ
+    given, written = env.get("WHEELSHIP_TAG_PATTERN", ""), section.get("tag-pattern")
+    if given and written and unslash(given) != unslash(str(written)):
+        raise ConfigurationError(
+            f"WHEELSHIP_TAG_PATTERN {given!r} (the templates' release-tag-pattern input, which "
+            f"their rules use) differs from tag-pattern {written!r} in wheelship.yml",
+            "set the release-tag-pattern input to the pattern between slashes and delete "
+            "tag-pattern from wheelship.yml (rules cannot read the file)",
+        )

@@ -42,6 +42,14 @@ OPTIONS: list[Option] = [
         metavar="DIR",
     ),
     opt(
+        "strict",
+        "--strict",
+        help="fail when the package has no long description (twine check --strict); without "
+        "it that is a warning, and every other twine check failure fails the build",
+        kind="flag",
+        default=False,
+    ),
+    opt(
         "installer",
         "--installer",
         help="install build requirements with uv or pip (default: uv when available)",
@@ -71,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
             isolation=str(values["isolation"]),
             cache_dir=Path(values["cache_dir"]) if values["cache_dir"] else None,
             installer=values["installer"],
+            strict=bool(values["strict"]),
         )
     )
     log.result(str(result.wheel))

@@ -7,7 +7,14 @@ from pathlib import Path
 
 from wheelship import dotenv, log
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
-from wheelship.commands._common import CONFIG, OFFLINE, PROJECT, TAG_PATTERN, load_section
+from wheelship.commands._common import (
+    CONFIG,
+    OFFLINE,
+    PROJECT,
+    TAG_PATTERN,
+    check_one_tag_pattern,
+    load_section,
+)
 from wheelship.options import Option, add_options, opt, resolve
 
 #: Options shared with ``wheelship build`` (which derives the version the same way).
@@ -41,7 +48,9 @@ def settings_from(values: dict[str, object]) -> VersionSettings:
 
 
 def main(args: argparse.Namespace) -> int:
-    values = resolve(args, OPTIONS, load_section(args, OPTIONS, "version"), "version")
+    section = load_section(args, OPTIONS, "version")
+    check_one_tag_pattern(section)
+    values = resolve(args, OPTIONS, section, "version")
     info = run(settings_from(values.values), values.get("dotenv"))
     log.result(info.version)
     return 0

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wheelship.building.version import Release, compile_pattern, parse_tag
+from wheelship.building.version import DEFAULT_TAG_PATTERN, Release, compile_pattern, parse_tag
 from wheelship.errors import ConfigurationError
 
 
@@ -60,3 +60,11 @@ def test_custom_pattern_needs_named_groups() -> None:
         compile_pattern(r"^v(\d+)\.(\d+)\.(\d+)$")
     with pytest.raises(ConfigurationError, match="not a valid regular expression"):
         compile_pattern(r"^v(")
+
+
+def test_a_pattern_between_slashes_is_gitlabs_form_of_the_same_regex() -> None:
+    # The templates hold the pattern as GitLab's =~ needs it in a variable: /regex/.
+    assert compile_pattern(f"/{DEFAULT_TAG_PATTERN}/").pattern == DEFAULT_TAG_PATTERN
+    rx = compile_pattern("/^tsff-(?P<major>[0-9]+)[.](?P<minor>[0-9]+)[.](?P<patch>[0-9]+)$/")
+    assert parse_tag("tsff-3.1.4", rx) == Release(3, 1, 4)
+    assert parse_tag("/tsff-3.1.4/", rx) is None
