@@ -294,5 +294,26 @@ def test_dry_run_without_credentials_reads_the_index_anonymously(
     assert err == (
         "warning: the real run would fail here: environment variable TWINE_PASSWORD (named by "
         "--password-var) is not set — set it to the index token or password (a masked CI/CD "
-        "variable)\n"
+        "variable) (protected variables reach only protected branches and tags: the release tag "
+        "pipeline can see it when a merge request cannot)\n"
     )
+
+
+def test_dry_run_fails_without_a_user_name_as_the_upload_would(
+    index: PypiServer,
+    dist_a: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What a merge request's publish check catches before anything is tagged."""
+    monkeypatch.delenv("TWINE_USERNAME")
+    code, out, err = publish(capsys, dist_a, index.url, "--dry-run")
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: environment variable TWINE_USERNAME (named by --username-var) is not set, so "
+        "there is no user name for the index — set the publish job's username input "
+        "(--username), or a CI/CD variable TWINE_USERNAME with the user name\n"
+    )
+    code, out, _ = publish(capsys, dist_a, index.url, "--dry-run", "--username", index.username)
+    assert code == 0
+    assert f"(user {index.username}, password from $TWINE_PASSWORD)" in out

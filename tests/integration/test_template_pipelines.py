@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+import templates as tpl
 from support.consumer import TEMPLATES, Consumer, include_component, include_project, make_consumer
 from support.gitlab_ci_local import GitlabCiLocal, Pipeline, available
 from support.gitrepo import git
 from support.projects import FIXTURES
 from wheelship.cli import main
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
-import templates as tpl
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
@@ -289,11 +286,6 @@ def test_classic_project_include_with_inputs_gives_the_same_jobs(tmp_path: Path)
 def test_rendered_full_pipeline_is_valid_against_gitlab_ci_schema(
     full: tuple[Consumer, GitlabCiLocal], pipeline: Pipeline
 ) -> None:
-    import sys
-
-    sys.path.insert(0, str(TEMPLATES.parent / "ci"))
-    import templates as tpl
-
     rendered = yaml.safe_load(full[1].preview(pipeline))
     assert tpl.schema_errors(rendered) == []
     deploy = rendered["wheelship-deploy"]
@@ -304,3 +296,8 @@ def test_rendered_full_pipeline_is_valid_against_gitlab_ci_schema(
     }
     assert deploy["resource_group"] == "wheelship-prod"
     assert deploy["id_tokens"] == {"WHEELSHIP_ID_TOKEN": {"aud": "databricks"}}
+    # The rollback job runs in the pipeline of the release it replaces: recording it as a
+    # deployment would list that release as live. The Environments page's Rollback re-runs the
+    # earlier release's deploy job instead, which GitLab records truthfully.
+    rollback = rendered["wheelship-rollback"]["environment"]
+    assert (rollback["name"], rollback["action"]) == ("production", "access")

@@ -219,12 +219,30 @@ def run_status(settings: Settings, knobs: Knobs = DEFAULTS) -> Status:
 
 
 def check_drift(st: Status) -> None:
-    """Raise :class:`DriftDetected` (exit 3) when more than one version is live."""
-    if st.drift:
-        raise DriftDetected(
-            f"{len(st.live)} versions of {st.package} are live on {st.target}: {', '.join(st.live)}",
-            f"deploy one version to every selected job and cluster ('wheelship deploy --target {st.target}')",
-        )
+    """Raise :class:`DriftDetected` (exit 3) when more than one version is live. The fix names
+    the step that brings the lagging objects to the newest version: a deploy cannot touch a
+    manual-mode cluster (only its admin can, by the runbook), so those get the runbook."""
+    if not st.drift:
+        return
+    newest = st.live[0]
+    lagging = [o for o in st.objects if set(o.versions) - {newest}]
+    manual = [o for o in lagging if o.kind == "cluster" and o.mode == "manual"]
+    deploy = f"deploy one version to every selected job and cluster ('wheelship deploy --target {st.target}')"
+    runbook = (
+        f"the admin of the manual-mode cluster{'s' if len(manual) > 1 else ''} "
+        f"{', '.join(f'{o.id} ({o.name})' for o in manual)} installs {newest} by the runbook "
+        f"('wheelship runbook --target {st.target}' writes it; the deploy job keeps it as runbook.md)"
+    )
+    if manual and len(manual) == len(lagging):
+        fix = runbook
+    elif manual:
+        fix = f"{deploy}; {runbook}"
+    else:
+        fix = deploy
+    raise DriftDetected(
+        f"{len(st.live)} versions of {st.package} are live on {st.target}: {', '.join(st.live)}",
+        fix,
+    )
 
 
 def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:

@@ -48,6 +48,8 @@ SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{SIMPLE_JSON}, text/html;q=0.1"
 #: Indexes that reject local versions (``+...``) outright.
 _REJECTS_LOCAL = {"pypi.org", "upload.pypi.org", "test.pypi.org"}
+#: Indexes whose upload user for API tokens is ``__token__``.
+_TOKEN_USER_HOSTS = {"upload.pypi.org", "test.pypi.org"}
 _MAX_REDIRECTS = 5
 
 
@@ -336,7 +338,9 @@ def resolve_target(settings: PublishSettings, ci: CiEnv) -> Target:
     username_var = settings.username_var
     if username is None and username_var is None:
         if is_gitlab:
-            username = "gitlab-ci-token"
+            username = "gitlab-ci-token"  # GitLab's documented user for the job token
+        elif urlsplit(url).hostname in _TOKEN_USER_HOSTS:
+            username = "__token__"  # PyPI's user for API tokens
         else:
             username_var = "TWINE_USERNAME"
     password_var = settings.password_var or ("CI_JOB_TOKEN" if is_gitlab else "TWINE_PASSWORD")
@@ -363,18 +367,24 @@ def _refuse_credentials(url: str | None, flag: str) -> None:
         )
 
 
+def username_of(target: Target, env: Mapping[str, str]) -> tuple[str, str]:
+    """The index user name and where it came from. Not a secret, so a merge request pipeline
+    sees it as the tag pipeline will: a dry run there checks it."""
+    if target.username_var is None:
+        return target.username or "", f"user {target.username}"
+    username = env.get(target.username_var) or ""
+    if not username:
+        raise ConfigurationError(
+            f"environment variable {target.username_var} (named by --username-var) is not set, "
+            "so there is no user name for the index",
+            "set the publish job's username input (--username), or a CI/CD variable "
+            f"{target.username_var} with the user name",
+        )
+    return username, f"user from ${target.username_var}"
+
+
 def credentials_of(target: Target, env: Mapping[str, str]) -> Credentials:
-    if target.username_var is not None:
-        username = env.get(target.username_var) or ""
-        if not username:
-            raise ConfigurationError(
-                f"environment variable {target.username_var} (named by --username-var) is not set",
-                "set it to the index user name, or pass --username",
-            )
-        user_src = f"user from ${target.username_var}"
-    else:
-        username = target.username or ""
-        user_src = f"user {username}"
+    username, user_src = username_of(target, env)
     password = env.get(target.password_var) or ""
     if not password:
         raise ConfigurationError(
@@ -447,17 +457,29 @@ def publish(
             f"the manifest in {settings.dist} lists no files", "rebuild with 'wheelship build'"
         )
     creds: Credentials | None
+    if settings.dry_run:
+        username_of(target, env)  # a missing user name fails the dry run as it would the upload
     try:
         creds = credentials_of(target, env)
     except ConfigurationError as exc:
         if not settings.dry_run:
             raise
-        # A dry run on a laptop still shows the plan, reading the index anonymously.
-        log.warn(f"the real run would fail here: {exc}")
+        # A merge request may not see a protected password; a laptop has none: the dry run
+        # still checks the rest, reading the index anonymously.
+        log.warn(
+            f"the real run would fail here: {exc} (protected variables reach only protected "
+            "branches and tags: the release tag pipeline can see it when a merge request cannot)"
+        )
         creds = None
     index = Index(target.simple_url, creds, session=session)
 
-    plan = _plan(index, manifest)
+    try:
+        plan = _plan(index, manifest)
+    except PublishError as exc:
+        if not (settings.dry_run and creds is None):
+            raise
+        log.warn(f"the index cannot be read without its password ({exc.what}); not checked")
+        return PublishResult(target, dry_run=True)
     result = PublishResult(target, dry_run=settings.dry_run)
     _refuse_conflicts(plan, manifest, target)
     verb = "would upload" if settings.dry_run else "uploading"

@@ -352,3 +352,19 @@ def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
         for name in (WHL.name, SDIST.name)
     ]
     capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("url", "user"),
+    [
+        ("https://upload.pypi.org/legacy/", "__token__"),
+        ("https://test.pypi.org/legacy/", "__token__"),
+    ],
+)
+def test_pypi_tokens_go_with_the_user_pypi_documents(url: str, user: str) -> None:
+    t = resolve_target(PublishSettings(repository_url=url), NO_CI)
+    assert (t.username, t.username_var, t.password_var) == (user, None, "TWINE_PASSWORD")
+    gitlab = resolve_target(PublishSettings(), GITLAB_CI)
+    assert (gitlab.username, gitlab.password_var) == ("gitlab-ci-token", "CI_JOB_TOKEN")
+    other = resolve_target(PublishSettings(repository_url="https://pkgs.example.com/"), NO_CI)
+    assert (other.username, other.username_var) == (None, "TWINE_USERNAME")
