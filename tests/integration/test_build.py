@@ -432,17 +432,24 @@ def test_one_backend_process_builds_the_same_bytes_as_one_process_per_hook(
     capsys: pytest.CaptureFixture[str],
     fixture: str,
 ) -> None:
-    """The first build in an empty cache asks every hook in its own process (and remembers the
-    extra requirements); the next runs sdist and wheel in one backend process."""
+    """A cold build (empty cache) asks the requirement hooks and builds in one backend process,
+    and remembers the answers; a warm one skips the questions. Both give the bytes of build's
+    own one-process-per-hook path (``--isolation fresh``)."""
     monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
     repo = project_repo(tmp_path, fixture, tag="v1.2.3")
-    first = build(repo.path, outdir=tmp_path / "first")
+    cold = build(repo.path, outdir=tmp_path / "cold")
+    assert (
+        "debug: building sdist and wheel in one backend process (asking for extra requirements "
+        "first)" in capsys.readouterr().err
+    )
+    warm = build(repo.path, outdir=tmp_path / "warm")
+    assert "debug: building sdist and wheel in one backend process\n" in capsys.readouterr().err
+    per_hook = build(repo.path, outdir=tmp_path / "per-hook", isolation="fresh")
     assert "in one backend process" not in capsys.readouterr().err
-    second = build(repo.path, outdir=tmp_path / "second")
-    assert "debug: building sdist and wheel in one backend process" in capsys.readouterr().err
-    assert first.wheel.read_bytes() == second.wheel.read_bytes()  # type: ignore[attr-defined]
-    assert first.sdist.read_bytes() == second.sdist.read_bytes()  # type: ignore[attr-defined]
+    for other in (warm, per_hook):
+        assert cold.wheel.read_bytes() == other.wheel.read_bytes()  # type: ignore[attr-defined]
+        assert cold.sdist.read_bytes() == other.sdist.read_bytes()  # type: ignore[attr-defined]
 
 
 def test_make_example_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -540,6 +547,29 @@ def test_build_jobs_variables_put_dist_where_its_artifacts_are(
     assert Manifest.load(repo.path / artifacts).version == "1.2.3"  # fc-v1.2.3, not v9.0.0
     build_env = dotenv.read(repo.path / job["artifacts"]["reports"]["dotenv"])
     assert build_env["WHEELSHIP_VERSION"] == "1.2.3"
+
+
+def test_a_backend_asking_for_more_gets_it_installed_and_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """setuptools answers the requirement hooks with ``setup_requires``: the cold one-process
+    build stops before the sdist, wheelship installs what was asked for and builds on; the
+    answers are remembered, so the next build is one process again, with the same bytes."""
+    monkeypatch.setenv("WHEELSHIP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
+    repo = project_repo(tmp_path, "setuptools_scm")
+    (repo.path / "setup.cfg").write_text("[options]\nsetup_requires =\n    flit_core>=3.11,<5\n")
+    repo.commit("setup_requires")
+    repo.tag("v1.2.3")
+    cold = build(repo.path, outdir=tmp_path / "cold")
+    err = capsys.readouterr().err
+    assert "installing flit_core>=3.11,<5 into the build environment" in err
+    warm = build(repo.path, outdir=tmp_path / "warm")
+    err = capsys.readouterr().err
+    assert "debug: building sdist and wheel in one backend process\n" in err
+    assert "into the build environment" not in err
+    assert cold.wheel.read_bytes() == warm.wheel.read_bytes()  # type: ignore[attr-defined]
+    assert cold.sdist.read_bytes() == warm.sdist.read_bytes()  # type: ignore[attr-defined]
 
 
 # --- what is built is what is committed --------------------------------------------------

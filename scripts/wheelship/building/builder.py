@@ -151,18 +151,24 @@ class _Builder:
 
     def _one_process(self, source: Path, work: Path) -> tuple[Path, Path] | None:
         """Both hooks in one backend process (see hookrunner/run_backend.py), when the backend
-        is one that builds repeatedly in-process and its extra requirements are known and
-        installed; None means: use one process per hook."""
+        is one that builds repeatedly in-process; None means: use one process per hook.
+
+        In a new environment (extra requirements not remembered yet) the same process asks the
+        requirement hooks first and builds on when they ask for nothing; their answers are
+        remembered either way. When one asks for something, it is installed and the rest of the
+        build continues from where the process stopped."""
         import build
 
         assert self.cache is not None
-        keys = [requires_memo_key(source, d) for d in ("sdist", "wheel")]
-        if None in keys:
+        sdist_key, wheel_key = (requires_memo_key(source, d) for d in ("sdist", "wheel"))
+        if sdist_key is None or wheel_key is None:
             return None
+        keys = (sdist_key, wheel_key)
         probe = build.ProjectBuilder(source, runner=self.runner)
         benv = self.cache.get(sorted(probe.build_system_requires))
-        known = [benv.remembered_requires(k) for k in keys if k is not None]
-        if any(k is None for k in known) or benv.missing([r for k in known for r in k or []]):
+        known = [benv.remembered_requires(k) for k in keys]
+        ask = any(k is None for k in known)
+        if not ask and benv.missing([r for k in known for r in k or []]):
             return None
         out, unpack = work / "out", work / "unpacked"
         out.mkdir(parents=True, exist_ok=True)
@@ -175,18 +181,37 @@ class _Builder:
                     "source": str(source),
                     "outdir": str(out),
                     "unpack": str(unpack),
+                    "ask": ask,
                 }
             )
         )
-        log.debug("building sdist and wheel in one backend process")
+        log.debug(
+            "building sdist and wheel in one backend process"
+            + (" (asking for extra requirements first)" if ask else "")
+        )
         try:
             self.runner(
                 [str(benv.python), str(RUN_BACKEND), str(request), str(result)], str(source)
             )
         except subprocess.CalledProcessError:
-            self._fail("sdist and wheel", self.runner.output)
+            try:
+                failed = json.loads(result.read_text()).get("failed")
+            except (OSError, ValueError):
+                failed = None
+            self._fail(failed or "sdist and wheel", self.runner.output)
         names = json.loads(result.read_text())
-        return out / names["sdist"], out / names["wheel"]
+        for dist, key in zip(("sdist", "wheel"), keys, strict=True):
+            if dist in names["requires"]:
+                benv.remember_requires(key, names["requires"][dist])
+        if names["sdist"] is None:  # the sdist needs more: install it, then the usual path
+            self.cache.ensure(benv, names["requires"]["sdist"])
+            return None
+        sdist = out / names["sdist"]
+        if names["wheel"] is None:  # the wheel needs more: install it, build from the sdist
+            self.cache.ensure(benv, names["requires"]["wheel"])
+            unpacked = Path(names["unpacked"])
+            return sdist, self.build(unpacked, "wheel", out, memo_source=source)
+        return sdist, out / names["wheel"]
 
     def _fail(self, what: str, output: str) -> NoReturn:
         tail = [ln for ln in output.splitlines() if ln.strip()][-15:]

@@ -94,6 +94,9 @@ def _installer_env() -> dict[str, str]:
     ):
         if env.get(pip_name) and not env.get(uv_name):
             env[uv_name] = env[pip_name]
+    # pip separates find-links locations with spaces, uv with commas
+    if env.get("PIP_FIND_LINKS") and not env.get("UV_FIND_LINKS"):
+        env["UV_FIND_LINKS"] = ",".join(env["PIP_FIND_LINKS"].split())
     for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
         env.pop(name, None)
     return env
