@@ -55,3 +55,17 @@ def test_pip_when_uv_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert buildenv.EnvCache(Path("/nonexistent")).installer == "pip"
     monkeypatch.setattr(buildenv, "find_uv", lambda: "/usr/bin/uv")
     assert buildenv.EnvCache(Path("/nonexistent")).installer == "uv"
+
+
+def test_uv_gets_pips_index_and_find_links(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wheelship.building.environments import _installer_env
+
+    monkeypatch.setenv("PIP_INDEX_URL", "https://mirror.example/simple")
+    monkeypatch.setenv("PIP_FIND_LINKS", "/opt/wheels  https://files.example/links")
+    monkeypatch.delenv("UV_INDEX_URL", raising=False)
+    monkeypatch.delenv("UV_FIND_LINKS", raising=False)
+    env = _installer_env()
+    assert env["UV_INDEX_URL"] == "https://mirror.example/simple"
+    assert env["UV_FIND_LINKS"] == "/opt/wheels,https://files.example/links"
+    monkeypatch.setenv("UV_FIND_LINKS", "/mine")
+    assert _installer_env()["UV_FIND_LINKS"] == "/mine"  # uv's own setting wins
