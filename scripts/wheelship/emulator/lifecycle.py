@@ -274,10 +274,12 @@ def new_run(
         idempotency_token=idempotency_token,
     )
     ws.runs[run_id] = run
-    limit = int(settings.get("max_concurrent_runs", 1) or 1)
+    limit = concurrency_limit(settings)
     active = sum(1 for r in ws.runs.values() if r.job_id == job_id and r.active and r is not run)
     if active >= limit:
-        if (settings.get("queue") or {}).get("enabled"):
+        # Jobs API: over max_concurrent_runs a run is queued when the job's queue is enabled,
+        # else skipped; "setting this value to 0 causes all new runs to be skipped"
+        if limit > 0 and (settings.get("queue") or {}).get("enabled"):
             run.life_cycle_state = "QUEUED"
             run.queue_reason = f"Queued due to reaching maximum concurrent runs of {limit}."
         else:
@@ -294,6 +296,11 @@ def new_run(
         _begin(ws, run, t)
     ws.changed()
     return run
+
+
+def concurrency_limit(settings: dict[str, Any]) -> int:
+    value = settings.get("max_concurrent_runs", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
 def _begin(ws: Workspace, run: Run, t: float) -> None:
@@ -532,7 +539,7 @@ def _dequeue(ws: Workspace, job_id: int, t: float) -> None:
     )
     if not queued:
         return
-    limit = int(queued[0].settings.get("max_concurrent_runs", 1) or 1)
+    limit = concurrency_limit(queued[0].settings)
     active = sum(
         1
         for r in ws.runs.values()

@@ -492,7 +492,8 @@ def _job(ws: Workspace, item: dict[str, Any], where: str) -> None:
             if k not in {"job_id", "creator_user_name", "access_control_list"}
         }
     try:
-        settings = with_defaults(validate_settings(raw, f"{where}.settings"), "2.2")
+        # a seeded job was created with 2.2 (or in the UI): queueing on unless it says otherwise
+        settings = with_defaults(validate_settings(raw, f"{where}.settings"), queue=True)
     except ApiError as exc:
         raise _fail(f"{where}.settings", exc.message) from None
     job_id_text = _str(item, "job_id", where, required=False)

@@ -272,3 +272,23 @@ def test_delete_job(emu: Emulator, client: Api) -> None:
         400,
         "INVALID_PARAMETER_VALUE",
     )
+
+
+def test_update_is_partial_and_concurrency_limits_skip(emu: Emulator, client: Api) -> None:
+    job_id = client.post("/api/2.1/jobs/create", SETTINGS).json()["job_id"]
+    before = client.get("/api/2.1/jobs/get", job_id=job_id).json()["settings"]
+    assert "queue" not in before
+    update = {"job_id": job_id, "new_settings": {"max_concurrent_runs": 0}}
+    assert client.post("/api/2.2/jobs/update", update).status_code == 200
+    after = client.get("/api/2.1/jobs/get", job_id=job_id).json()["settings"]
+    assert after == {**before, "max_concurrent_runs": 0}  # nothing else changed or appeared
+    # "setting this value to 0 causes all new runs to be skipped" — even with a queue
+    queued = {"job_id": job_id, "queue": {"enabled": True}}
+    run_id = client.post("/api/2.1/jobs/run-now", queued).json()["run_id"]
+    state = client.get("/api/2.1/jobs/runs/get", run_id=run_id).json()["state"]
+    assert state["life_cycle_state"] == "SKIPPED"
+    too_many = {"job_id": job_id, "new_settings": {"max_concurrent_runs": 1001}}
+    assert error_of(client.post("/api/2.2/jobs/update", too_many))[:2] == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )

@@ -344,6 +344,38 @@ def test_active_runs_and_cancel(w: WorkspaceClient, emu: Emulator) -> None:
         w.jobs.get_run(42)
 
 
+def test_job_created_with_21_and_updated_with_22_keeps_no_queue_and_skips(
+    w: WorkspaceClient, emu: Emulator
+) -> None:
+    body = {"name": "legacy", "tasks": [_task("main").as_dict()]}
+    job_id = w.api_client.do("POST", "/api/2.1/jobs/create", body=body)["job_id"]
+    w.jobs.update(job_id, new_settings=J.JobSettings(tags={"team": "x"}))  # SDK: 2.2
+    settings = w.jobs.get(job_id).settings
+    assert settings.queue is None and settings.tags == {"team": "x"}
+    w.jobs.reset(job_id, settings)  # a 2.2 reset applies no create-time default either
+    assert w.jobs.get(job_id).settings.queue is None
+    emu.clock.speed = 0  # the first run stays active
+    first = w.jobs.run_now(job_id).run_id
+    second = w.jobs.get_run(w.jobs.run_now(job_id).run_id)
+    assert second.state.life_cycle_state == J.RunLifeCycleState.SKIPPED
+    assert "maximum concurrent runs" in second.state.state_message
+    assert second.status.state == J.RunLifecycleStateV2State.TERMINATED
+    assert (
+        second.status.termination_details.code == J.TerminationCodeCode.MAX_CONCURRENT_RUNS_EXCEEDED
+    )
+    # a job created with 2.2 queues by default: the second run waits, then runs
+    queued_job = w.jobs.create(name="queued", tasks=[_task("main")]).job_id
+    assert w.jobs.get(queued_job).settings.queue.enabled is True
+    w.jobs.run_now(queued_job)
+    waiting = w.jobs.run_now(queued_job).run_id
+    assert w.jobs.get_run(waiting).state.life_cycle_state == J.RunLifeCycleState.QUEUED
+    emu.clock.speed = 200
+    assert w.jobs.wait_get_run_job_terminated_or_skipped(waiting).state.result_state == (
+        J.RunResultState.SUCCESS
+    )
+    assert w.jobs.get_run(first).state.result_state == J.RunResultState.SUCCESS
+
+
 # -- Auth -------------------------------------------------------------------------------------
 def test_current_user_and_permissions(emu: Emulator) -> None:
     assert client(emu).current_user.me().user_name == "admin@example.com"

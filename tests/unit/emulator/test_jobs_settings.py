@@ -70,8 +70,10 @@ def test_validation_messages(settings: dict[str, object], message: str) -> None:
 
 
 def test_defaults_depend_on_version() -> None:
-    assert "queue" not in with_defaults({}, "2.1")
-    filled = with_defaults({"tasks": [{"task_key": "a", "depends_on": [{"task_key": "b"}]}]}, "2.2")
+    assert "queue" not in with_defaults({}, queue=False)
+    filled = with_defaults(
+        {"tasks": [{"task_key": "a", "depends_on": [{"task_key": "b"}]}]}, queue=True
+    )
     assert filled["queue"] == {"enabled": True}
     assert filled["tasks"][0]["run_if"] == "ALL_SUCCESS"
     assert filled["max_concurrent_runs"] == 1 and filled["format"] == "MULTI_TASK"

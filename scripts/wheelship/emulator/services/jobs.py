@@ -41,6 +41,7 @@ KEYED_ARRAYS = {
 PAGED_JOB_ARRAYS = ("tasks", "job_clusters", "environments", "parameters")
 MAX_TASKS = 1000
 MAX_JOBS = 10_000
+MAX_CONCURRENT_RUNS = 1000
 COMPUTE_KEYS = ("existing_cluster_id", "new_cluster", "job_cluster_key", "environment_key")
 
 
@@ -73,6 +74,10 @@ def validate_settings(raw: Any, where: str = "new_settings") -> dict[str, Any]:
         value = settings["max_concurrent_runs"]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise bad_request("max_concurrent_runs must be a non-negative integer")
+        if value > MAX_CONCURRENT_RUNS:  # JobSettings docs: "cannot exceed 1000"
+            raise bad_request(
+                f"max_concurrent_runs must be at most {MAX_CONCURRENT_RUNS}, got {value}"
+            )
     for name, key in KEYED_ARRAYS.items():
         items = field_list(settings, name) or []
         seen: set[str] = set()
@@ -139,16 +144,25 @@ def _validate_task(
             validate_library(lib, f"tasks.{key}.for_each_task.task.libraries[{i}]")
 
 
-def with_defaults(settings: dict[str, Any], version: str) -> dict[str, Any]:
-    """The fields the service fills in when a job is stored."""
+def with_defaults(settings: dict[str, Any], *, queue: bool) -> dict[str, Any]:
+    """The fields the service fills in when a job is created (``queue``: created with 2.2,
+    which turns queueing on — Jobs API 2.2 docs: "queueing is enabled by default for jobs
+    created with the 2.2 API") or reset (whole settings replaced; the queue default is a
+    create-time default and is not applied again)."""
     settings.setdefault("name", "Untitled")
     settings.setdefault("email_notifications", {})
     settings.setdefault("webhook_notifications", {})
     settings.setdefault("timeout_seconds", 0)
     settings.setdefault("max_concurrent_runs", 1)
     settings.setdefault("format", "MULTI_TASK")
-    if version == "2.2":
-        settings.setdefault("queue", {"enabled": True})  # 2.2 queues by default
+    if queue:
+        settings.setdefault("queue", {"enabled": True})
+    return task_defaults(settings)
+
+
+def task_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """Per-task defaults: ``update`` applies only these (to the tasks it adds or replaces);
+    a partial update changes only the fields it sends."""
     for task in settings.get("tasks") or []:
         task.setdefault("timeout_seconds", 0)
         task.setdefault("email_notifications", {})
@@ -210,7 +224,7 @@ def refresh_run_as(job: Job) -> None:
 def create(ws: Workspace, req: Request) -> dict[str, Any]:
     body = dict(req.json())
     grants = body.pop("access_control_list", None)
-    settings = with_defaults(validate_settings(body, "settings"), req.version)
+    settings = with_defaults(validate_settings(body, "settings"), queue=req.version == "2.2")
     if len(ws.jobs) >= MAX_JOBS:
         raise ApiError(400, "QUOTA_EXCEEDED", f"The workspace already has {MAX_JOBS} jobs.")
     job_id = ws.next_job_id
@@ -224,7 +238,7 @@ def reset(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
     job = job_for(ws, req, field_int(body, "job_id"), "CAN_MANAGE")
     new = field_obj(body, "new_settings", required=True)
-    job.settings = with_defaults(validate_settings(new), req.version)
+    job.settings = with_defaults(validate_settings(new), queue=False)
     refresh_run_as(job)
     ws.changed()
     return {}
@@ -273,7 +287,7 @@ def update(ws: Workspace, req: Request) -> dict[str, Any]:
     new = field_obj(body, "new_settings") or {}
     remove = field_list(body, "fields_to_remove") or []
     settings = merged(job.settings, new, remove)
-    job.settings = with_defaults(validate_settings(settings), req.version)
+    job.settings = task_defaults(validate_settings(settings))
     refresh_run_as(job)
     ws.changed()
     return {}
