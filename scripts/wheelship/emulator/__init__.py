@@ -32,7 +32,8 @@ Contract (other modules and tests build on these names)::
         emu.clock.speed = 100                                # faster than real time
         emu.set_latency(0.05[, endpoint]), emu.set_rate_limit(endpoint, per_second)
         emu.add_fault("503", rate=0.2, endpoint="/api/*/jobs/*", count=3), emu.clear_faults()
-                                       # kinds: 500 503 429 403 reset slow
+                                       # kinds: 500 503 429 429-no-retry-after 403
+                                       # transient (a message the SDK retries) reset slow
         emu.internal_errors            # handler crashes (tests keep this empty)
         with emu.state() as ws: ...    # the live Workspace under its lock (call ws.changed())
 

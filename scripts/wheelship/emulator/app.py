@@ -262,8 +262,9 @@ class Emulator:
             )
 
     def add_fault(self, kind: str, rate: float = 1.0, endpoint: str = "*", **kwargs: Any) -> Any:
-        """Inject ``kind`` (500, 503, 429, reset, slow) into matching requests; ``count=N``
-        stops after N injections."""
+        """Inject ``kind`` (500, 503, 429, 429-no-retry-after, 403, transient, reset, slow)
+        into matching requests; ``count=N`` stops after N injections; ``transient`` takes
+        ``message=`` (one the SDK retries) and ``status=``."""
         return self.faults.add(kind, rate, endpoint, **kwargs)
 
     def clear_faults(self) -> None:

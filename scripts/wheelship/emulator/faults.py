@@ -19,7 +19,29 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-FAULT_KINDS = ("500", "503", "429", "403", "reset", "slow")
+FAULT_KINDS = ("500", "503", "429", "429-no-retry-after", "403", "transient", "reset", "slow")
+#: The messages the SDK retries whatever the status (databricks-sdk-py ``_base_client.py``
+#: ``_is_retryable``: ``transient_error_string_matches``, the same list as the Go SDK's
+#: ``apierr/errors.go``). A ``transient`` fault answers with one of them.
+TRANSIENT_MESSAGES = (
+    "RPC token bucket limit has been exceeded",
+    "Please try again later or try a faster operation.",
+    "ClusterNotReadyException",
+    "Unexpected error",
+    "com.databricks.backend.manager.util.UnknownWorkerEnvironmentException",
+    "does not have any associated worker environments",
+    "There is no worker environment with id",
+    "Unknown worker environment",
+)
+#: error codes the service pairs with each status (the Databricks error catalogue)
+STATUS_CODES = {
+    400: "INVALID_STATE",
+    404: "NOT_FOUND",
+    409: "RESOURCE_CONFLICT",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
 
 
 def matches(pattern: str, endpoint: str) -> bool:
@@ -40,7 +62,10 @@ class Fault:
     endpoint: str = "*"
     count: int | None = None
     delay: float = 5.0  # "slow": seconds before the answer
-    retry_after: int = 1  # "429": the Retry-After header
+    retry_after: int | None = 1  # "429": the Retry-After header (None: none, as real 429s may)
+    # "transient": the answer's message (it must contain one of TRANSIENT_MESSAGES) and status
+    message: str = TRANSIENT_MESSAGES[0]
+    status: int = 400
     injected: int = 0
 
     def __post_init__(self) -> None:
@@ -51,6 +76,19 @@ class Fault:
             )
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, not {self.rate}")
+        if self.kind == "429-no-retry-after":
+            self.kind, self.retry_after = "429", None
+        if self.kind == "transient":
+            if not any(m in self.message for m in TRANSIENT_MESSAGES):
+                raise ValueError(
+                    "a transient fault's message must contain one the SDK retries: "
+                    + "; ".join(TRANSIENT_MESSAGES)
+                )
+            if self.status not in STATUS_CODES:
+                raise ValueError(
+                    f"transient fault status must be one of {sorted(STATUS_CODES)}, "
+                    f"not {self.status}"
+                )
 
     @classmethod
     def parse(cls, item: Any) -> Fault:
@@ -58,7 +96,16 @@ class Fault:
         if isinstance(item, Fault):
             return item
         if isinstance(item, Mapping):
-            known = {"kind", "rate", "endpoint", "count", "delay", "retry_after"}
+            known = {
+                "kind",
+                "rate",
+                "endpoint",
+                "count",
+                "delay",
+                "retry_after",
+                "message",
+                "status",
+            }
             unknown = set(item) - known
             if unknown:
                 raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from wheelship.emulator import invariants, multipart
 from wheelship.emulator.auth import OAuthError, Principal
 from wheelship.emulator.blobs import CHUNK
-from wheelship.emulator.faults import FaultPlan, Latency, RateLimits
+from wheelship.emulator.faults import STATUS_CODES, Fault, FaultPlan, Latency, RateLimits
 from wheelship.emulator.router import MAX_JSON_BODY, Route, Router
 from wheelship.emulator.state import Workspace
 from wheelship.emulator.wire import ApiError, Request, Response
@@ -315,7 +315,7 @@ class Handler(BaseHTTPRequestHandler):
                 if fault.kind == "slow":
                     engine.stopping.wait(fault.delay)
                 else:
-                    raise _fault_error(fault.kind, fault.retry_after)
+                    raise _fault_error(fault)
             retry_after = engine.limits.check(endpoint)
             if retry_after is not None:
                 raise ApiError(
@@ -553,14 +553,17 @@ def _authorize(principal: Principal, route: Route) -> None:
         )
 
 
-def _fault_error(kind: str, retry_after: int) -> ApiError:
+def _fault_error(fault: Fault) -> ApiError:
+    kind = fault.kind
     if kind == "429":
         return ApiError(
             429,
             "REQUEST_LIMIT_EXCEEDED",
             "Too many requests. Please try again later.",
-            headers={"Retry-After": str(retry_after)},
+            headers={} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)},
         )
+    if kind == "transient":
+        return ApiError(fault.status, STATUS_CODES[fault.status], fault.message)
     if kind == "503":
         return ApiError(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily unavailable.")
     if kind == "403":

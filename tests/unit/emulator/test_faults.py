@@ -30,6 +30,22 @@ def test_fault_parsing() -> None:
             Fault.parse(bad)
 
 
+def test_transient_and_bare_429_faults() -> None:
+    bare = Fault.parse("429-no-retry-after:1:GET /api/2.2/jobs/list")
+    assert (bare.kind, bare.retry_after, bare.endpoint) == ("429", None, "GET /api/2.2/jobs/list")
+    assert Fault.parse({"kind": "429", "retry_after": None}).retry_after is None
+    transient = Fault.parse("transient")
+    assert (transient.message, transient.status) == (
+        "RPC token bucket limit has been exceeded",
+        400,
+    )
+    assert Fault.parse({"kind": "transient", "message": "x: Unexpected error", "status": 500})
+    with pytest.raises(ValueError, match="one the SDK retries"):
+        Fault.parse({"kind": "transient", "message": "Something broke"})
+    with pytest.raises(ValueError, match="status must be one of"):
+        Fault.parse({"kind": "transient", "status": 418})
+
+
 def test_plan_is_seeded_and_counts() -> None:
     def draw(seed: int) -> list[bool]:
         plan = FaultPlan([{"kind": "500", "rate": 0.5}], seed=seed)
