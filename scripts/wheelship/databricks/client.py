@@ -42,6 +42,20 @@ RETRY_ALWAYS = frozenset({429, 503})
 #: idempotent (update with the same settings, install of an installed library, PUT with
 #: overwrite=false, run-now with an idempotency token), so retrying them is safe.
 RETRY_SOME = frozenset({500, 502, 504})
+#: Answers retried whatever their status because the message says the trouble is passing — the
+#: list the official SDKs retry on (databricks-sdk-py ``_base_client.py`` ``_is_retryable``,
+#: databricks-sdk-go ``apierr/errors.go``): throttling and cluster-manager hiccups that arrive
+#: as 400/409/500 with these words.
+TRANSIENT_MESSAGES = (
+    "com.databricks.backend.manager.util.UnknownWorkerEnvironmentException",
+    "does not have any associated worker environments",
+    "There is no worker environment with id",
+    "Unknown worker environment",
+    "ClusterNotReadyException",
+    "Unexpected error",
+    "Please try again later or try a faster operation.",
+    "RPC token bucket limit has been exceeded",
+)
 
 
 class Auth(Protocol):
@@ -169,6 +183,7 @@ class RetryPolicy:
     base: float = 0.5  # first backoff
     cap: float = 10.0  # longest backoff
     server_error_attempts: int = 3  # for RETRY_SOME
+    transient_attempts: int = 5  # for answers whose message is one of TRANSIENT_MESSAGES
     connect_attempts: int = 4  # connection refused/reset, timeouts
 
 
@@ -237,6 +252,14 @@ def _parse_error(resp: requests.Response) -> tuple[str, str]:
             503: "TEMPORARILY_UNAVAILABLE",
         }.get(resp.status_code, f"HTTP_{resp.status_code}")
     return code, " ".join(message.split())[:500]
+
+
+def _transient(resp: requests.Response) -> bool:
+    """Whether an error answer's message is one the SDKs retry (see TRANSIENT_MESSAGES)."""
+    if resp.status_code < 400:
+        return False
+    _, message = _parse_error(resp)
+    return any(text in message for text in TRANSIENT_MESSAGES)
 
 
 def _fix_for(status: int, code: str, message: str, host: str) -> str:
@@ -355,6 +378,7 @@ class Client:
         started = self._clock()
         attempt = 0
         server_errors = 0
+        transient_errors = 0
         connect_errors = 0
         last_problem = ""
         refreshed = False
@@ -429,6 +453,14 @@ class Client:
                 and status in RETRY_SOME
                 and server_errors + 1 < self.retry.server_error_attempts
             )
+            if (
+                not retryable
+                and idempotent
+                and transient_errors + 1 < self.retry.transient_attempts
+                and _transient(resp)
+            ):
+                transient_errors += 1
+                retryable = True
             if retryable:
                 if status in RETRY_SOME:
                     server_errors += 1

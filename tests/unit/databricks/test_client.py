@@ -98,6 +98,47 @@ def test_server_errors_are_retried_a_few_times_only() -> None:
     assert "run again" in (info.value.fix or "")
 
 
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "RPC token bucket limit has been exceeded"),
+        (400, "Request throttled. Please try again later or try a faster operation."),
+        (409, "com.databricks.ClusterNotReadyException: cluster 0101 is not ready"),
+        (500, "Unexpected error"),
+    ],
+)
+def test_message_based_transient_errors_are_retried_like_the_sdk(status: int, message: str) -> None:
+    clock = Clock()
+    fake = FakeTransport().on(
+        "GET",
+        "/api/2.1/clusters/get",
+        (status, {"error_code": "INVALID_STATE", "message": message}),
+        (status, {"error_code": "INVALID_STATE", "message": message}),
+        (200, {"cluster_id": "c"}),
+    )
+    assert make(fake, clock).get("/api/2.1/clusters/get")["cluster_id"] == "c"
+    assert len(fake.calls) == 3 and clock.sleeps == [0.375, 0.75]
+
+
+def test_transient_messages_are_retried_a_bounded_number_of_times() -> None:
+    fake = FakeTransport().on(
+        "GET", "/x", (400, {"error_code": "INVALID_STATE", "message": "Unexpected error"})
+    )
+    with pytest.raises(DatabricksError, match="INVALID_STATE: Unexpected error"):
+        make(fake).get("/x")
+    assert len(fake.calls) == 5
+    plain = FakeTransport().on(
+        "GET", "/x", (400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad id"})
+    )
+    with pytest.raises(DatabricksError):
+        make(plain).get("/x")
+    assert len(plain.calls) == 1  # an ordinary 400 is not retried
+    once = FakeTransport().on("POST", "/y", (400, {"message": "Unexpected error"}))
+    with pytest.raises(DatabricksError):
+        make(once).request("POST", "/y", json_body={}, idempotent=False)
+    assert len(once.calls) == 1  # a call that must not repeat is not retried
+
+
 def test_retry_budget_bounds_rate_limited_calls() -> None:
     clock = Clock()
     fake = FakeTransport().on(
