@@ -18,7 +18,8 @@ import string
 import time
 from typing import Any
 
-from wheelship.emulator import libspec
+from wheelship.emulator import libcompat, libspec
+from wheelship.emulator.auth import Principal
 from wheelship.emulator.state import Cluster, LibraryEntry, Run, RunTask, Workspace
 
 _ACTIVE_RUN = {"QUEUED", "PENDING", "RUNNING", "TERMINATING"}
@@ -137,7 +138,11 @@ def _cluster_event(ws: Workspace, cluster: Cluster, t: float) -> None:
 
 # -- libraries --------------------------------------------------------------------------------
 def install_libraries(
-    ws: Workspace, cluster: Cluster, specs: list[dict[str, Any]], t: float
+    ws: Workspace,
+    cluster: Cluster,
+    specs: list[dict[str, Any]],
+    t: float,
+    installer: str | None = None,
 ) -> None:
     for spec in specs:
         existing = next((x for x in cluster.libraries if x.spec == spec), None)
@@ -148,7 +153,7 @@ def install_libraries(
                 if existing.status == "PENDING" and cluster.state == "RUNNING":
                     existing.due = t + ws.durations.library_resolve
             continue
-        lib = LibraryEntry(spec=dict(spec))
+        lib = LibraryEntry(spec=dict(spec), installer=installer)
         if cluster.state == "RUNNING":
             lib.due = t + ws.durations.library_resolve
         cluster.libraries.append(lib)
@@ -170,31 +175,63 @@ def ordered_statuses(cluster: Cluster) -> list[dict[str, Any]]:
     return [x.to_status() for x in keep + going]
 
 
-def _driver_error(cluster_id: str, code: str, message: str) -> str:
+def identity(ws: Workspace, name: str | None) -> Principal | None:
+    """The principal a name stands for (a declared user or service principal; otherwise an
+    ordinary user with no grants)."""
+    if not name:
+        return None
     return (
-        f"Library installation attempted on the driver node of cluster {cluster_id} and failed. "
-        "Please refer to the following error message to fix the library or contact Databricks "
-        f"support. Error code: {code}, error message: {message}"
+        ws.auth.principal_of("service_principal", name)
+        or ws.auth.principal_of("user", name)
+        or Principal(name, "user")
     )
 
 
-def library_problem(ws: Workspace, cluster: Cluster, spec: dict[str, Any]) -> str | None:
-    """Why installing ``spec`` on ``cluster`` fails now, or None."""
+def library_problem(
+    ws: Workspace, cluster: Cluster, spec: dict[str, Any], installer: str | None = None
+) -> str | None:
+    """Why installing ``spec`` on ``cluster`` fails now, or None. On dedicated compute the
+    assigned principal reads the file, elsewhere the installer (compute compatibility docs:
+    "libraries use the identity of the library installer")."""
+    compute = libcompat.Compute.of(cluster.cluster_id, cluster.spec)
+    who = cluster.spec.get("single_user_name") if compute.mode == "dedicated" else installer
+    return spec_problem(ws, compute, spec, identity(ws, who if isinstance(who, str) else None)) or (
+        _conflict(cluster, spec)
+    )
+
+
+def spec_problem(
+    ws: Workspace, compute: libcompat.Compute, spec: dict[str, Any], who: Principal | None
+) -> str | None:
+    """Source rules (runtime, access mode, privileges), then the file itself."""
+    problem = libcompat.source_problem(
+        compute,
+        spec,
+        identity=who,
+        volume_problem=ws.volume_problem,
+        allowlist=ws.artifact_allowlist,
+    )
+    if problem:
+        return problem
     path = libspec.library_path(spec)
     if path is not None:
         ref = libspec.file_ref(path)
         if ref is not None and not ws.file_exists(ref):
-            return _driver_error(
-                cluster.cluster_id,
+            return libcompat.driver_error(
+                compute.label,
                 "ERROR_NO_SUCH_FILE_OR_DIRECTORY",
                 f"java.io.FileNotFoundException: {path} (No such file or directory)",
             )
         if "whl" in spec and libspec.wheel_package(path) is None:
-            return _driver_error(
-                cluster.cluster_id,
+            return libcompat.driver_error(
+                compute.label,
                 "ERROR_INVALID_WHEEL",
                 f"{path} is not a valid wheel filename.",
             )
+    return None
+
+
+def _conflict(cluster: Cluster, spec: dict[str, Any]) -> str | None:
     package = libspec.package_of(spec)
     if package is not None:
         name, version = package
@@ -204,7 +241,7 @@ def library_problem(ws: Workspace, cluster: Cluster, spec: dict[str, Any]) -> st
             other_pkg = libspec.package_of(other.spec)
             if other_pkg and other_pkg[0] == name and other_pkg[1] != version:
                 kind = "PyPI package" if "pypi" in spec else "Python wheel package"
-                return _driver_error(
+                return libcompat.driver_error(
                     cluster.cluster_id,
                     "ERROR_DUPLICATE_INSTALLATION",
                     "Duplicate package installation detected, please uninstall the existing "
@@ -221,7 +258,7 @@ def _library_event(ws: Workspace, cluster: Cluster, lib: LibraryEntry, t: float)
         lib.status = "INSTALLING"
         lib.due = t + ws.durations.library_install
     elif lib.status == "INSTALLING":
-        problem = library_problem(ws, cluster, lib.spec)
+        problem = library_problem(ws, cluster, lib.spec, lib.installer)
         if problem:
             lib.status, lib.messages = "FAILED", [problem]
         else:
@@ -239,6 +276,7 @@ def new_run(
     job_parameters: list[dict[str, Any]],
     overriding: dict[str, Any],
     idempotency_token: str | None,
+    run_as: str = "",
 ) -> Run:
     t = ws.now()
     run_id = ws.next_run_id
@@ -272,6 +310,7 @@ def new_run(
         created_at=t,
         start_time=_ms(t),
         idempotency_token=idempotency_token,
+        run_as=run_as,
     )
     ws.runs[run_id] = run
     limit = concurrency_limit(settings)
@@ -399,7 +438,7 @@ def _setup(ws: Workspace, run: Run, t: float) -> None:
     }
     failed: set[str] = set()
     for task in run.tasks:
-        problem = task_problem(ws, task, environments)
+        problem = task_problem(ws, run, task, environments)
         if problem is not None:
             task.code, task.message = problem
             task.result_state = "FAILED"
@@ -437,10 +476,29 @@ def _setup(ws: Workspace, run: Run, t: float) -> None:
         run.due = t + ws.durations.run_execute
 
 
+def _task_compute(ws: Workspace, run: Run, task: RunTask) -> libcompat.Compute:
+    """The compute a task's libraries go to: its all-purpose cluster, its new cluster or job
+    cluster (spec from the run's settings), or serverless (no runtime or access-mode rule)."""
+    settings = task.settings
+    cluster = ws.clusters.get(task.cluster_id or "")
+    if cluster is not None:
+        return libcompat.Compute.of(cluster.cluster_id, cluster.spec)
+    spec = settings.get("new_cluster")
+    key = settings.get("job_cluster_key")
+    if key is not None:
+        for item in run.settings.get("job_clusters", []) or []:
+            if isinstance(item, dict) and item.get("job_cluster_key") == key:
+                spec = item.get("new_cluster")
+    if isinstance(spec, dict):
+        return libcompat.Compute.of(f"job-{run.run_id}-{task.task_key}", spec)
+    return libcompat.Compute("serverless", None, "unknown")
+
+
 def task_problem(
-    ws: Workspace, task: RunTask, environments: dict[Any, dict[str, Any]]
+    ws: Workspace, run: Run, task: RunTask, environments: dict[Any, dict[str, Any]]
 ) -> tuple[str, str] | None:
-    """(termination code, message) when the task cannot succeed, else None."""
+    """(termination code, message) when the task cannot succeed, else None. Its libraries are
+    installed as the run's run-as identity (Jobs docs: "the job runs as" that identity)."""
     settings = task.settings
     libraries = [lib for lib in settings.get("libraries", []) or [] if isinstance(lib, dict)]
     deps: list[str] = []
@@ -449,16 +507,20 @@ def task_problem(
         deps = [
             d for d in (env.get("spec") or {}).get("dependencies", []) or [] if isinstance(d, str)
         ]
+    compute = _task_compute(ws, run, task)
+    who = identity(ws, run.run_as or run.creator_user_name)
+    cluster = ws.clusters.get(task.cluster_id or "")
     available: set[str] = set()
     for lib in libraries:
-        path = libspec.library_path(lib)
-        ref = libspec.file_ref(path) if path else None
-        if ref is not None and not ws.file_exists(ref):
+        problem = spec_problem(ws, compute, lib, who)
+        if problem is None and cluster is not None:
+            problem = _conflict(cluster, lib)
+        if problem is not None:
+            # the run's message as the service words it (quoted in databrickslabs/ucx#1096)
             return (
                 "LIBRARY_INSTALLATION_ERROR",
-                f"Library installation failed for library due to user error for {_lib_text(lib)}. "
-                f"Error messages: java.io.FileNotFoundException: {path} (No such file or "
-                "directory)",
+                "Library installation failed for library due to user error for "
+                f"{_lib_text(lib)}\n Error messages:\n{problem}",
             )
         package = libspec.package_of(lib)
         if package is not None:
@@ -474,16 +536,7 @@ def task_problem(
         package_dep = libspec.dependency_package(dep)
         if package_dep is not None:
             available.add(package_dep[0])
-    cluster = ws.clusters.get(task.cluster_id or "")
     if cluster is not None:
-        for lib in libraries:
-            problem = library_problem(ws, cluster, lib)
-            if problem is not None:
-                return (
-                    "LIBRARY_INSTALLATION_ERROR",
-                    f"Library installation failed for library due to user error for "
-                    f"{_lib_text(lib)}. Error messages: {problem}",
-                )
         for entry in cluster.libraries:
             package = libspec.package_of(entry.spec)
             if package is not None and entry.loaded:
@@ -503,7 +556,7 @@ def task_problem(
 
 def _lib_text(lib: dict[str, Any]) -> str:
     for key, value in lib.items():
-        return f"{key}: {value}" if isinstance(value, str) else f"{key}: {value!r}"
+        return f'{key}: "{value}"' if isinstance(value, str) else f"{key}: {value!r}"
     return "library"
 
 

@@ -57,6 +57,7 @@ def save(ws: Workspace, state_dir: Path) -> None:
         },
         "durations": dataclasses.asdict(ws.durations),
         "declared_volumes": None if ws.declared_volumes is None else sorted(ws.declared_volumes),
+        "artifact_allowlist": sorted(ws.artifact_allowlist),
         "grants": None
         if ws.grants is None
         else {
@@ -117,6 +118,7 @@ def load(ws: Workspace, state_dir: Path) -> None:
         setattr(ws.durations, key, float(value))
     volumes = data["declared_volumes"]
     ws.declared_volumes = None if volumes is None else set(volumes)
+    ws.artifact_allowlist = frozenset(data.get("artifact_allowlist", []))
     grants = data.get("grants")
     ws.grants = (
         None

@@ -45,6 +45,7 @@ grants:                                 # Unity Catalog privileges on volumes; d
   - {on: catalog main, to: data-eng, privileges: [USE CATALOG]}   # turns the checks on
   - {on: schema main.ops, to: data-eng, privileges: [USE SCHEMA]}
   - {on: volume main.ops.artifacts, to: 9f0c..., privileges: [READ VOLUME, WRITE VOLUME]}
+artifact_allowlist: [/Volumes/main/ops/jars/, com.acme:lib]  # JARs / Maven on standard access
 files:                                  # Volumes, /Workspace/... or dbfs:/...
   - {path: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl, source: dist/pkg.whl}
   - {path: /Workspace/Shared/readme.txt, content: hello}
@@ -96,6 +97,7 @@ TOP_KEYS = {
     "groups",
     "users",
     "grants",
+    "artifact_allowlist",
     "tokens",
     "service_principals",
     "oidc_federation",
@@ -197,6 +199,10 @@ def apply_seed(ws: Workspace, data: Mapping[str, Any], base: Path) -> None:
     _volumes(ws, data)
     _auth(ws, data)
     _uc_grants(ws, data)
+    allow = _list(data.get("artifact_allowlist"), "artifact_allowlist")
+    if not all(isinstance(a, str) and a for a in allow):
+        raise _fail("artifact_allowlist", "expected a list of JAR paths or Maven coordinates")
+    ws.artifact_allowlist = frozenset(str(a) for a in allow)
     for i, path in enumerate(_list(data.get("directories"), "directories")):
         _directory(ws, path, f"directories[{i}]")
     for i, item in enumerate(_list(data.get("files"), "files")):

@@ -42,6 +42,7 @@ class LibraryEntry:
     messages: list[str] = field(default_factory=list)
     due: float | None = None  # simulated time of the next transition
     loaded: bool = False  # installed into the running cluster's environment
+    installer: str | None = None  # who asked for it (reads the file on standard compute)
 
     def to_status(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -132,6 +133,7 @@ class Run:
     end_time: int = 0
     started_clusters: list[str] = field(default_factory=list)
     idempotency_token: str | None = None
+    run_as: str = ""  # the job's run-as identity when the run started
 
     @property
     def active(self) -> bool:
@@ -169,6 +171,8 @@ class Workspace:
         self.declared_volumes: set[str] | None = None
         # Unity Catalog grants (emulator.uc); None = not enforced (no grants in the seed)
         self.grants: dict[str, dict[str, set[str]]] | None = None
+        # JAR paths / Maven coordinates allowed on standard access mode (emulator.libcompat)
+        self.artifact_allowlist: frozenset[str] = frozenset()
         self.clusters: dict[str, Cluster] = {}
         self.jobs: dict[int, Job] = {}
         self.runs: dict[int, Run] = {}

@@ -310,3 +310,52 @@ def test_volume_privileges_guard_the_files_api(
     again = emulator_factory(None, clock_speed=0, state_dir=tmp_path / "s")
     assert make_api(again, "dapi-sp").get(url).content == b"sp"  # grants survive a restart
     assert error_of(make_api(again, "dapi-ben").get(url))[0] == 403
+
+
+def test_a_job_runs_as_its_run_as_identity_which_needs_read_volume(
+    emulator_factory: Callable[..., Emulator], make_api: MakeApi
+) -> None:
+    wheel = f"{VOL}/pkg-1.0.0-py3-none-any.whl"
+    task = {
+        "task_key": "main",
+        "existing_cluster_id": CLUSTER,
+        "python_wheel_task": {"package_name": "pkg", "entry_point": "main"},
+        "libraries": [{"whl": wheel}],
+    }
+    seed = {
+        **UC_SEED,
+        "grants": [
+            {"on": "catalog main", "to": "users", "privileges": ["USE CATALOG", "USE SCHEMA"]},
+            {"on": "volume main.ops.artifacts", "to": "runners", "privileges": ["READ VOLUME"]},
+        ],
+        "files": [{"path": wheel, "content": "wheel"}],
+        "clusters": [{"cluster_id": CLUSTER, "state": "RUNNING"}],
+        "jobs": [
+            {
+                "job_id": 1,
+                "name": "as-ann",
+                "tasks": [task],
+                "run_as": {"user_name": "ann@example.com"},
+            },
+            {
+                "job_id": 2,
+                "name": "as-sp",
+                "tasks": [task],
+                "run_as": {"service_principal_name": SP},
+            },
+        ],
+    }
+    emu = emulator_factory(seed, clock_speed=0)
+    api = make_api(emu, emu.token)
+    assert api.get("/api/2.2/jobs/get", job_id=2).json()["run_as_user_name"] == SP
+    runs = {
+        job: api.post("/api/2.2/jobs/run-now", {"job_id": job}).json()["run_id"] for job in (1, 2)
+    }
+    emu.settle()
+    ok, denied = (api.get("/api/2.2/jobs/runs/get", run_id=runs[j]).json() for j in (1, 2))
+    assert ok["state"]["result_state"] == "SUCCESS"
+    assert denied["status"]["termination_details"]["code"] == "LIBRARY_INSTALLATION_ERROR"
+    assert denied["state"]["state_message"].endswith(
+        "error message: PERMISSION_DENIED: User does not have READ VOLUME on Volume "
+        "'main.ops.artifacts'."
+    )

@@ -275,6 +275,38 @@ def test_libraries_install_uninstall_restart(w: WorkspaceClient, emu: Emulator) 
     assert emu.invariants() == []
 
 
+def test_dbfs_library_on_a_15_4_cluster_fails_with_the_services_message(
+    w: WorkspaceClient, emu: Emulator
+) -> None:
+    assert w.clusters.get(CLUSTER).spark_version == "15.4.x-scala2.12"
+    wheel = "dbfs:/FileStore/libs/pkg-2.0.0-py3-none-any.whl"
+    w.dbfs.put(wheel, contents=base64.b64encode(b"wheel").decode(), overwrite=True)
+    w.libraries.install(CLUSTER, [Library(whl=wheel)])
+    expected = (
+        "Error code: FEATURE_UNSUPPORTED_ON_COMPUTE_ERROR. Error message: "
+        "com.databricks.api.base.DatabricksServiceException: BAD_REQUEST: DBFS library "
+        "installations are not supported on DBR 15 or above."
+    )
+    deadline = time.monotonic() + 20
+    status = None
+    while time.monotonic() < deadline:
+        status = next(s for s in w.libraries.cluster_status(CLUSTER) if s.library.whl == wheel)
+        if status.status == LibraryInstallStatus.FAILED:
+            break
+        time.sleep(0.2)
+    assert status is not None and status.status == LibraryInstallStatus.FAILED
+    assert status.messages[0].endswith(expected)
+    job_id = w.jobs.create(name="dbfs", tasks=[_task("main", wheel)]).job_id
+    failed = w.jobs.run_now(job_id).result()
+    assert failed.status.termination_details.code == (
+        J.TerminationCodeCode.LIBRARY_INSTALLATION_ERROR
+    )
+    assert failed.state.state_message.startswith(
+        f'Library installation failed for library due to user error for whl: "{wheel}"'
+    )
+    assert failed.state.state_message.endswith(expected)
+
+
 # -- Jobs and runs ----------------------------------------------------------------------------
 def _task(key: str, wheel: str = WHEEL) -> J.Task:
     return J.Task(
@@ -582,6 +614,33 @@ def test_429_and_503_are_retried_with_retry_after(w: WorkspaceClient, emu: Emula
     assert time.monotonic() - started >= 2.0  # honoured Retry-After: 1 twice
     statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.1/clusters/get"]
     assert statuses == [429, 429, 503, 200]
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ("RPC token bucket limit has been exceeded", 400),
+        ("Please try again later or try a faster operation.", 400),
+        ("Cluster is not ready: ClusterNotReadyException", 409),
+        ("Unexpected error", 500),
+    ],
+)
+def test_sdk_retries_message_based_transient_errors(
+    w: WorkspaceClient, emu: Emulator, message: str, status: int
+) -> None:
+    emu.add_fault(
+        "transient", endpoint="GET /api/2.1/clusters/get", count=1, message=message, status=status
+    )
+    assert w.clusters.get(CLUSTER).cluster_id == CLUSTER
+    statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.1/clusters/get"]
+    assert statuses == [status, 200]
+
+
+def test_429_without_retry_after_is_retried(w: WorkspaceClient, emu: Emulator) -> None:
+    emu.add_fault("429-no-retry-after", endpoint="GET /api/2.2/jobs/list", count=1)
+    assert list(w.jobs.list()) == []
+    [throttled, ok] = [r for r in emu.requests if r.endpoint == "GET /api/2.2/jobs/list"]
+    assert (throttled.status, throttled.fault, ok.status) == (429, "429", 200)
 
 
 def test_rate_limit_answers_429_until_the_bucket_refills(emu: Emulator) -> None:

@@ -444,6 +444,7 @@ def run_now(ws: Workspace, req: Request) -> dict[str, Any]:
         job_parameters=job_parameters,
         overriding=overriding,
         idempotency_token=token,
+        run_as=job.run_as_user_name,
     )
     return {"run_id": run.run_id, "number_in_job": run.number_in_job}
 

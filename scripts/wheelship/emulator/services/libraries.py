@@ -63,7 +63,8 @@ def install(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
     cluster = cluster_for(ws, req, field_str(body, "cluster_id"), "CAN_MANAGE")
     specs = _specs(body)
-    lifecycle.install_libraries(ws, cluster, specs, ws.now())
+    installer = req.principal.name if req.principal else None
+    lifecycle.install_libraries(ws, cluster, specs, ws.now(), installer)
     return {}
 
 
