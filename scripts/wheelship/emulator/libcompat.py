@@ -33,6 +33,8 @@ DBFS_LAST_SUPPORTED = (14, 3)
 #: "Python egg files are deprecated and not supported in Databricks Runtime 14.0 and above"
 #: (Libraries docs, cluster-scoped libraries)
 EGG_LAST_SUPPORTED = (13, 3)
+#: "requirements.txt ... Databricks Runtime 15.0 and above" (Libraries docs, cluster libraries)
+REQUIREMENTS_FIRST_SUPPORTED = (15, 0)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,11 @@ def source_problem(
         # Runtime 15.1 and above" (Libraries docs); the answer users report on 15.x
         return _unsupported(
             compute, "DBFS library installations are not supported on DBR 15 or above."
+        )
+    if "requirements" in spec and runtime and runtime < REQUIREMENTS_FIRST_SUPPORTED:
+        return _unsupported(
+            compute,
+            "requirements.txt libraries require Databricks Runtime 15.0 or above.",
         )
     if "egg" in spec and runtime and runtime > EGG_LAST_SUPPORTED:
         return _unsupported(

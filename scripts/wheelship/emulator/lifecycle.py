@@ -525,6 +525,7 @@ def task_problem(
         package = libspec.package_of(lib)
         if package is not None:
             available.add(package[0])
+        available |= _requirements_packages(ws, lib)
     for dep in deps:
         ref = libspec.dependency_file(dep)
         if ref is not None and not ws.file_exists(ref):
@@ -552,6 +553,26 @@ def task_problem(
                 "installed on the task's compute",
             )
     return None
+
+
+def _requirements_packages(ws: Workspace, lib: dict[str, Any]) -> set[str]:
+    """The packages a ``requirements`` library installs (its lines: requirement specifiers or
+    wheel paths; options, comments and nested ``-r`` files are skipped)."""
+    path = lib.get("requirements")
+    ref = libspec.file_ref(path) if isinstance(path, str) else None
+    node = ws.tree(ref.store).get(ref.path) if ref is not None else None
+    if node is None or node.is_dir or node.blob_id is None or node.size > 1024 * 1024:
+        return set()
+    text = ws.blobs.read(node.blob_id).decode("utf-8", errors="replace")
+    found: set[str] = set()
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        package = libspec.dependency_package(line)
+        if package is not None:
+            found.add(package[0])
+    return found
 
 
 def _lib_text(lib: dict[str, Any]) -> str:

@@ -359,3 +359,16 @@ def test_a_job_runs_as_its_run_as_identity_which_needs_read_volume(
         "error message: PERMISSION_DENIED: User does not have READ VOLUME on Volume "
         "'main.ops.artifacts'."
     )
+
+
+def test_only_admins_make_a_job_run_as_another_user(emu: Emulator, make_api: MakeApi) -> None:
+    ann = make_api(emu, "dapi-ann")
+
+    def create(run_as: dict[str, str]) -> Any:
+        return ann.post("/api/2.2/jobs/create", {"name": "x", "run_as": run_as})
+
+    assert create({"user_name": "ann@example.com"}).status_code == 200
+    assert create({"service_principal_name": SP}).status_code == 200
+    status, code, message = error_of(create({"user_name": "ben@example.com"}))
+    assert (status, code) == (403, "PERMISSION_DENIED") and "only admins" in message
+    assert error_of(create({"user_name": "a", "service_principal_name": SP}))[0] == 400

@@ -408,6 +408,64 @@ def test_job_created_with_21_and_updated_with_22_keeps_no_queue_and_skips(
     assert w.jobs.get_run(first).state.result_state == J.RunResultState.SUCCESS
 
 
+def test_bundle_git_source_run_as_and_requirements_round_trip(
+    w: WorkspaceClient, emu: Emulator
+) -> None:
+    requirements = "/Workspace/Shared/etl/requirements.txt"
+    emu.put_file(requirements, b"# pinned\npkg==1.0.0\n")
+    metadata = "/Workspace/Users/admin@example.com/.bundle/etl/prod/state/metadata.json"
+    job_id = w.jobs.create(
+        name="bundled",
+        tasks=[
+            J.Task(
+                task_key="main",
+                existing_cluster_id=CLUSTER,
+                python_wheel_task=J.PythonWheelTask(package_name="pkg", entry_point="main"),
+                libraries=[Library(requirements=requirements)],
+            )
+        ],
+        deployment=J.JobDeployment(kind=J.JobDeploymentKind.BUNDLE, metadata_file_path=metadata),
+        edit_mode=J.JobEditMode.UI_LOCKED,
+        git_source=J.GitSource(
+            git_url="https://gitlab.example.com/data/etl.git",
+            git_provider=J.GitProvider.GIT_LAB,
+            git_branch="main",
+        ),
+        run_as=J.JobRunAs(service_principal_name=SP_ID),
+    ).job_id
+    created = w.jobs.get(job_id)
+    settings = created.settings
+    assert settings.deployment.kind == J.JobDeploymentKind.BUNDLE
+    assert settings.deployment.metadata_file_path == metadata
+    assert settings.edit_mode == J.JobEditMode.UI_LOCKED
+    assert settings.git_source.git_provider == J.GitProvider.GIT_LAB
+    assert settings.git_source.git_branch == "main"
+    assert settings.run_as.service_principal_name == SP_ID and created.run_as_user_name == SP_ID
+    assert settings.tasks[0].libraries == [Library(requirements=requirements)]
+    # a UI-locked job still takes API updates (the lock is for the UI; bundles redeploy so)
+    w.jobs.update(job_id, new_settings=J.JobSettings(edit_mode=J.JobEditMode.EDITABLE))
+    updated = w.jobs.get(job_id).settings
+    assert updated.edit_mode == J.JobEditMode.EDITABLE
+    assert (updated.deployment, updated.git_source, updated.run_as) == (
+        settings.deployment,
+        settings.git_source,
+        settings.run_as,
+    )
+    w.jobs.reset(job_id, settings)
+    assert w.jobs.get(job_id).settings == settings
+    [listed] = w.jobs.list(name="bundled")
+    assert listed.settings.deployment == settings.deployment
+    run = w.jobs.run_now(job_id).result()  # the requirements file provides pkg
+    assert run.state.result_state == J.RunResultState.SUCCESS
+    with pytest.raises(InvalidParameterValue, match="exactly one of git_branch"):
+        w.jobs.update(
+            job_id,
+            new_settings=J.JobSettings(
+                git_source=J.GitSource(git_url="x", git_provider=J.GitProvider.GIT_LAB)
+            ),
+        )
+
+
 # -- Auth -------------------------------------------------------------------------------------
 def test_current_user_and_permissions(emu: Emulator) -> None:
     assert client(emu).current_user.me().user_name == "admin@example.com"

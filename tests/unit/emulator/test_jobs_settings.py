@@ -46,6 +46,24 @@ def test_merge_by_key_replaces_whole_entries_and_appends_new_ones() -> None:
         ),
         ({"tasks": [{"task_key": "a", "libraries": [{"whl": "x.whl"}]}]}, "absolute path"),
         ({"max_concurrent_runs": -1}, "non-negative"),
+        ({"max_concurrent_runs": 1001}, "at most 1000"),
+        ({"deployment": {"kind": "TERRAFORM"}}, "deployment.kind must be one of BUNDLE"),
+        ({"deployment": "bundle"}, "expected an object for field 'deployment'"),
+        ({"edit_mode": "LOCKED"}, "edit_mode must be one of EDITABLE, UI_LOCKED"),
+        ({"git_source": {"git_provider": "gitLab", "git_branch": "m"}}, "git_source.git_url"),
+        ({"git_source": {"git_url": "u", "git_provider": "svn", "git_tag": "t"}}, "git_provider"),
+        (
+            {
+                "git_source": {
+                    "git_url": "u",
+                    "git_provider": "gitLab",
+                    "git_tag": "t",
+                    "git_branch": "b",
+                }
+            },
+            "exactly one of git_branch, git_tag, git_commit; got git_branch, git_tag",
+        ),
+        ({"run_as": {}}, "run_as must name exactly one"),
         (
             {
                 "tasks": [

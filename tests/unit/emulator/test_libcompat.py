@@ -63,6 +63,12 @@ def problem(spec: dict[str, Any], **cluster: Any) -> str | None:
         ),
         ({"jar": "/Volumes/main/ops/a/u.jar"}, {"data_security_mode": "SINGLE_USER"}, None),
         ({"pypi": {"package": "six"}}, {"spark_version": "custom"}, None),
+        (
+            {"requirements": "/Workspace/r.txt"},
+            {"spark_version": "14.3.x-scala2.12"},
+            "require Databricks Runtime 15.0",
+        ),
+        ({"requirements": "/Workspace/r.txt"}, {}, None),
     ],
 )
 def test_source_rules(spec: dict[str, Any], cluster: dict[str, Any], expected: str | None) -> None:

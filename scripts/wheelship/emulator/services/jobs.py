@@ -12,7 +12,7 @@ import copy
 import zlib
 from typing import Any
 
-from wheelship.emulator import acl, lifecycle
+from wheelship.emulator import acl, jobfields, lifecycle
 from wheelship.emulator.auth import Principal
 from wheelship.emulator.router import Router
 from wheelship.emulator.services.libraries import validate_library
@@ -78,6 +78,7 @@ def validate_settings(raw: Any, where: str = "new_settings") -> dict[str, Any]:
             raise bad_request(
                 f"max_concurrent_runs must be at most {MAX_CONCURRENT_RUNS}, got {value}"
             )
+    jobfields.validate(settings)
     for name, key in KEYED_ARRAYS.items():
         items = field_list(settings, name) or []
         seen: set[str] = set()
@@ -225,6 +226,7 @@ def create(ws: Workspace, req: Request) -> dict[str, Any]:
     body = dict(req.json())
     grants = body.pop("access_control_list", None)
     settings = with_defaults(validate_settings(body, "settings"), queue=req.version == "2.2")
+    jobfields.check_run_as(req.principal, settings)
     if len(ws.jobs) >= MAX_JOBS:
         raise ApiError(400, "QUOTA_EXCEEDED", f"The workspace already has {MAX_JOBS} jobs.")
     job_id = ws.next_job_id
@@ -238,7 +240,9 @@ def reset(ws: Workspace, req: Request) -> dict[str, Any]:
     body = req.json()
     job = job_for(ws, req, field_int(body, "job_id"), "CAN_MANAGE")
     new = field_obj(body, "new_settings", required=True)
-    job.settings = with_defaults(validate_settings(new), queue=False)
+    settings = with_defaults(validate_settings(new), queue=False)
+    jobfields.check_run_as(req.principal, settings)
+    job.settings = settings
     refresh_run_as(job)
     ws.changed()
     return {}
@@ -287,7 +291,10 @@ def update(ws: Workspace, req: Request) -> dict[str, Any]:
     new = field_obj(body, "new_settings") or {}
     remove = field_list(body, "fields_to_remove") or []
     settings = merged(job.settings, new, remove)
-    job.settings = task_defaults(validate_settings(settings))
+    stored = task_defaults(validate_settings(settings))
+    if "run_as" in new:
+        jobfields.check_run_as(req.principal, stored)
+    job.settings = stored
     refresh_run_as(job)
     ws.changed()
     return {}
