@@ -102,6 +102,9 @@ def _run(body: Mapping[str, Any]) -> Run:
     message = str(
         state.get("state_message") or (status.get("termination_details") or {}).get("message") or ""
     )
+    # a failed run's message spans lines ("...for whl: \"x\"\n Error messages:\n..."): one
+    # line, so an error built from it stays one line
+    message = " ".join(message.split())
     return Run(
         run_id=int(body["run_id"]),
         job_id=int(body["job_id"]) if body.get("job_id") is not None else None,

@@ -7,17 +7,25 @@ from typing import Any
 
 import pytest
 
-from support.deployws import JOB_CLUSTER, Workspace, seed_jobs, whl
+from support.deployws import JOB_CLUSTER, Workspace, seed_clusters, seed_jobs, whl
 from wheelship.databricks import auth
 from wheelship.databricks.client import Client
 from wheelship.deploy import references, workflow
+from wheelship.errors import DatabricksError
 
 
 @pytest.mark.parametrize("folder", ["/Workspace/Shared/wheels", "dbfs:/FileStore/wheels"])
 def test_deploy_to_workspace_files_and_dbfs(
     workspace_factory: Callable[..., Workspace], folder: str
 ) -> None:
-    ws = workspace_factory(folder=folder)
+    extra: dict[str, Any] = {}
+    if folder.startswith("dbfs:"):
+        # DBFS library sources end with Databricks Runtime 14.3 LTS (refused from 15, as the
+        # service refuses them: see the next test)
+        extra["clusters"] = [
+            {**c, "spark_version": "14.3.x-scala2.12"} for c in seed_clusters(folder=folder)
+        ]
+    ws = workspace_factory(folder=folder, **extra)
     ws.config(
         artifacts=folder,
         keep=1,
@@ -36,6 +44,21 @@ def test_deploy_to_workspace_files_and_dbfs(
     assert not again.changes_anything
     if folder.startswith("dbfs:"):
         assert not any(".partial" in p for p in ws.emu.files("dbfs:/FileStore"))
+
+
+def test_dbfs_wheels_on_runtime_15_fail_with_the_services_message(
+    workspace_factory: Callable[..., Workspace],
+) -> None:
+    folder = "dbfs:/FileStore/wheels"
+    ws = workspace_factory(folder=folder)  # the seed's clusters run 15.4
+    ws.allow_violations = True
+    ws.config(
+        artifacts=folder,
+        clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
+    )
+    with pytest.raises(DatabricksError, match="FAILED") as info:
+        workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
+    assert "DBFS library installations are not supported on DBR 15 or above." in str(info.value)
 
 
 def big_job(job_id: int, tasks: int) -> dict[str, Any]:
