@@ -1,8 +1,10 @@
 """An embedded Databricks workspace emulator: a real HTTP server on loopback.
 
 It speaks the REST endpoints wheelship uses — auth (PAT, OAuth M2M, OIDC token exchange,
-discovery documents), Files API (volumes), Workspace, DBFS, Libraries, Clusters 2.0/2.1, Jobs
-2.1/2.2 — with the behaviour, errors and limits of the real service. The official
+discovery documents, SCIM Me), Files API (volumes), Workspace, DBFS, Libraries, Clusters 2.0/2.1,
+Jobs 2.1/2.2, the Permissions API for jobs and clusters, Unity Catalog grants — with the
+behaviour, errors and limits of the real service, including who may see and change what
+(identities, groups and access lists: :mod:`wheelship.emulator.acl`, :mod:`wheelship.emulator.uc`). The official
 ``databricks-sdk`` cannot tell it from a workspace (see the conformance suite).
 
 Contract (other modules and tests build on these names)::
@@ -14,7 +16,8 @@ Contract (other modules and tests build on these names)::
                   fault_seed=0, host="127.0.0.1", port=0, durations=None,
                   jobs_list_omits=(), watch_invariants=False) as emu:
         emu.url, emu.token             # http://127.0.0.1:PORT and the admin PAT
-        emu.tokens["reader"]           # PATs from the seed, by name
+        emu.tokens["reader"]           # PATs from the seed, by name (a user's own token by
+                                       # its user name, a service principal's by its id)
         emu.invariants()               # [] or violation lines: a job/cluster library that
                                        # points at a missing file; a cluster with two versions
                                        # of one package
@@ -30,7 +33,8 @@ Contract (other modules and tests build on these names)::
         emu.put_file(path, data), emu.delete_file(path)      # direct test setup
         emu.clock.advance(s) / emu.advance(s) / emu.settle() # simulated time
         emu.clock.speed = 100                                # faster than real time
-        emu.set_latency(0.05[, endpoint]), emu.set_rate_limit(endpoint, per_second)
+        emu.set_latency(0.05[, endpoint]), emu.set_rate_limit(endpoint, per_second,
+                                       #   burst=None, retry_after=True)
         emu.add_fault("503", rate=0.2, endpoint="/api/*/jobs/*", count=3), emu.clear_faults()
                                        # kinds: 500 503 429 429-no-retry-after 403
                                        # transient (a message the SDK retries) reset slow

@@ -251,14 +251,24 @@ class Emulator:
         self.latency.set(seconds, endpoint)
 
     def set_rate_limit(
-        self, endpoint: str, per_second: float | None, burst: float | None = None
+        self,
+        endpoint: str,
+        per_second: float | None,
+        burst: float | None = None,
+        retry_after: bool = True,
     ) -> None:
-        """Answer 429 + Retry-After above ``per_second`` (None removes the limit)."""
+        """Answer 429 (+ Retry-After unless ``retry_after=False``) above ``per_second`` (None
+        removes the limit)."""
         if per_second is None:
             self.rate_limits.set(endpoint, None)
         else:
             self.rate_limits.set(
-                endpoint, {"rate": per_second, "burst": burst or max(1.0, per_second)}
+                endpoint,
+                {
+                    "rate": per_second,
+                    "burst": burst or max(1.0, per_second),
+                    "retry_after": retry_after,
+                },
             )
 
     def add_fault(self, kind: str, rate: float = 1.0, endpoint: str = "*", **kwargs: Any) -> Any:

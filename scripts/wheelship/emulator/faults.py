@@ -178,12 +178,15 @@ class RateLimits:
     """One token bucket per pattern, shared by the endpoints it matches (a pattern naming one
     endpoint is a per-endpoint limit; ``/api/2.0/dbfs/*`` limits the service as a whole):
     ``{pattern: per_second}``, ``{pattern: {"rate": per_second, "burst": n}}``, or the name of a
-    preset (``"databricks"``: :data:`PUBLISHED_LIMITS`)."""
+    preset (``"databricks"``: :data:`PUBLISHED_LIMITS`). ``"retry_after": False`` in a rule
+    answers its 429s without the header — real 429s carry it only sometimes (the SDK then waits
+    its default second)."""
 
     def __init__(self, limits: Mapping[str, Any] | str | None = None) -> None:
         self._lock = threading.Lock()
         self._rules: dict[str, tuple[float, float]] = {}
         self._buckets: dict[str, _Bucket] = {}
+        self._bare: set[str] = set()  # patterns whose 429s send no Retry-After
         if isinstance(limits, str):
             if limits not in PRESETS:
                 raise ValueError(
@@ -197,12 +200,15 @@ class RateLimits:
         """Limit ``pattern`` to ``value`` requests/s (None removes the limit)."""
         with self._lock:
             self._buckets.pop(pattern, None)
+            self._bare.discard(pattern)
             if value is None:
                 self._rules.pop(pattern, None)
                 return
             if isinstance(value, Mapping):
                 rate = float(value["rate"])
                 burst = float(value.get("burst", max(1.0, rate)))
+                if value.get("retry_after", True) is False:
+                    self._bare.add(pattern)
             else:
                 rate = float(value)
                 burst = max(1.0, rate)
@@ -228,6 +234,11 @@ class RateLimits:
                     return max(1, math.ceil((1.0 - bucket.tokens) / rate))
                 bucket.tokens -= 1.0
         return None
+
+    def sends_retry_after(self, endpoint: str) -> bool:
+        """Whether this endpoint's 429s carry ``Retry-After``."""
+        with self._lock:
+            return not any(matches(pattern, endpoint) for pattern in self._bare)
 
 
 class Latency:

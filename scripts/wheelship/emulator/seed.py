@@ -28,7 +28,10 @@ oidc_federation:                        # OIDC token exchange (e.g. GitLab id_to
 clusters:
   - cluster_id: 0101-000000-abcdefgh    # optional
     cluster_name: shared-etl
-    state: RUNNING                      # RUNNING | TERMINATED
+    state: RUNNING                      # RUNNING | TERMINATED | PENDING
+    spark_version: 15.4.x-scala2.12     # the default; with data_security_mode (USER_ISOLATION,
+    data_security_mode: USER_ISOLATION  # SINGLE_USER + single_user_name, NONE) it decides which
+                                        # library sources install (emulator.libcompat)
     custom_tags: {deploy: wheelship}
     libraries: [{whl: /Volumes/main/ops/artifacts/pkg-1.0.0-py3-none-any.whl}]
     creator_user_name: admin@example.com  # optional; holds CAN_MANAGE

@@ -322,7 +322,9 @@ class Handler(BaseHTTPRequestHandler):
                     429,
                     "REQUEST_LIMIT_EXCEEDED",
                     f"Rate limit exceeded for {endpoint}. Please try again later.",
-                    headers={"Retry-After": str(retry_after)},
+                    headers={"Retry-After": str(retry_after)}
+                    if engine.limits.sends_retry_after(endpoint)
+                    else {},
                 )
             if route is None:
                 raise ApiError(404, "ENDPOINT_NOT_FOUND", _no_api(self.command, path))

@@ -30,6 +30,7 @@ from databricks.sdk.errors import (
     ResourceAlreadyExists,
     ResourceDoesNotExist,
 )
+from databricks.sdk.service import catalog as C
 from databricks.sdk.service import jobs as J
 from databricks.sdk.service.compute import (
     ClusterAccessControlRequest,
@@ -528,6 +529,40 @@ def test_second_principal_meets_403_and_sees_only_visible_jobs(
     assert emu.internal_errors == []
 
 
+def test_volume_privileges_through_the_sdk(
+    emulator_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = emulator_factory(
+        {**SEED, "grants": [{"on": "catalog main", "to": "users", "privileges": ["USE CATALOG"]}]},
+        clock_speed=200,
+    )
+    w, alice = client(emu), client(emu, token="dapi-alice-conf")
+    with pytest.raises(PermissionDenied, match=r"USE SCHEMA on Schema 'main\.ops'"):
+        alice.files.download(WHEEL)
+    w.grants.update(
+        "schema",
+        "main.ops",
+        changes=[C.PermissionsChange(principal="data-eng", add=[C.Privilege.USE_SCHEMA])],
+    )
+    w.grants.update(
+        "volume",
+        "main.ops.artifacts",
+        changes=[C.PermissionsChange(principal=ALICE, add=[C.Privilege.READ_VOLUME])],
+    )
+    assert alice.files.download(WHEEL).contents.read() == b"wheel-1.0"
+    with pytest.raises(PermissionDenied, match="WRITE VOLUME"):
+        alice.files.upload(WHEEL, io.BytesIO(b"x"), overwrite=True)
+    got = w.grants.get("volume", "main.ops.artifacts")
+    assert [(a.principal, a.privileges) for a in got.privilege_assignments] == [
+        (ALICE, [C.Privilege.READ_VOLUME])
+    ]
+    effective = w.grants.get_effective("volume", "main.ops.artifacts", principal="users")
+    [users] = effective.privilege_assignments
+    assert [(p.privilege, p.inherited_from_name) for p in users.privileges] == [
+        (C.Privilege.USE_CATALOG, "main")
+    ]
+
+
 def test_job_permissions_round_trip(w: WorkspaceClient, emu: Emulator) -> None:
     job_id = w.jobs.create(name="perms", tasks=[_task("main")]).job_id
 
@@ -699,6 +734,11 @@ def test_429_without_retry_after_is_retried(w: WorkspaceClient, emu: Emulator) -
     assert list(w.jobs.list()) == []
     [throttled, ok] = [r for r in emu.requests if r.endpoint == "GET /api/2.2/jobs/list"]
     assert (throttled.status, throttled.fault, ok.status) == (429, "429", 200)
+    emu.set_rate_limit("GET /api/2.1/clusters/get", per_second=1, burst=1, retry_after=False)
+    for _ in range(2):
+        assert w.clusters.get(CLUSTER).cluster_id == CLUSTER
+    statuses = [r.status for r in emu.requests if r.endpoint == "GET /api/2.1/clusters/get"]
+    assert statuses.count(200) == 2 and 429 in statuses
 
 
 def test_rate_limit_answers_429_until_the_bucket_refills(emu: Emulator) -> None:

@@ -46,6 +46,14 @@ def test_transient_and_bare_429_faults() -> None:
         Fault.parse({"kind": "transient", "status": 418})
 
 
+def test_a_rate_limit_may_omit_retry_after() -> None:
+    limits = RateLimits({"GET /x": {"rate": 1, "burst": 1, "retry_after": False}, "GET /y": 1})
+    assert limits.check("GET /x") is None and limits.check("GET /x") == 1
+    assert not limits.sends_retry_after("GET /x") and limits.sends_retry_after("GET /y")
+    limits.set("GET /x", 5)
+    assert limits.sends_retry_after("GET /x")
+
+
 def test_plan_is_seeded_and_counts() -> None:
     def draw(seed: int) -> list[bool]:
         plan = FaultPlan([{"kind": "500", "rate": 0.5}], seed=seed)
