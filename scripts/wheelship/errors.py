@@ -113,3 +113,7 @@ class BreakingChangesFound(WheelshipError):
     """The public API broke in a way the release's semver level does not allow."""
 
     exit_code = EXIT_BREAKING
+
+
+class CanaryFailed(WheelshipError):
+    """The canary wave of a deploy failed; the canary was rolled back and nothing else changed."""

@@ -70,6 +70,18 @@ class Smoke:
 
 
 @dataclass(frozen=True)
+class Canary:
+    """The first wave of a deploy: these jobs and clusters get the new version first, then the
+    smoke job runs; only when it succeeds does the rest of the target follow. A failing canary
+    is rolled back to the version it ran before."""
+
+    jobs: tuple[int | str, ...] = ()  # job ids or exact names
+    clusters: tuple[str, ...] = ()  # cluster ids or exact names
+    smoke: int | str | None = None  # job id or exact name; None: the target's smoke job
+    timeout: int = 1800
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     host: str | None
@@ -80,6 +92,7 @@ class Target:
     #: one or more groups of clusters, each with its own mode (automated next to manual)
     clusters: tuple[ClusterSelection, ...] = ()
     smoke: Smoke | None = None
+    canary: Canary | None = None
 
     @property
     def cluster_groups(self) -> tuple[ClusterSelection, ...]:
@@ -98,6 +111,12 @@ class Target:
 class DeployConfig:
     package: str | None
     targets: Mapping[str, Target]
+    #: named groups of targets that deploy together (``wheelship deploy --target <group>``)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def members(self, name: str | None) -> tuple[str, ...] | None:
+        """The targets of group ``name``; None when ``name`` is not a group."""
+        return self.groups.get(name) if name is not None else None
 
     def target(self, name: str | None) -> Target:
         if not self.targets:
@@ -111,9 +130,15 @@ class DeployConfig:
                 "no target given",
                 f"pass --target (or set WHEELSHIP_TARGET) to one of: {', '.join(self.targets)}",
             )
+        if name in self.groups:
+            raise ConfigurationError(
+                f"{name!r} is a group of targets ({', '.join(self.groups[name])})",
+                "this command works on one target: pass one of them with --target",
+            )
         if name not in self.targets:
             raise ConfigurationError(
-                f"unknown target {name!r}", f"use one of: {', '.join(self.targets)}"
+                f"unknown target {name!r}",
+                f"use one of: {', '.join([*self.targets, *self.groups])}",
             )
         return self.targets[name]
 
@@ -330,9 +355,32 @@ def _smoke(value: Any, path: str) -> Smoke | None:
     return Smoke(job=job, timeout=_int(data.get("timeout", 1800), f"{path}.timeout", minimum=1))
 
 
+def _canary(value: Any, path: str) -> Canary | None:
+    if value is None:
+        return None
+    data = _mapping(value, path)
+    _known(data, path, ("jobs", "clusters", "smoke", "timeout"))
+    jobs = tuple(
+        _job_ref(v, f"{path}.jobs[{i}]")
+        for i, v in enumerate(_list(data.get("jobs", []), f"{path}.jobs"))
+    )
+    clusters = _strs(data, "clusters", path)
+    if not jobs and not clusters:
+        raise _err(
+            path,
+            "a canary needs jobs or clusters",
+            "name the jobs (ids or names) and/or clusters (ids or names) that go first",
+        )
+    smoke = _job_ref(data["smoke"], f"{path}.smoke") if data.get("smoke") is not None else None
+    timeout = _int(data.get("timeout", 1800), f"{path}.timeout", minimum=1)
+    return Canary(jobs, clusters, smoke, timeout)
+
+
 def _target(name: str, value: Any, path: str) -> Target:
     data = _mapping(value, path)
-    _known(data, path, ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke"))
+    _known(
+        data, path, ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke", "canary")
+    )
     if "artifacts" not in data:
         raise _err(
             f"{path}.artifacts",
@@ -341,7 +389,7 @@ def _target(name: str, value: Any, path: str) -> Target:
         )
     host = _host(data["host"], f"{path}.host") if data.get("host") not in (None, "") else None
     profile = _str(data["profile"], f"{path}.profile") if data.get("profile") else None
-    return Target(
+    target = Target(
         name=name,
         host=host,
         profile=profile,
@@ -350,7 +398,41 @@ def _target(name: str, value: Any, path: str) -> Target:
         jobs=_jobs(data.get("jobs"), f"{path}.jobs"),
         clusters=_cluster_groups(data.get("clusters"), f"{path}.clusters"),
         smoke=_smoke(data.get("smoke"), f"{path}.smoke"),
+        canary=_canary(data.get("canary"), f"{path}.canary"),
     )
+    if target.canary is not None and target.canary.smoke is None and target.smoke is None:
+        # Without a smoke run nothing decides whether the rest may follow.
+        raise _err(
+            f"{path}.canary.smoke",
+            "missing, and the target has no smoke job either",
+            "name the job that proves the canary works (canary.smoke: <job id or name>)",
+        )
+    return target
+
+
+def _groups(value: Any, targets: Mapping[str, Target]) -> dict[str, tuple[str, ...]]:
+    """``groups:``: a name -> a list of targets that deploy the same release together."""
+    if value is None:
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    for name, members in _mapping(value, "groups").items():
+        path = f"groups.{name}"
+        if name in targets:
+            raise _err(path, f"{name!r} is also a target", "give the group a name of its own")
+        items = tuple(_str(v, f"{path}[{i}]") for i, v in enumerate(_list(members, path)))
+        if not items:
+            raise _err(path, "an empty group", "list the targets that deploy together")
+        for i, item in enumerate(items):
+            if item not in targets:
+                raise _err(
+                    f"{path}[{i}]",
+                    f"unknown target {item!r}",
+                    f"use one of: {', '.join(targets)}",
+                )
+        if len(set(items)) != len(items):
+            raise _err(path, "a target is listed twice", "list each target once")
+        out[name] = items
+    return out
 
 
 def parse(data: Mapping[str, Any]) -> DeployConfig:
@@ -367,7 +449,9 @@ def parse(data: Mapping[str, Any]) -> DeployConfig:
             if not re.match(r"^[A-Za-z0-9_.-]+$", name):
                 raise _err(f"targets.{name}", "target names use letters, digits, '.', '_' and '-'")
             targets[name] = _target(name, value, f"targets.{name}")
-    return DeployConfig(package=package, targets=targets)
+    return DeployConfig(
+        package=package, targets=targets, groups=_groups(data.get("groups"), targets)
+    )
 
 
 def project_name(project_dir: Path) -> str | None:

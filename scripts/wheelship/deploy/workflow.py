@@ -23,11 +23,11 @@ from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, pooled_session
 from wheelship.databricks.model import Snapshot
 from wheelship.databricks.storage import Storage, open_storage
+from wheelship.deploy import canary, report, runbook, targets
 from wheelship.deploy import plan as planning
-from wheelship.deploy import report, runbook, targets
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
 from wheelship.deploy.plan import Plan, Release, Status
-from wheelship.errors import ConfigurationError, DriftDetected
+from wheelship.errors import CanaryFailed, ConfigurationError, DriftDetected, WheelshipError
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,11 @@ def read_snapshot(
     return snap
 
 
-def _write_plan(plan: Plan, settings: Settings) -> None:
+def _write_plan(plan: Plan, settings: Settings, waves: canary.Waves | None = None) -> None:
     report.write_plan(plan, settings.out)
+    if waves is not None:
+        report.write_json(settings.out / "plan.json", {**plan.to_json(), "waves": waves.to_json()})
+        report.write_text(settings.out / "plan.md", canary.plan_markdown(waves, plan))
     if plan.manual_clusters:
         write_runbook(plan, settings.out)
 
@@ -170,7 +173,8 @@ def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
     with open_session(settings, knobs, loaded) as s:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
-    _write_plan(result, settings)
+        waves = canary.waves(s.target, release, snap) if s.target.canary else None
+    _write_plan(result, settings, waves)
     return result
 
 
@@ -209,7 +213,65 @@ def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, Apply
     with open_session(settings, knobs, loaded) as s:
         snap = read_snapshot(s, command="deploy", digest=release.wheel)
         the_plan = planning.plan(s.target, release, snap)
+        if s.target.canary is not None and the_plan.changes_anything:
+            _canary_wave(s, release, snap, the_plan, settings, knobs)
+            snap = read_snapshot(s, command="deploy", digest=release.wheel)
+            the_plan = planning.plan(s.target, release, snap)
         return _apply(s, the_plan, settings, knobs, "deploy", settings.dist)
+
+
+def _canary_wave(
+    s: Session, release: Release, snap: Snapshot, whole: Plan, settings: Settings, knobs: Knobs
+) -> None:
+    """Deploy the canary and run its smoke job; on any failure roll the canary back and raise
+    :class:`CanaryFailed`. The wave's plan and report go to ``<out>/canary/``, a rollback's to
+    ``<out>/canary/rollback/``; ``deploy-report.*`` says why the deploy stopped."""
+    waves = canary.waves(s.target, release, snap)
+    _write_plan(whole, settings, waves)
+    out = settings.out / "canary"
+    log.info(f"canary first: {report.plan_summary(waves.canary)}")
+    try:
+        _apply(
+            s, waves.canary, dataclasses.replace(settings, out=out), knobs, "deploy", settings.dist
+        )
+        return
+    except WheelshipError as exc:
+        # what failed, without the failed step's own advice (a rollback of the whole target)
+        why = str(exc).removesuffix(f" — {exc.fix}") if exc.fix else str(exc)
+    before = canary.versions_before(waves.canary)
+    restored = "nothing to restore"
+    if before and (waves.canary.jobs or waves.canary.automated_clusters):
+        log.warn(f"canary failed ({why}); rolling it back to {before[0]}")
+        try:
+            snap = read_snapshot(s, command="rollback")
+            back = rollback_release(s, snap, before[0])
+            restore = canary.restore_plan(s.target, back, snap)
+            _apply(
+                s,
+                restore,
+                dataclasses.replace(settings, out=out / "rollback"),
+                knobs,
+                "rollback",
+                None,
+            )
+            restored = f"rolled back to {back.version}"
+        except WheelshipError as exc:
+            restored = f"its rollback failed too: {exc}"
+    what = f"canary of {release.package} {release.version} on {s.target.name} failed: {why}; {restored}"
+    report.write_deploy_report(whole, _stopped(what), settings.out)
+    raise CanaryFailed(
+        what,
+        "nothing but the canary was changed; see deploy-report.md and canary/deploy-report.md, "
+        "fix the cause and deploy again"
+        if not restored.startswith("its rollback")
+        else f"run 'wheelship rollback --target {s.target.name}' once the workspace answers again",
+    )
+
+
+def _stopped(error: str) -> ApplyResult:
+    result = ApplyResult()
+    result.error = error
+    return result
 
 
 def run_status(settings: Settings, knobs: Knobs = DEFAULTS) -> Status:

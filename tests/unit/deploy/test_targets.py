@@ -183,3 +183,68 @@ targets:
         info.value.what
         == "targets.prod.clusters[1].mode: expected one of automated, manual, off, got 'sometimes'"
     )
+
+
+def test_canary_and_groups_parse() -> None:
+    cfg = targets.parse(
+        {
+            "targets": {
+                "eu": {
+                    "artifacts": "/Workspace/x",
+                    "smoke": {"job": "tsff-smoke"},
+                    "canary": {"jobs": [101, "tsff-train"], "clusters": "ml-canary"},
+                },
+                "us": {
+                    "artifacts": "/Workspace/x",
+                    "canary": {"jobs": "tsff-train", "smoke": 7, "timeout": 60},
+                },
+            },
+            "groups": {"everywhere": ["eu", "us"]},
+        }
+    )
+    eu, us = cfg.target("eu"), cfg.target("us")
+    assert eu.canary == targets.Canary((101, "tsff-train"), ("ml-canary",), None, 1800)
+    assert us.canary == targets.Canary(("tsff-train",), (), 7, 60)
+    assert cfg.members("everywhere") == ("eu", "us") and cfg.members("eu") is None
+    with pytest.raises(ConfigurationError, match="'everywhere' is a group of targets") as info:
+        cfg.target("everywhere")
+    assert info.value.fix == "this command works on one target: pass one of them with --target"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x", "canary": {"jobs": [1]}}}},
+            "targets.p.canary.smoke: missing, and the target has no smoke job either",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x", "canary": {"smoke": 1}}}},
+            "targets.p.canary: a canary needs jobs or clusters",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x", "canary": {"jobs": [1], "x": 1}}}},
+            "targets.p.canary.x: unknown key",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x"}}, "groups": {"g": ["p", "q"]}},
+            "groups.g[1]: unknown target 'q'",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x"}}, "groups": {"p": ["p"]}},
+            "groups.p: 'p' is also a target",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x"}}, "groups": {"g": []}},
+            "groups.g: an empty group",
+        ),
+        (
+            {"targets": {"p": {"artifacts": "/Workspace/x"}}, "groups": {"g": ["p", "p"]}},
+            "groups.g: a target is listed twice",
+        ),
+    ],
+)
+def test_bad_canaries_and_groups_name_the_key_path(data: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        targets.parse(data)
+    assert info.value.what == message
