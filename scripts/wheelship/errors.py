@@ -117,3 +117,11 @@ class BreakingChangesFound(WheelshipError):
 
 class CanaryFailed(WheelshipError):
     """The canary wave of a deploy failed; the canary was rolled back and nothing else changed."""
+
+
+class GroupFailed(WheelshipError):
+    """Some targets of a group failed; the others went through (their summary names each)."""
+
+    def __init__(self, what: str, fix: str, exit_code: int) -> None:
+        super().__init__(what, fix)
+        self.exit_code = exit_code

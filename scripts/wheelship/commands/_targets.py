@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from wheelship import config, log
-from wheelship.deploy import handoff, report
+from wheelship.deploy import fleet, handoff, report
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
+from wheelship.errors import GroupFailed
 from wheelship.options import Option, add_options, opt, resolve
 
 
@@ -30,7 +31,12 @@ CONFIG = opt(
     default=config.DEFAULT_CONFIG,
     metavar="FILE",
 )
-TARGET = opt("target", "--target", help="the deploy target (a key of targets:)", metavar="T")
+TARGET = opt(
+    "target",
+    "--target",
+    help="the deploy target (a key of targets:), or a group of them (a key of groups:)",
+    metavar="T",
+)
 DIST = opt(
     "dist",
     "--dist",
@@ -138,3 +144,25 @@ def print_applied(plan: Plan, result: ApplyResult, headline: str) -> None:
             f"{headline}: {result.changed} change(s) in {result.seconds:.1f} s "
             f"({result.requests} requests)"
         )
+
+
+def run_group(settings: Settings, command: fleet.Command) -> fleet.Summary | None:
+    """When ``--target`` names a group: run ``command`` for each of its targets, print the
+    summary, and raise :class:`GroupFailed` naming the targets that failed. None for a single
+    target."""
+    members = fleet.group_members(settings)
+    if members is None:
+        return None
+    summary = fleet.run_group(settings, command, members)
+    log.result(fleet.summary_markdown(summary))
+    log.info(f"wrote {settings.out / f'{command}-summary.md'} and the reports of each target")
+    if summary.failed:
+        names = ", ".join(m.target for m in summary.failed)
+        raise GroupFailed(
+            f"{command} failed on {len(summary.failed)} of {len(summary.members)} targets of "
+            f"group {summary.group}: {names}",
+            f"see {command}-summary.md and each target's report in --out/<target>/; the other "
+            "workspaces went through",
+            summary.exit_code,
+        )
+    return summary

@@ -35,6 +35,13 @@ def main(args: argparse.Namespace) -> int:
             f"{name}: {package} -> {t.artifacts} on {host}; jobs: {t.jobs.select}; "
             f"clusters: {t.cluster_modes}; keep {t.keep}"
             + (f"; smoke: {t.smoke.job}" if t.smoke else "")
+            + (
+                f"; canary: {len(t.canary.jobs)} job(s), {len(t.canary.clusters)} cluster(s)"
+                if t.canary
+                else ""
+            )
         )
+    for name, members in cfg.groups.items():
+        log.result(f"group {name}: {', '.join(members)}")
     log.info(f"{settings.config}: valid")
     return 0

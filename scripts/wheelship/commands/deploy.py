@@ -23,6 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings, _values = _targets.settings(args, "deploy", EXTRA)
+    if _targets.run_group(settings, "deploy") is not None:
+        return 0
     plan, result = workflow.run_deploy(settings)
     _targets.print_applied(plan, result, f"deployed {plan.package} {plan.version} to {plan.target}")
     if plan.manual_clusters:

@@ -35,6 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings, values = _targets.settings(args, "plan", EXTRA)
+    if _targets.run_group(settings, "plan") is not None:
+        return 0
     plan = workflow.run_plan(settings)
     markdown = report.plan_markdown(plan)
     log.result(markdown)

@@ -25,6 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings, _values = _targets.settings(args, "rollback", EXTRA)
+    if _targets.run_group(settings, "rollback") is not None:
+        return 0
     plan, result = workflow.run_rollback(settings)
     _targets.print_applied(
         plan, result, f"rolled {plan.target} back to {plan.package} {plan.version}"

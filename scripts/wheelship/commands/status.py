@@ -9,6 +9,7 @@ from pathlib import Path
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import handoff, report, workflow
+from wheelship.errors import DriftDetected
 from wheelship.options import opt
 
 EXTRA = [
@@ -41,6 +42,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     settings, values = _targets.settings(args, "status", EXTRA)
+    group = _targets.run_group(settings, "status")
+    if group is not None:
+        if values["fail_on_drift"] and any(m.outcome == "drift" for m in group.members):
+            drifting = ", ".join(m.target for m in group.members if m.outcome == "drift")
+            raise DriftDetected(
+                f"more than one version is live on {drifting}",
+                "deploy one version to every selected job and cluster of those targets",
+            )
+        return 0
     st = workflow.run_status(settings)
     data = st.to_json()
     if values["format"] == "json":
