@@ -30,6 +30,7 @@ COMMAND = {
     "tag": "tag",
     "publish": "publish",
     "deploy": "deploy",
+    "fleet": "deploy",
     "status": "status",
     "rollback": "rollback",
     "runbook": "runbook",
@@ -135,6 +136,16 @@ def test_jobs_that_talk_to_databricks_get_an_id_token_and_deploys_one_resource_g
         job = job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))
         assert job["resource_group"] == "wheelship-$[[ inputs.target ]]"
         assert job["environment"]["deployment_tier"] == "$[[ inputs.environment-tier ]]"
+
+
+def test_the_fleet_fans_out_one_job_environment_and_resource_group_per_target() -> None:
+    job = job_of(tpl.load(tpl.TEMPLATES / "fleet.yml"))
+    assert job["parallel"] == {"matrix": [{"WHEELSHIP_TARGET": "$[[ inputs.targets ]]"}]}
+    # the matrix sets the target: a job variable of the same name would fight it
+    assert "WHEELSHIP_TARGET" not in job["variables"]
+    assert job["environment"]["name"] == "$[[ inputs.environment ]]/$WHEELSHIP_TARGET"
+    assert job["resource_group"] == "wheelship-$WHEELSHIP_TARGET"
+    assert job["id_tokens"]["WHEELSHIP_ID_TOKEN"]["aud"] == "$[[ inputs.oidc-audience ]]"
 
 
 def test_test_job_reports_junit_and_coverage() -> None:
