@@ -9,8 +9,10 @@ reads any ``GCL*`` environment variable as an option, so none is passed on.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -41,6 +43,17 @@ def available() -> str | None:
     if shutil.which("rsync") is None:
         return "rsync is not installed (gitlab-ci-local needs it): apt-get install rsync"
     return None
+
+
+def file_name(job: str) -> str:
+    """The name gitlab-ci-local files a job's log and artifacts under: runs of characters other
+    than word characters and '-' base64url-encoded (``wheelship-fleet: [eu]`` ->
+    ``wheelship-fleetOiBbeuXQ``), as its ``safeDockerString`` does."""
+    return re.sub(
+        r"[^\w-]+",
+        lambda m: base64.urlsafe_b64encode(m.group(0).encode()).decode().rstrip("="),
+        job,
+    )
 
 
 @dataclass(frozen=True)
@@ -142,12 +155,12 @@ class PipelineRun:
         return PipelineRun(self.project, self.returncode, self.output, self.seconds, dest)
 
     def log(self, job: str) -> str:
-        path = self.state_dir / "output" / f"{job}.log"
+        path = self.state_dir / "output" / f"{file_name(job)}.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     def artifacts(self, job: str) -> Path:
         """The directory with the job's artifacts (paths as in the project)."""
-        return self.state_dir / "artifacts" / job
+        return self.state_dir / "artifacts" / file_name(job)
 
     def dotenv(self, job: str) -> dict[str, str]:
         """The dotenv report the job exported, as later jobs see it."""
