@@ -162,6 +162,8 @@ PUBLISHED_LIMITS: dict[str, float] = {
     "POST /api/2.0/workspace/import": 30,
     "GET /api/2.0/workspace/export": 60,
     "/api/2.0/fs/*": 100,
+    "GET /api/2.0/permissions/*": 100,
+    "P* /api/2.0/permissions/*": 30,  # PUT and PATCH share one bucket
 }
 PRESETS = {"databricks": PUBLISHED_LIMITS}
 

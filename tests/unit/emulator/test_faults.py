@@ -93,5 +93,8 @@ def test_a_glob_shares_one_bucket_and_presets() -> None:
     assert limits.check("GET /api/2.0/dbfs/read") == 1  # the service as a whole
     preset = RateLimits("databricks")
     assert [preset.check("POST /api/2.2/jobs/create") for _ in range(21)].count(None) == 20
+    changes = ["PUT /api/2.0/permissions/jobs", "PATCH /api/2.0/permissions/clusters"] * 16
+    assert [preset.check(e) for e in changes].count(None) == 30  # one bucket for both
+    assert preset.check("GET /api/2.0/permissions/jobs") is None
     with pytest.raises(ValueError, match="unknown rate-limit preset"):
         RateLimits("fastest")
