@@ -1,19 +1,30 @@
-"""Settings from flags, environment variables and the configuration file.
+"""The one option layer: options from flags, environment variables and the configuration file.
 
-Every option is declared once as an :class:`Option`. :func:`add_options` puts it on an argparse
-parser (its ``--help`` names the environment variable); :func:`resolve` picks, per option, the
-first of: the flag, the ``WHEELSHIP_*`` environment variable, the configuration file section, the
-default — and records which source won, so the debug log can say so without printing secrets.
+Every option is declared once as an :class:`Option` — the ones several commands share right here
+(:data:`PROJECT`, :data:`CONFIG`, :data:`DIST`, ...), the others in their command's module.
+:func:`add_options` puts options on an argparse parser (``--help`` names the environment
+variable); :func:`load` reads the configuration file once (validated against the schema), then
+:func:`resolve` picks, per option, the first of: the flag, the ``WHEELSHIP_*`` environment
+variable, the command's section of the file, the default — and records which source won, so the
+debug log can say so without printing secrets. Path options come out as absolute
+:class:`~pathlib.Path` objects, checked before any work starts (:func:`check_path`). Each settings
+class is built from the :class:`Resolved` options by its one ``from_options`` constructor.
+
+An option's value type (:class:`ValueType`) also gives its JSON Schema, so the schema's command
+sections (``ci/schema.py`` generates them) cannot disagree with the flags.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+from wheelship import config as config_file
 from wheelship import log
 from wheelship.errors import ConfigurationError
 
@@ -36,6 +47,81 @@ def parse_list(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ValueType:
+    """How an option's text becomes its value, and the JSON Schema of the value in the file."""
+
+    name: str
+    parse: Callable[[str], Any]
+    schema: Mapping[str, Any]
+
+    def __call__(self, text: str) -> Any:
+        return self.parse(text)
+
+
+def _integer(minimum: int | None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _regex(text: str) -> str:
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ValueError(f"{text!r} is not a regular expression ({exc})") from None
+    return text
+
+
+#: ``${VAR}`` expands to a string: integers may be written as strings of digits.
+_DIGITS = {0: "^[0-9]+$", 1: "^0*[1-9][0-9]*$"}
+#: http only to loopback (the rule of :func:`wheelship.net.check_url`), in a form editors check.
+URL_PATTERN = (
+    r"^(https://[^/\s@]+|http://(localhost|127\.[0-9]+\.[0-9]+\.[0-9]+|\[::1\])(:[0-9]+)?)"
+    r"(/[^\s]*)?$"
+)
+URL_MESSAGE = (
+    "not an https:// URL, or plain http to a non-loopback host (plain http only to 127.0.0.1, "
+    "localhost or [::1]; no user:password@)"
+)
+
+TEXT = ValueType("text", str, {"type": "string"})
+INTEGER = ValueType(
+    "integer", _integer(None), {"type": ["integer", "string"], "pattern": "^-?[0-9]+$"}
+)
+NATURAL = ValueType(
+    "natural", _integer(0), {"type": ["integer", "string"], "minimum": 0, "pattern": _DIGITS[0]}
+)
+POSITIVE = ValueType(
+    "positive", _integer(1), {"type": ["integer", "string"], "minimum": 1, "pattern": _DIGITS[1]}
+)
+#: A URL: the work layer checks it with :func:`wheelship.net.check_url` (its message names the
+#: option's role); the schema states the same rule for the file.
+URL = ValueType("url", str, {"type": "string", "pattern": URL_PATTERN, "x-message": URL_MESSAGE})
+REGEX = ValueType("regex", _regex, {"type": "string", "format": "regex"})
+#: The name of an environment variable (an option naming where a secret is, never the secret).
+VARIABLE = ValueType(
+    "variable",
+    str,
+    {
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+        "x-message": "expected the name of an environment variable (letters, digits, _)",
+    },
+)
+
+#: What a path option names: an existing input ``dir`` or ``file``, or an output ``out-file``
+#: or ``out-dir`` (created when missing).
+PathKind = Literal["dir", "file", "out-file", "out-dir"]
+
+
+@dataclass(frozen=True)
 class Option:
     """One setting: ``--flag`` / ``WHEELSHIP_ENV`` / config key ``dest``."""
 
@@ -44,12 +130,16 @@ class Option:
     help: str
     env: str | None = None
     default: Any = None
-    type: Callable[[str], Any] = str
+    type: Callable[[str], Any] = TEXT
     choices: tuple[str, ...] | None = None
-    kind: str = "value"  # value | flag (store_true) | list (repeatable, or comma list from env)
+    kind: Literal["value", "flag", "list"] = "value"  # list: repeatable, or comma list from env
     metavar: str | None = None
     secret: bool = False
     config_key: str | None = None  # key in the config section; None = dest with '_' -> '-'
+    path: PathKind | None = None  # a path, checked before any work (see check_path)
+    under_project: bool = False  # a relative path is relative to --project (else to the cwd)
+    in_file: bool = True  # may be set in the configuration file's command section
+    make_parents: bool = False  # an out-file whose missing directories are created (reports)
 
     @property
     def env_name(self) -> str:
@@ -58,6 +148,25 @@ class Option:
     @property
     def key(self) -> str:
         return self.config_key or self.dest.replace("_", "-")
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON Schema of this option's value in the configuration file."""
+        out: dict[str, Any] = {"description": self.help}
+        if self.kind == "flag":
+            out["type"] = "boolean"
+        elif self.choices:
+            out.update(type="string", enum=list(self.choices))
+        else:
+            value = (
+                dict(self.type.schema) if isinstance(self.type, ValueType) else {"type": "string"}
+            )
+            if self.kind == "list":
+                out["anyOf"] = [value, {"type": "array", "items": value}]
+            else:
+                out.update(value)
+        if self.default not in (None, [], ()):
+            out["default"] = self.default
+        return out
 
 
 def opt(dest: str, *flags: str, help: str, **kwargs: Any) -> Option:
@@ -68,6 +177,8 @@ def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> N
     for o in options:
         default_txt = "" if o.default in (None, False, [], ()) else f"; default: {o.default}"
         helptext = f"{o.help} [env: {o.env_name}{default_txt}]"
+        if o.help == argparse.SUPPRESS:
+            helptext = o.help
         if o.kind == "flag":
             parser.add_argument(
                 *o.flags, dest=o.dest, action="store_true", default=None, help=helptext
@@ -94,8 +205,14 @@ def add_options(parser: argparse.ArgumentParser, options: Iterable[Option]) -> N
 
 @dataclass
 class Resolved:
+    """Resolved options: ``values`` by dest, the source that won each, and the whole loaded
+    configuration file (``data``, read once per command; other sections for a command that runs
+    another one's check, like tag's compat gate)."""
+
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    config: Path | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]
@@ -113,7 +230,10 @@ def _convert(o: Option, raw: Any, where: str) -> Any:
             for item in raw if isinstance(raw, list | tuple) else [raw]:
                 items.extend(parse_list(str(item)) if where.startswith("env") else [str(item)])
             return [o.type(i) for i in items]
-        value = o.type(raw) if isinstance(raw, str) else raw
+        if isinstance(raw, bool) and o.type is not TEXT:
+            raise ValueError(f"expected a value, got {raw}")
+        # YAML gives numbers as numbers: they are checked like the same text in a flag
+        value = o.type(raw if isinstance(raw, str) else str(raw))
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(
             f"{where}: {exc}", f"fix the value of {where.split(' ')[-1]}"
@@ -175,3 +295,202 @@ def resolve(
             shown = "[MASKED]" if o.secret else repr(value)
             log.debug(f"setting {o.dest} = {shown} (from {source})")
     return out
+
+
+# -- options several commands share, declared once ---------------------------------------------
+
+PROJECT = opt(
+    "project",
+    help="the project directory (where its pyproject.toml and wheelship.yml are); relative "
+    "paths of other options are relative to it unless they say otherwise",
+    default=".",
+    metavar="DIR",
+    path="dir",
+    in_file=False,
+)
+CONFIG = opt(
+    "config",
+    help="the wheelship configuration file, relative to --project (default: wheelship.yml "
+    "there, when it exists; a file named here must exist)",
+    metavar="FILE",
+    in_file=False,
+)
+DIST = opt(
+    "dist",
+    help="directory with the built files and wheelship-manifest.json, relative to --project",
+    default="dist",
+    metavar="DIR",
+    path="dir",
+    under_project=True,
+)
+TAG_PATTERN = opt(
+    "tag_pattern",
+    help="regular expression of release tags, with named groups major/minor/patch "
+    "(and optional pre_label/pre_num)",
+    type=REGEX,
+    metavar="RX",
+)
+RELEASE_BRANCH_PATTERN = opt(
+    "release_branch_pattern",
+    help="regular expression of release branches, with named groups major and minor "
+    "(default: ^release/X.Y$)",
+    type=REGEX,
+    metavar="RX",
+)
+OFFLINE = opt(
+    "offline",
+    help="never fetch tags or history from origin (a shallow clone is then an error)",
+    kind="flag",
+    default=False,
+)
+TARGET = opt(
+    "target",
+    help="the deploy target (a key of targets:), or a group of them (a key of groups:)",
+    metavar="T",
+)
+OUT = opt(
+    "out",
+    help="where plan, report and runbook files are written, relative to --project",
+    default=".",
+    metavar="DIR",
+    path="out-dir",
+    under_project=True,
+)
+CONCURRENCY = opt(
+    "concurrency",
+    help="how many job/cluster calls run at once",
+    type=POSITIVE,
+    default=16,
+    metavar="N",
+)
+
+#: Keys of the ``version:`` section that every command reading tags shares: one tag pattern (and
+#: one fetch policy) for the project, so version, build, tag and compat see the same releases.
+SHARED_VERSION_KEYS = ("tag-pattern", "offline")
+
+
+def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigurationError(
+            f"{name}: expected a mapping", f"write {name}: as key: value pairs"
+        )
+    return value
+
+
+def command_section(
+    data: Mapping[str, Any],
+    name: str,
+    options: Iterable[Option],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The ``name:`` section, falling back to the ``version:`` section for the shared keys the
+    command has (its own section and its flags still win)."""
+    keys = {o.key for o in options} & set(SHARED_VERSION_KEYS)
+    version = _section(data, "version")
+    merged = {**{k: version[k] for k in sorted(keys) if k in version}, **_section(data, name)}
+    check_one_tag_pattern(merged, environ)
+    return merged
+
+
+def check_one_tag_pattern(
+    section: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> None:
+    """The templates' rules decide with WHEELSHIP_TAG_PATTERN which tags start a release
+    pipeline; a different pattern in wheelship.yml would be silently outvoted by it (the variable
+    wins), so the jobs and the file would disagree about what a release is."""
+    env = os.environ if environ is None else environ
+    given, written = env.get("WHEELSHIP_TAG_PATTERN", ""), section.get("tag-pattern")
+    if given and written and unslash(given) != unslash(str(written)):
+        raise ConfigurationError(
+            f"WHEELSHIP_TAG_PATTERN {given!r} (the templates' release-tag-pattern input, which "
+            f"their rules use) differs from tag-pattern {written!r} in wheelship.yml",
+            "set the release-tag-pattern input to the pattern between slashes and delete "
+            "tag-pattern from wheelship.yml (rules cannot read the file)",
+        )
+
+
+def unslash(pattern: str) -> str:
+    """A pattern in GitLab's ``/regex/`` form (how the templates' variable holds it, since
+    ``=~`` takes a regex from a variable only in that form) as a plain regex."""
+    if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
+        return pattern[1:-1]
+    return pattern
+
+
+def load(
+    ns: argparse.Namespace,
+    options: Iterable[Option],
+    section: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Resolved:
+    """Resolve a command's options: find ``--project``/``--config``, read and validate the
+    configuration file once, resolve every option against the ``section`` of it, then make path
+    options absolute and check them. Nothing is read from disk when ``section`` is None."""
+    options = list(options)
+    data: dict[str, Any] = {}
+    path: Path | None = None
+    first = resolve(
+        ns, [o for o in options if o.dest in ("project", "config")], None, "", environ, quiet=True
+    )
+    project = Path(first.get("project") or ".")
+    if section is not None:
+        if not project.is_dir():
+            what = "is not a directory" if project.exists() else "does not exist"
+            raise ConfigurationError(f"project directory {project} {what}", "set --project")
+        cfg = Path(first.get("config") or config_file.DEFAULT_CONFIG)
+        path = cfg if cfg.is_absolute() else project / cfg
+        named = first.sources.get("config", "default") != "default"
+        data = config_file.load(path, required=named, environ=environ)
+    sect = command_section(data, section, options, environ) if section else None
+    out = resolve(ns, options, sect, section or "", environ)
+    out.data, out.config = data, path
+    for o in options:
+        if o.path is None or o.dest == "project":
+            continue
+        value = out.values.get(o.dest)
+        if value in (None, ""):
+            out.values[o.dest] = None
+            continue
+        p = Path(str(value)).expanduser()
+        if o.under_project and not p.is_absolute():
+            p = project / p
+        out.values[o.dest] = check_path(p, o.path, o.flags[0], make_parents=o.make_parents)
+    if "project" in out.values:
+        out.values["project"] = project
+    return out
+
+
+def check_path(
+    path: Path, kind: PathKind, flag: str, *, required: bool = False, make_parents: bool = False
+) -> Path:
+    """Refuse, before any work, a path that cannot serve as ``kind``: a file where a directory
+    belongs or the other way round, an output in a directory that does not exist, or one that
+    cannot be written. A missing input is left to the work layer (it knows what to suggest)
+    unless ``required``."""
+
+    def refuse(what: str, fix: str) -> ConfigurationError:
+        return ConfigurationError(f"{flag} {path}: {what}", fix)
+
+    if kind in ("dir", "out-dir") and path.exists() and not path.is_dir():
+        raise refuse("is not a directory", f"pass a directory with {flag}")
+    if kind in ("file", "out-file") and path.is_dir():
+        raise refuse("is a directory", f"pass a file path with {flag}")
+    if kind in ("dir", "file"):
+        if required and not path.exists():
+            raise refuse("does not exist", f"pass an existing path with {flag}")
+        return path
+    # outputs: the file's directory must exist; a directory is created under a writable one
+    parent = path.parent if kind == "out-file" else path
+    if kind == "out-file" and not make_parents and not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise refuse(f"its directory {parent} {what}", f"create it or pass another {flag}")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise refuse(f"{probe} is not a directory", f"pass another {flag}")
+    writable = path if path.exists() else probe
+    if not os.access(writable, os.W_OK):
+        raise refuse(f"{writable} is not writable", f"pass a writable {flag}")
+    return path

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from wheelship.errors import ConfigurationError
-from wheelship.options import add_options, opt, resolve
+from wheelship.options import add_options, check_one_tag_pattern, load, opt, resolve
 
 OPTIONS = [
     opt("project", help="project directory", default="."),
@@ -78,19 +78,26 @@ def test_verbose_log_names_each_setting_once(
     import importlib
 
     from wheelship.cli import new_parser
-    from wheelship.commands._common import load_config
 
     module = importlib.import_module(f"wheelship.commands.{command}")
     parser = new_parser(command, "")
     module.configure(parser)
     args = parser.parse_args(["--project", str(tmp_path)])
     monkeypatch.setenv("WHEELSHIP_VERBOSE", "1")
-    options = [
-        *module.OPTIONS,
-        *([module.CONFIG] if command == "compat" else []),
-    ]
-    assert load_config(args, options) == {}
-    resolve(args, options)
+    resolved = load(args, module.OPTIONS, command)
+    assert resolved.data == {}
     lines = capsys.readouterr().err.splitlines()
     assert lines.count(f"debug: setting project = {str(tmp_path)!r} (from flag)") == 1
-    assert len(lines) == len(set(lines)) == len(options)
+    assert len(lines) == len(set(lines)) == len(module.OPTIONS)
+
+
+FILE = r"^fc-v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$"
+
+
+def test_the_templates_pattern_and_the_files_must_be_one_pattern() -> None:
+    check_one_tag_pattern({"tag-pattern": FILE}, {"WHEELSHIP_TAG_PATTERN": f"/{FILE}/"})
+    check_one_tag_pattern({"tag-pattern": FILE}, {})
+    check_one_tag_pattern({}, {"WHEELSHIP_TAG_PATTERN": "/^v(?P<major>.)$/"})
+    with pytest.raises(ConfigurationError) as caught:
+        check_one_tag_pattern({"tag-pattern": FILE}, {"WHEELSHIP_TAG_PATTERN": "/^v.*$/"})
+    assert "set the release-tag-pattern input to the pattern between slashes" in caught.value.fix

@@ -47,6 +47,7 @@ from wheelship.building.staging import stage_committed
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
+from wheelship.options import Resolved
 
 if TYPE_CHECKING:
     from build import ProjectBuilder
@@ -67,6 +68,19 @@ class BuildSettings:
     cache_dir: Path | None = None
     installer: str | None = None  # "uv" | "pip"; None: uv when available
     strict: bool = False  # a missing long description fails the build (twine check --strict)
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> BuildSettings:
+        """The one constructor from resolved options (``wheelship build``)."""
+        return cls(
+            version=VersionSettings.from_options(r),
+            outdir=r["outdir"],
+            dotenv=r["dotenv"],
+            isolation=r["isolation"],
+            cache_dir=r["cache_dir"],
+            installer=r["installer"],
+            strict=bool(r["strict"]),
+        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from wheelship import git as _git
 from wheelship import log
 from wheelship.building.project import Project, read_project
 from wheelship.errors import ConfigurationError, GitError, TagPolicyError, VersionError
+from wheelship.options import Resolved, unslash
 
 if TYPE_CHECKING:
     from wheelship.gitlab import CiEnv
@@ -102,14 +103,6 @@ def describe_pattern(rx: re.Pattern[str]) -> str:
     return f"pattern {rx.pattern}"
 
 
-def unslash(pattern: str) -> str:
-    """A pattern in GitLab's ``/regex/`` form (how the templates' variable holds it, since
-    ``=~`` takes a regex from a variable only in that form) as a plain regex."""
-    if len(pattern) >= 2 and pattern.startswith("/") and pattern.endswith("/"):
-        return pattern[1:-1]
-    return pattern
-
-
 def compile_named(
     pattern: str | None, default: str, what: str, groups: set[str], fixes: tuple[str, str]
 ) -> re.Pattern[str]:
@@ -170,6 +163,12 @@ class VersionSettings:
     tag_pattern: str | None = None
     offline: bool = False  # never fetch tags/history from origin
     environ: Mapping[str, str] | None = None  # the CI environment; None = os.environ
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> VersionSettings:
+        """The one constructor from resolved options (``version``, and ``build`` for its
+        version)."""
+        return cls(project=r["project"], tag_pattern=r["tag_pattern"], offline=r["offline"])
 
 
 @dataclass(frozen=True)

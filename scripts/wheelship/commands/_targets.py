@@ -3,69 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from pathlib import Path
-from typing import Any
 
-from wheelship import config, log
+from wheelship import log
 from wheelship.deploy import fleet, handoff, report
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
 from wheelship.errors import GroupFailed
-from wheelship.options import Option, add_options, opt, resolve
+from wheelship.options import (
+    CONCURRENCY,
+    CONFIG,
+    OUT,
+    PROJECT,
+    TARGET,
+    VARIABLE,
+    Option,
+    Resolved,
+    add_options,
+    load,
+    opt,
+)
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"expected a positive number, got {value}")
-    return value
-
-
-CONFIG = opt(
-    "config",
-    "--config",
-    help="the configuration file (relative to --project)",
-    env="WHEELSHIP_CONFIG",
-    default=config.DEFAULT_CONFIG,
-    metavar="FILE",
-)
-TARGET = opt(
-    "target",
-    "--target",
-    help="the deploy target (a key of targets:), or a group of them (a key of groups:)",
-    metavar="T",
-)
-DIST = opt(
-    "dist",
-    "--dist",
-    help="the build's dist directory with wheelship-manifest.json (relative to --project)",
-    default="dist",
-    metavar="DIR",
-)
-OUT = opt(
-    "out",
-    "--out",
-    help="where plan, report and runbook files are written (relative to --project)",
-    default=".",
-    metavar="DIR",
-)
-PROJECT = opt(
-    "project",
-    "--project",
-    help="the project directory: package name from its pyproject.toml, base of relative paths",
-    default=".",
-    metavar="DIR",
-)
-CONCURRENCY = opt(
-    "concurrency",
-    "--concurrency",
-    help="how many job/cluster calls run at once",
-    type=_positive,
-    default=16,
-    metavar="N",
-)
+COMMON: list[Option] = [CONFIG, TARGET, OUT, PROJECT, CONCURRENCY]
 
 ISSUE = [
     opt(
@@ -81,6 +40,7 @@ ISSUE = [
         help="name of the CI/CD variable holding a project access token with the api scope "
         "(never the token)",
         default="WHEELSHIP_GITLAB_TOKEN",
+        type=VARIABLE,
         metavar="VAR",
     ),
     opt(
@@ -93,15 +53,10 @@ ISSUE = [
 ]
 
 
-def issue_settings(values: dict[str, Any]) -> handoff.IssueSettings:
+def issue_settings(values: Resolved) -> handoff.IssueSettings:
     return handoff.IssueSettings(
         token_var=values["issue_token_var"], labels=tuple(values["issue_labels"])
     )
-
-
-_PATHS = {"config", "dist", "out", "project"}
-
-COMMON: list[Option] = [CONFIG, TARGET, OUT, PROJECT, CONCURRENCY]
 
 
 def configure(parser: argparse.ArgumentParser, extra: list[Option]) -> None:
@@ -110,26 +65,11 @@ def configure(parser: argparse.ArgumentParser, extra: list[Option]) -> None:
 
 def settings(
     args: argparse.Namespace, command: str, extra: list[Option]
-) -> tuple[Settings, dict[str, Any]]:
-    """Resolve the options (flag > env > the command's section of the config file > default)."""
-    first = resolve(args, [CONFIG, PROJECT], quiet=True)
-    config_path = Path(first["config"])
-    if not config_path.is_absolute():
-        config_path = Path(first["project"]) / config_path
-    args.config = str(config_path)
-    data = config.load(config_path)
-    values = resolve(args, [*COMMON, *extra], config.section(data, command), command)
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    kwargs: dict[str, Any] = {}
-    project = Path(values["project"])
-    for key, value in values.values.items():
-        if key in fields and value is not None:
-            kwargs[key] = Path(value) if key in _PATHS else value
-    # Like the templates say: the configuration, dist/ and the reports live in the project.
-    for key in ("dist", "out"):
-        if key in kwargs and not kwargs[key].is_absolute():
-            kwargs[key] = project / kwargs[key]
-    return Settings(**kwargs), values.values
+) -> tuple[Settings, Resolved]:
+    """Resolve the options (flag > env > the command's section of the config file > default);
+    the deploy settings carry the file read here, so it is read once."""
+    resolved = load(args, [*COMMON, *extra], command)
+    return Settings.from_options(resolved), resolved
 
 
 def print_applied(plan: Plan, result: ApplyResult, headline: str) -> None:

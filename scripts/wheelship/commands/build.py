@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from wheelship import log
 from wheelship.building.builder import ISOLATION, BuildResult, BuildSettings, build_project
-from wheelship.commands._common import load_config, with_version_defaults
-from wheelship.commands.version import VERSION_OPTIONS, settings_from
-from wheelship.options import Option, add_options, opt, resolve
+from wheelship.commands.version import VERSION_OPTIONS
+from wheelship.options import Option, add_options, load, opt
 
 OPTIONS: list[Option] = [
     *VERSION_OPTIONS,
@@ -18,6 +16,8 @@ OPTIONS: list[Option] = [
         "--outdir",
         help="where the sdist, wheel and manifest go; relative to the project directory",
         metavar="DIR",
+        path="out-dir",
+        under_project=True,
     ),
     opt(
         "dotenv",
@@ -25,6 +25,7 @@ OPTIONS: list[Option] = [
         help="the dotenv file for later jobs, relative to the current directory (default: "
         "build.env in the output directory)",
         metavar="FILE",
+        path="out-file",
     ),
     opt(
         "isolation",
@@ -40,6 +41,7 @@ OPTIONS: list[Option] = [
         help="where cached build environments live (default $XDG_CACHE_HOME/wheelship)",
         env="WHEELSHIP_CACHE_DIR",
         metavar="DIR",
+        path="out-dir",
     ),
     opt(
         "strict",
@@ -69,19 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     # the version is derived as 'wheelship version' derives it: its section's tag settings apply
-    section = with_version_defaults(load_config(args, OPTIONS), "build", OPTIONS)
-    values = resolve(args, OPTIONS, section, "build")
-    result = run(
-        BuildSettings(
-            version=settings_from(values.values),
-            outdir=Path(values["outdir"]) if values["outdir"] else None,
-            dotenv=Path(values["dotenv"]) if values["dotenv"] else None,
-            isolation=str(values["isolation"]),
-            cache_dir=Path(values["cache_dir"]) if values["cache_dir"] else None,
-            installer=values["installer"],
-            strict=bool(values["strict"]),
-        )
-    )
+    result = run(BuildSettings.from_options(load(args, OPTIONS, "build")))
     log.result(str(result.wheel))
     return 0
 

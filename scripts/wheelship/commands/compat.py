@@ -7,24 +7,25 @@ compare), 4 breaking changes the release may not carry, 2 bad input.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from wheelship import log
-from wheelship.commands._common import (
+from wheelship.compat.check import CompatSettings, Level, check
+from wheelship.compat.report import render_text, to_codequality, to_json, write_json
+from wheelship.options import (
     CONFIG,
     OFFLINE,
     PROJECT,
     RELEASE_BRANCH_PATTERN,
     TAG_PATTERN,
-    load_config,
-    with_version_defaults,
+    Option,
+    add_options,
+    load,
+    opt,
 )
-from wheelship.compat.check import CompatSettings, Level, check
-from wheelship.compat.report import render_text, to_codequality, to_json, write_json
-from wheelship.options import add_options, opt, resolve
 
-OPTIONS = [
+OPTIONS: list[Option] = [
     PROJECT,
+    CONFIG,
     opt(
         "against",
         help="the ref to compare HEAD with (default: the previous release tag reachable from HEAD)",
@@ -75,15 +76,19 @@ OPTIONS = [
     ),
     opt(
         "json",
-        help="write the JSON report to PATH",
+        help="write the JSON report to PATH (relative to the current directory)",
         env="WHEELSHIP_COMPAT_JSON",
         metavar="PATH",
+        path="out-file",
+        make_parents=True,
     ),
     opt(
         "codequality",
         help="write a GitLab code-quality report (artifacts:reports:codequality) to PATH",
         env="WHEELSHIP_COMPAT_CODEQUALITY",
         metavar="PATH",
+        path="out-file",
+        make_parents=True,
     ),
 ]
 
@@ -94,34 +99,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "allowed (--allow-breaking-minor), a major release may. Exit codes: 0 compatible or\n"
         "allowed, 4 breaking changes found, 2 bad input."
     )
-    # CONFIG is not in OPTIONS: the compat: section (which 'wheelship tag' reads too) has no
-    # config key
-    add_options(parser, [CONFIG, *OPTIONS])
-
-
-def settings_from(args: argparse.Namespace) -> tuple[CompatSettings, Path | None, Path | None]:
-    data = load_config(args, [CONFIG, *OPTIONS])
-    values = resolve(args, OPTIONS, with_version_defaults(data, "compat", OPTIONS), "compat")
-    settings = CompatSettings(
-        project_dir=Path(values["project"]),
-        against=values["against"],
-        version=values["version"],
-        level=Level(values["level"]) if values["level"] else None,
-        packages=tuple(values["packages"]),
-        allow_breaking=bool(values["allow_breaking"]),
-        allow_breaking_minor=bool(values["allow_breaking_minor"]),
-        tag_pattern=values["tag_pattern"],
-        release_branch_pattern=values["release_branch_pattern"],
-        branch=values["branch"],
-        offline=bool(values["offline"]),
-    )
-    json_path = Path(values["json"]) if values["json"] else None
-    cq_path = Path(values["codequality"]) if values["codequality"] else None
-    return settings, json_path, cq_path
+    add_options(parser, OPTIONS)
 
 
 def main(args: argparse.Namespace) -> int:
-    settings, json_path, cq_path = settings_from(args)
+    resolved = load(args, OPTIONS, "compat")
+    settings = CompatSettings.from_options(resolved)
+    json_path, cq_path = resolved["json"], resolved["codequality"]
     report = check(settings)
     for line in render_text(report):
         log.result(line)

@@ -16,6 +16,7 @@ EXTRA = [
         help="validate and exit (the only mode today)",
         kind="flag",
         default=False,
+        in_file=False,
     ),
 ]
 

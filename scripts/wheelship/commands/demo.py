@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from wheelship.demo.run import DemoSettings, run_demo
-from wheelship.options import add_options, opt, resolve
+from wheelship.errors import ConfigurationError
+from wheelship.options import add_options, load, opt
 
 OPTIONS = [
     opt(
@@ -14,6 +14,7 @@ OPTIONS = [
         "--workdir",
         help="an empty directory for the example project and the reports (default: a new temporary one)",
         metavar="DIR",
+        path="out-dir",
     ),
 ]
 
@@ -28,7 +29,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    values = resolve(args, OPTIONS)
-    workdir = Path(values["workdir"]) if values["workdir"] else None
+    workdir = load(args, OPTIONS)["workdir"]
+    if workdir is not None and workdir.is_dir() and any(workdir.iterdir()):
+        raise ConfigurationError(
+            f"--workdir {workdir} is not empty",
+            "pass an empty or new directory (the demo writes a project and reports there)",
+        )
     result = run_demo(DemoSettings(workdir=workdir))
     return 0 if not result.invariants and not result.drift else 1

@@ -7,8 +7,9 @@ import argparse
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import workflow
+from wheelship.options import DIST
 
-EXTRA = [_targets.DIST]
+EXTRA = [DIST]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

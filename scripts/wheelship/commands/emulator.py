@@ -14,7 +14,8 @@ from wheelship.emulator.serve import (
     serve,
 )
 from wheelship.errors import ConfigurationError, WheelshipError
-from wheelship.options import Option, add_options, opt, resolve
+from wheelship.net import is_loopback
+from wheelship.options import Option, add_options, load, opt
 
 
 def _port(text: str) -> int:
@@ -35,10 +36,19 @@ OPTIONS: list[Option] = [
     opt(
         "host",
         "--host",
-        help="address to listen on",
+        help="address to listen on (an address other than loopback needs --allow-remote)",
         env="WHEELSHIP_EMULATOR_HOST",
         default="127.0.0.1",
         metavar="ADDR",
+    ),
+    opt(
+        "allow_remote",
+        "--allow-remote",
+        help="allow --host to be an address other networks reach: the emulator serves plain "
+        "HTTP, so its token and every request travel unencrypted",
+        env="WHEELSHIP_EMULATOR_ALLOW_REMOTE",
+        kind="flag",
+        default=False,
     ),
     opt(
         "port",
@@ -52,10 +62,19 @@ OPTIONS: list[Option] = [
     opt(
         "token",
         "--token",
-        help="the admin token (default: a new random one)",
+        help=argparse.SUPPRESS,  # refused: a token in argv shows in ps; kept to say so
         env="WHEELSHIP_EMULATOR_TOKEN",
         secret=True,
         metavar="T",
+    ),
+    opt(
+        "token_file",
+        "--token-file",
+        help="a file holding the admin token (default: WHEELSHIP_EMULATOR_TOKEN, else a new "
+        "random one)",
+        env="WHEELSHIP_EMULATOR_TOKEN_FILE",
+        metavar="FILE",
+        path="file",
     ),
     opt(
         "seed_file",
@@ -63,6 +82,7 @@ OPTIONS: list[Option] = [
         help="YAML seed describing the workspace to start from",
         env="WHEELSHIP_EMULATOR_SEED_FILE",
         metavar="FILE",
+        path="file",
     ),
     opt(
         "state_dir",
@@ -70,6 +90,7 @@ OPTIONS: list[Option] = [
         help="keep the workspace in this directory and resume from it on the next start",
         env="WHEELSHIP_EMULATOR_STATE_DIR",
         metavar="DIR",
+        path="out-dir",
     ),
     opt(
         "clock_speed",
@@ -137,19 +158,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> EmulatorSettings:
-    values = resolve(args, OPTIONS)
+    values = load(args, OPTIONS)
     log.register_secret(values.get("token"))
-    seed = Path(values["seed_file"]) if values.get("seed_file") else None
+    if values.sources["token"] == "flag":
+        raise ConfigurationError(
+            "--token puts the token on the command line, where every user sees it (ps)",
+            "set WHEELSHIP_EMULATOR_TOKEN or pass --token-file FILE",
+        )
+    token = values.get("token") or None
+    if values["token_file"] is not None:
+        token = read_token(values["token_file"])
+    seed: Path | None = values["seed_file"]
     if seed is not None and not seed.is_file():
         raise ConfigurationError(
             f"seed file {seed} not found", "pass an existing YAML file with --seed-file"
         )
+    host = check_host(values["host"], allow_remote=bool(values["allow_remote"]))
     return EmulatorSettings(
-        host=values["host"],
+        host=host,
         port=values["port"],
-        token=values.get("token") or None,
+        token=token,
         seed_file=seed,
-        state_dir=Path(values["state_dir"]) if values.get("state_dir") else None,
+        state_dir=values["state_dir"],
         clock_speed=values["clock_speed"],
         latency=values["latency"],
         rate_limits=dict(parse_rate_limit(x) for x in values["rate_limit"]),
@@ -157,6 +187,41 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
         fault_seed=values["fault_seed"],
         check_invariants=bool(values["check_invariants"]),
     )
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` (one line; surrounding whitespace dropped)."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"cannot read the token file {path}: {getattr(exc, 'strerror', None) or exc}",
+            "pass a readable text file with --token-file",
+        ) from None
+    log.register_secret(token)
+    if not token or any(c.isspace() for c in token):
+        raise ConfigurationError(
+            f"the token file {path} does not hold one token",
+            "write the token alone on one line",
+        )
+    return token
+
+
+def check_host(host: str, *, allow_remote: bool) -> str:
+    """Loopback, or any address with ``--allow-remote`` (and a warning: plain HTTP)."""
+    if is_loopback(host):
+        return host
+    if not allow_remote:
+        raise ConfigurationError(
+            f"--host {host} is not a loopback address: the emulator serves plain HTTP, "
+            "readable by anyone on the network",
+            "use 127.0.0.1, or add --allow-remote to serve the network on purpose",
+        )
+    log.warn(
+        f"serving plain HTTP on {host}: the token and every request travel unencrypted to "
+        "whoever can reach this address"
+    )
+    return host
 
 
 def main(args: argparse.Namespace) -> int:

@@ -7,10 +7,10 @@ import argparse
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import mrnote, report, workflow
-from wheelship.options import opt
+from wheelship.options import DIST, VARIABLE, opt
 
 EXTRA = [
-    _targets.DIST,
+    DIST,
     opt(
         "mr_note",
         "--mr-note",
@@ -23,6 +23,7 @@ EXTRA = [
         "--note-token-var",
         help="name of the CI/CD variable holding a GitLab token that may comment (never the token)",
         default="WHEELSHIP_GITLAB_TOKEN",
+        type=VARIABLE,
         metavar="VAR",
     ),
 ]

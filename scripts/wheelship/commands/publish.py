@@ -7,17 +7,19 @@ there with other bytes stop the upload before anything is sent.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from wheelship.commands._common import (
+from wheelship.options import (
     CONFIG,
     DIST,
     PROJECT,
     TAG_PATTERN,
-    load_config,
-    with_version_defaults,
+    URL,
+    VARIABLE,
+    Option,
+    add_options,
+    load,
+    opt,
 )
-from wheelship.options import Option, add_options, opt, resolve
 from wheelship.release.publish import PublishSettings, publish
 
 OPTIONS: list[Option] = [
@@ -28,11 +30,13 @@ OPTIONS: list[Option] = [
         "repository_url",
         help="upload URL of the index (default in GitLab CI: "
         "${CI_API_V4_URL}/projects/${CI_PROJECT_ID}/packages/pypi)",
+        type=URL,
         metavar="URL",
     ),
     opt(
         "simple_url",
         help="the index's simple API URL (default: <repository-url>/simple)",
+        type=URL,
         metavar="URL",
     ),
     opt(
@@ -44,12 +48,14 @@ OPTIONS: list[Option] = [
         "username_var",
         help="NAME of the environment variable holding the user name (default for other "
         "indexes: TWINE_USERNAME)",
+        type=VARIABLE,
         metavar="NAME",
     ),
     opt(
         "password_var",
         help="NAME of the environment variable holding the password or token (default: "
         "CI_JOB_TOKEN for GitLab, TWINE_PASSWORD otherwise); never the secret itself",
+        type=VARIABLE,
         metavar="NAME",
     ),
     opt(
@@ -76,25 +82,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(args: argparse.Namespace) -> PublishSettings:
-    section = with_version_defaults(load_config(args, OPTIONS), "publish", OPTIONS)
-    r = resolve(args, OPTIONS, section, "publish")
-    dist = Path(r["dist"])
-    if not dist.is_absolute():
-        dist = Path(r["project"]) / dist
-    return PublishSettings(
-        dist=dist,
-        repository_url=r["repository_url"],
-        simple_url=r["simple_url"],
-        username=r["username"],
-        username_var=r["username_var"],
-        password_var=r["password_var"],
-        local_versions=r["local_versions"],
-        dry_run=r["dry_run"],
-        tag_pattern=r["tag_pattern"],
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    publish(settings_from(args))
+    publish(PublishSettings.from_options(load(args, OPTIONS, "publish")))
     return 0

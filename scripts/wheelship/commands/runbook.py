@@ -7,10 +7,10 @@ import argparse
 from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import handoff, runbook, workflow
-from wheelship.options import opt
+from wheelship.options import DIST, opt
 
 EXTRA = [
-    _targets.DIST,
+    DIST,
     opt("to", "--to", help="a retained version instead of the build in --dist", metavar="X.Y.Z"),
     *_targets.ISSUE,
 ]

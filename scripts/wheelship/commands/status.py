@@ -27,6 +27,9 @@ EXTRA = [
         help="also write the report as JSON to PATH (relative to --project), drift or not",
         env="WHEELSHIP_STATUS_JSON",
         metavar="PATH",
+        path="out-file",
+        under_project=True,
+        make_parents=True,
     ),
     *_targets.ISSUE,
 ]
@@ -57,10 +60,8 @@ def main(args: argparse.Namespace) -> int:
         log.result(json.dumps(data, indent=2, sort_keys=True))
     else:
         log.result(report.status_text(st))
-    if values["json"]:
-        path = Path(values["json"])
-        if not path.is_absolute():
-            path = settings.project / path
+    path: Path | None = values["json"]
+    if path:
         report.write_json(path, data)
         log.info(f"wrote {path}")
     if values["issue"]:

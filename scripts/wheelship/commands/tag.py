@@ -7,20 +7,24 @@ On ``release/X.Y`` the next patch of X.Y; on the default branch only with ``--bu
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
 
-from wheelship import config
-from wheelship.commands._common import (
+from wheelship.commands import compat
+from wheelship.compat.check import CompatSettings
+from wheelship.compat.gate import pre_tag_check
+from wheelship.options import (
     CONFIG,
     PROJECT,
     RELEASE_BRANCH_PATTERN,
     TAG_PATTERN,
-    load_config,
-    with_version_defaults,
+    URL,
+    VARIABLE,
+    Option,
+    Resolved,
+    add_options,
+    load,
+    opt,
+    resolve,
 )
-from wheelship.compat.gate import pre_tag_check
-from wheelship.options import Option, add_options, opt, resolve
 from wheelship.release.tag import PreTagCheck, TagSettings, tag_release
 
 OPTIONS: list[Option] = [
@@ -76,6 +80,7 @@ OPTIONS: list[Option] = [
         "token_var",
         help="NAME of the environment variable holding the token (never the token itself)",
         default="CI_JOB_TOKEN",
+        type=VARIABLE,
         metavar="NAME",
     ),
     opt(
@@ -85,7 +90,7 @@ OPTIONS: list[Option] = [
         choices=("auto", "job", "private"),
         default="auto",
     ),
-    opt("api_url", help="GitLab API v4 URL (default: CI_API_V4_URL)", metavar="URL"),
+    opt("api_url", help="GitLab API v4 URL (default: CI_API_V4_URL)", type=URL, metavar="URL"),
     opt("project_id", help="GitLab project ID or path (default: CI_PROJECT_ID)", metavar="ID"),
     opt(
         "remote",
@@ -114,39 +119,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(args: argparse.Namespace, data: dict[str, Any]) -> TagSettings:
-    """The tag settings from the flags, the environment and the configuration file ``data``."""
-    r = resolve(args, OPTIONS, with_version_defaults(data, "tag", OPTIONS), "tag")
-    return TagSettings(
-        project=Path(r["project"]),
-        branch=r["branch"],
-        default_branch=r["default_branch"],
-        release_branch_pattern=r["release_branch_pattern"],
-        tag_pattern=r["tag_pattern"],
-        prefix=r["prefix"],
-        support_old_lines=r["support_old_lines"],
-        bump=r["bump"],
-        version=r["version"],
-        method=r["method"],
-        token_var=r["token_var"],
-        token_kind=r["token_kind"],
-        api_url=r["api_url"],
-        project_id=r["project_id"],
-        remote=r["remote"],
-        push_user=r["push_user"],
-        fetch=not r["no_fetch"],
-        dry_run=r["dry_run"],
-        allow_breaking=r["allow_breaking"],
-    )
-
-
-def checks(data: dict[str, Any]) -> list[PreTagCheck]:
+def checks(resolved: Resolved) -> list[PreTagCheck]:
     """The checks that run between deciding and creating the tag: the API compatibility check
-    refuses a breaking patch (its ``compat:`` settings, e.g. packages, come from the same file)."""
-    return [pre_tag_check(config.section(data, "compat"))]
+    refuses a breaking patch (its ``compat:`` settings, e.g. packages, come from the same file
+    and the ``WHEELSHIP_COMPAT_*`` variables, resolved as ``wheelship compat`` resolves them)."""
+    section = compat_section(resolved)
+    values = resolve(argparse.Namespace(), compat.OPTIONS, section, "compat", quiet=True)
+    values.values["project"] = resolved["project"]
+    return [pre_tag_check(CompatSettings.from_options(values))]
+
+
+def compat_section(resolved: Resolved) -> dict[str, object]:
+    data = resolved.data.get("compat") or {}
+    return dict(data) if isinstance(data, dict) else {}
 
 
 def main(args: argparse.Namespace) -> int:
-    data = load_config(args, OPTIONS)
-    tag_release(settings_from(args, data), checks=checks(data))
+    resolved = load(args, OPTIONS, "tag")
+    tag_release(TagSettings.from_options(resolved), checks=checks(resolved))
     return 0

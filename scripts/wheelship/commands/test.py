@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from pathlib import Path
 
-from wheelship.commands._common import CONFIG, DIST, PROJECT, load_section
-from wheelship.options import Option, add_options, opt, parse_list, resolve
+from wheelship.options import CONFIG, DIST, PROJECT, Option, ValueType, add_options, load, opt
 from wheelship.testrun.run import TestSettings, run_tests
+
+
+def _shell_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:  # "No closing quotation"
+        raise ValueError(f"{text!r} is not shell-quoted words ({str(exc).lower()})") from None
+
+
+#: More pytest arguments, as one shell-quoted string.
+SHELL_WORDS = ValueType("shell words", _shell_words, {"type": "string"})
 
 OPTIONS: list[Option] = [
     PROJECT,
@@ -24,17 +33,24 @@ OPTIONS: list[Option] = [
         help="JUnit XML report to write, relative to the project (empty: none)",
         default="junit.xml",
         metavar="FILE",
+        path="out-file",
+        under_project=True,
+        make_parents=True,
     ),
     opt(
         "coverage",
         help="Cobertura coverage report to write, relative to the project (empty: no coverage)",
         default="coverage.xml",
         metavar="FILE",
+        path="out-file",
+        under_project=True,
+        make_parents=True,
     ),
     opt(
         "pytest_args",
         help="more arguments for pytest, as one shell-quoted string",
         default="",
+        type=SHELL_WORDS,
         metavar="ARGS",
     ),
     opt(
@@ -54,27 +70,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(args: argparse.Namespace) -> TestSettings:
-    r = resolve(args, OPTIONS, load_section(args, OPTIONS, "test"), "test")
-    project = Path(r["project"])
-
-    def under_project(value: str) -> Path | None:
-        if not value:
-            return None
-        path = Path(value)
-        return path if path.is_absolute() else project / path
-
-    dist = under_project(r["dist"]) or project / "dist"
-    return TestSettings(
-        project=project,
-        dist=dist,
-        extras=tuple(parse_list(r["extras"])),
-        junit=under_project(r["junit"]),
-        coverage=under_project(r["coverage"]),
-        pytest_args=tuple(shlex.split(r["pytest_args"])),
-        install=not r["no_install"],
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    return run_tests(settings_from(args))
+    return run_tests(TestSettings.from_options(load(args, OPTIONS, "test")))

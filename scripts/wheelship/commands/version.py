@@ -7,28 +7,19 @@ from pathlib import Path
 
 from wheelship import dotenv, log
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
-from wheelship.commands._common import (
-    CONFIG,
-    OFFLINE,
-    PROJECT,
-    TAG_PATTERN,
-    check_one_tag_pattern,
-    load_section,
-)
-from wheelship.options import Option, add_options, opt, resolve
+from wheelship.options import CONFIG, OFFLINE, PROJECT, TAG_PATTERN, Option, add_options, load, opt
 
 #: Options shared with ``wheelship build`` (which derives the version the same way).
 VERSION_OPTIONS: list[Option] = [PROJECT, TAG_PATTERN, OFFLINE, CONFIG]
-
-OPTIONS: list[Option] = [
-    *VERSION_OPTIONS,
-    opt(
-        "dotenv",
-        "--dotenv",
-        help="also write WHEELSHIP_VERSION, WHEELSHIP_DIST_NAME, ... to this dotenv file",
-        metavar="FILE",
-    ),
-]
+DOTENV = opt(
+    "dotenv",
+    "--dotenv",
+    help="also write WHEELSHIP_VERSION, WHEELSHIP_DIST_NAME, ... to this dotenv file "
+    "(relative to the current directory)",
+    metavar="FILE",
+    path="out-file",
+)
+OPTIONS: list[Option] = [*VERSION_OPTIONS, DOTENV]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -39,28 +30,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(values: dict[str, object]) -> VersionSettings:
-    return VersionSettings(
-        project=Path(str(values["project"])),
-        tag_pattern=values.get("tag_pattern") or None,  # type: ignore[arg-type]
-        offline=bool(values.get("offline")),
-    )
-
-
 def main(args: argparse.Namespace) -> int:
-    section = load_section(args, OPTIONS, "version")
-    check_one_tag_pattern(section)
-    values = resolve(args, OPTIONS, section, "version")
-    info = run(settings_from(values.values), values.get("dotenv"))
+    resolved = load(args, OPTIONS, "version")
+    info = run(VersionSettings.from_options(resolved), resolved["dotenv"])
     log.result(info.version)
     return 0
 
 
-def run(settings: VersionSettings, dotenv_path: str | None = None) -> VersionInfo:
+def run(settings: VersionSettings, dotenv_path: Path | None = None) -> VersionInfo:
     info = derive_version(settings)
     log.info(describe(info))
     if dotenv_path:
-        dotenv.write(Path(dotenv_path), info.dotenv())
+        dotenv.write(dotenv_path, info.dotenv())
         log.info(f"wrote {dotenv_path}")
     return info
 

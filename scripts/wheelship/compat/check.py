@@ -40,6 +40,7 @@ from wheelship.compat.apidiff import (
 )
 from wheelship.errors import BreakingChangesFound, ConfigurationError, VersionError
 from wheelship.gitlab import CiEnv
+from wheelship.options import Resolved
 from wheelship.release.decide import compile_branch_pattern
 
 
@@ -85,6 +86,24 @@ class CompatSettings:
     #: Where ``version``/``level`` come from, for the report ("the tag being created").
     context: str | None = None
     environ: Mapping[str, str] | None = None
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> CompatSettings:
+        """The one constructor from resolved options (``wheelship compat``, and the ``compat:``
+        settings ``wheelship tag`` hands to its gate)."""
+        return cls(
+            project_dir=r["project"],
+            against=r["against"],
+            version=r["version"],
+            level=Level(r["level"]) if r["level"] else None,
+            packages=tuple(r["packages"]),
+            allow_breaking=bool(r["allow_breaking"]),
+            allow_breaking_minor=bool(r["allow_breaking_minor"]),
+            tag_pattern=r["tag_pattern"],
+            release_branch_pattern=r["release_branch_pattern"],
+            branch=r["branch"],
+            offline=bool(r["offline"]),
+        )
 
 
 @dataclass

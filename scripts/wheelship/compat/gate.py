@@ -9,24 +9,23 @@ own pre-release (``v1.2.0-rc.1`` -> ``v1.2.0``) is the first final of its line, 
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from wheelship import log
 from wheelship.compat.check import CompatReport, CompatSettings, Level, check
 from wheelship.compat.report import render_text
-from wheelship.options import resolve
 from wheelship.release.decide import TagDecision
 from wheelship.release.tag import PreTagCheck, TagSettings
 
 
 def pre_tag_check(
-    compat_section: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    base: CompatSettings | None = None, environ: Mapping[str, str] | None = None
 ) -> PreTagCheck:
-    """The check, with the ``compat:`` settings (packages, ...) from the configuration file and
-    ``WHEELSHIP_COMPAT_*`` variables; what the tag decision knows overrides them."""
+    """The check, with the compat settings the tag command resolved (packages, ... from the
+    ``compat:`` section and ``WHEELSHIP_COMPAT_*`` variables); what the tag decision knows
+    overrides them."""
 
     def run(decision: TagDecision, settings: TagSettings, repo: Path) -> list[str]:
         previous = decision.previous
@@ -34,17 +33,15 @@ def pre_tag_check(
             return []
         if previous.release.is_prerelease:
             return []
-        from wheelship.commands.compat import OPTIONS  # the command's own option table
-
-        values = resolve(argparse.Namespace(), OPTIONS, compat_section, "compat", environ)
         report = check(
-            CompatSettings(
+            dataclasses.replace(
+                base or CompatSettings(),
                 project_dir=settings.project,
                 against=previous.name,
                 version=decision.tag,
                 level=Level.PATCH,
-                packages=tuple(values["packages"]),
                 allow_breaking=settings.allow_breaking,
+                allow_breaking_minor=False,
                 tag_pattern=settings.tag_pattern,
                 release_branch_pattern=settings.release_branch_pattern,
                 branch=decision.branch,

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from packaging.utils import canonicalize_name
 
@@ -28,6 +28,7 @@ from wheelship.deploy import plan as planning
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
 from wheelship.deploy.plan import Plan, Release, Status
 from wheelship.errors import CanaryFailed, ConfigurationError, DriftDetected, WheelshipError
+from wheelship.options import Resolved
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,22 @@ class Settings:
     to: str | None = None  # rollback
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
+    #: the configuration file as the command read it (validated); None: read ``config``
+    data: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> Settings:
+        """The one constructor from a command's resolved options (paths checked already)."""
+        return cls(
+            config=r.config or Path(config_file.DEFAULT_CONFIG),
+            target=r["target"],
+            dist=r.get("dist") or r["project"] / "dist",
+            out=r["out"],
+            project=r["project"],
+            concurrency=r["concurrency"],
+            to=r.get("to"),
+            data=r.data,
+        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,9 @@ class Session:
 
 
 def load_config(settings: Settings, knobs: Knobs = DEFAULTS) -> targets.DeployConfig:
-    data = config_file.load(settings.config, required=True, environ=knobs.environ)
+    data = settings.data
+    if not data:  # not read by a command yet (or empty: then it must exist, which load checks)
+        data = config_file.load(settings.config, required=True, environ=knobs.environ)
     return targets.parse(data)
 
 

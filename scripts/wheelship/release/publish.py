@@ -43,6 +43,7 @@ from wheelship.building.version import parse_tag
 from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
+from wheelship.options import Resolved
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 _ACCEPT = f"{SIMPLE_JSON}, text/html;q=0.1"
@@ -283,6 +284,21 @@ class PublishSettings:
     local_versions: LocalVersions = "refuse"
     dry_run: bool = False
     tag_pattern: str | None = None  # the project's release tags (as for 'wheelship version')
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> PublishSettings:
+        """The one constructor from resolved options (``wheelship publish``)."""
+        return cls(
+            dist=r["dist"] or r["project"] / "dist",
+            repository_url=r["repository_url"],
+            simple_url=r["simple_url"],
+            username=r["username"],
+            username_var=r["username_var"],
+            password_var=r["password_var"],
+            local_versions=r["local_versions"],
+            dry_run=r["dry_run"],
+            tag_pattern=r["tag_pattern"],
+        )
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from wheelship.building.version import compile_pattern
 from wheelship.errors import ConfigurationError, GitError, TagPolicyError
 from wheelship.gitlab import CiEnv, GitLabClient, token_header
 from wheelship.net import check_url
+from wheelship.options import Resolved
 from wheelship.release.decide import (
     Bump,
     RepoState,
@@ -66,6 +67,31 @@ class TagSettings:
     #: For the API compatibility check (compat_gate): allow a breaking change in a patch release
     #: (recorded in the release notes by the check).
     allow_breaking: bool = False
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> TagSettings:
+        """The one constructor from resolved options (``wheelship tag``)."""
+        return cls(
+            project=r["project"],
+            branch=r["branch"],
+            default_branch=r["default_branch"],
+            release_branch_pattern=r["release_branch_pattern"],
+            tag_pattern=r["tag_pattern"],
+            prefix=r["prefix"],
+            support_old_lines=r["support_old_lines"],
+            bump=r["bump"],
+            version=r["version"],
+            method=r["method"],
+            token_var=r["token_var"],
+            token_kind=r["token_kind"],
+            api_url=r["api_url"],
+            project_id=r["project_id"],
+            remote=r["remote"],
+            push_user=r["push_user"],
+            fetch=not r["no_fetch"],
+            dry_run=r["dry_run"],
+            allow_breaking=r["allow_breaking"],
+        )
 
 
 #: A check between decision and creation: raise a WheelshipError to refuse (nothing has been

@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 from wheelship import log
 from wheelship.building.manifest import Manifest
 from wheelship.errors import BuildError, ConfigurationError
+from wheelship.options import Resolved, parse_list
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,19 @@ class TestSettings:
     pytest_args: tuple[str, ...] = ()
     install: bool = True
     python: str = field(default_factory=lambda: sys.executable)
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> TestSettings:
+        """The one constructor from resolved options (``wheelship test``)."""
+        return cls(
+            project=r["project"],
+            dist=r["dist"] or r["project"] / "dist",
+            extras=tuple(parse_list(r["extras"])),
+            junit=r["junit"],
+            coverage=r["coverage"],
+            pytest_args=tuple(r["pytest_args"] or ()),
+            install=not r["no_install"],
+        )
 
 
 def top_level_packages(wheel: Path) -> list[str]:

@@ -217,7 +217,10 @@ def test_unknown_config_key_is_refused(
     (tmp_path / "wheelship.yml").write_text("compat:\n  allow-breaking-majr: true\n")
     assert main(["compat", "--project", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: compat.allow-breaking-majr: unknown key — use one of ")
+    assert err.startswith(
+        f"error: {tmp_path / 'wheelship.yml'}: compat.allow-breaking-majr: unknown key — "
+        "did you mean allow-breaking-minor? (keys here: "
+    )
 
 
 def test_bad_boolean_in_environment(
