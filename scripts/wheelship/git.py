@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+from wheelship.environ import child_env
 from wheelship.errors import GitError
 
 _ENV = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
@@ -25,7 +25,8 @@ def _call(
         proc = subprocess.run(
             ["git", *args],
             cwd=cwd,
-            env={**os.environ, **_ENV, **(env or {})},
+            # git runs hooks and helpers: they get no credential but the one passed in ``env``
+            env={**child_env(), **_ENV, **(env or {})},
             input=stdin,
             capture_output=True,
             text=stdin is None,

@@ -31,6 +31,11 @@ def register_secret(value: str | None) -> None:
             _secrets.add(form)
 
 
+def is_registered(value: str) -> bool:
+    """Whether ``value`` is (or carries) a registered secret."""
+    return any(secret in value for secret in _secrets)
+
+
 def redact(text: str) -> str:
     for secret in sorted(_secrets, key=len, reverse=True):
         text = text.replace(secret, "[MASKED]")

@@ -8,6 +8,7 @@ User-Agent. Databricks calls go through :mod:`wheelship.databricks.client`, whic
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -65,11 +66,32 @@ class _NoNetrc(requests.auth.AuthBase):
         return r
 
 
+def bypasses_proxy(url: str) -> bool:
+    """A request that must go direct, whatever the proxy variables say: loopback (a proxy
+    cannot reach it, and would see the request) and plain http (its credentials would cross the
+    proxy in clear text; plain http is allowed only to loopback anyway)."""
+    parts = urlsplit(url)
+    return parts.scheme != "https" or is_loopback(parts.hostname or "")
+
+
+class _Session(requests.Session):
+    """A session that honours the proxy variables for https only, never for loopback or plain
+    http (``trust_env`` would send a loopback call with its ``Authorization`` header to
+    ``HTTP_PROXY``). Redirects pass through :meth:`send` as well."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if bypasses_proxy(request.url or ""):
+            kwargs["proxies"] = {}  # select_proxy finds nothing: a direct connection
+        return super().send(request, **kwargs)
+
+
 def new_session() -> requests.Session:
-    session = requests.Session()
+    session = _Session()
     session.headers["User-Agent"] = USER_AGENT
     session.verify = True
-    session.trust_env = True  # honour proxies and REQUESTS_CA_BUNDLE, never disable TLS checks
+    # honour HTTPS_PROXY/NO_PROXY and REQUESTS_CA_BUNDLE, never disable TLS checks; proxies
+    # only for https to non-loopback hosts (see _Session)
+    session.trust_env = True
     session.auth = _NoNetrc()
     return session
 

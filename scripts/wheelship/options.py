@@ -437,7 +437,9 @@ def load(
     if section is not None:
         if not project.is_dir():
             what = "is not a directory" if project.exists() else "does not exist"
-            raise ConfigurationError(f"project directory {project} {what}", "set --project")
+            raise ConfigurationError(
+                f"project directory {project} {what}", "pass --project DIR of a Python project"
+            )
         cfg = Path(first.get("config") or config_file.DEFAULT_CONFIG)
         path = cfg if cfg.is_absolute() else project / cfg
         named = first.sources.get("config", "default") != "default"

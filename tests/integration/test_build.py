@@ -314,17 +314,16 @@ def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     [
         (
             ("--outdir", "README.md"),
-            "error: cannot write to the output directory {root}/README.md: {root}/README.md is "
-            "not a directory — choose another --outdir",
+            "error: --outdir {root}/README.md: is not a directory — pass a directory with --outdir",
         ),
         (
             ("--dotenv", "."),
-            "error: cannot write .: it is a directory — choose another path (--dotenv)",
+            "error: --dotenv .: is a directory — pass a file path with --dotenv",
         ),
         (
             ("--dotenv", "{tmp}/no/build.env"),
-            "error: cannot write {tmp}/no/build.env: directory {tmp}/no does not exist — create "
-            "it or choose another path (--dotenv)",
+            "error: --dotenv {tmp}/no/build.env: its directory {tmp}/no does not exist — create "
+            "it or pass another --dotenv",
         ),
     ],
 )
@@ -343,7 +342,8 @@ def test_unwritable_outputs_are_refused_before_anything_is_built(
     flag, value = args
     code, out, err = cli(capsys, "--project", str(repo.path), flag, value.format(tmp=tmp_path))
     assert (code, out) == (2, "")
-    assert err == f"building flitpkg 1.2.3\n{line.format(root=repo.path, tmp=tmp_path)}\n"
+    # refused before the version is derived: nothing is announced, nothing built
+    assert err == f"{line.format(root=repo.path, tmp=tmp_path)}\n"
     assert [p.name for p in keep.parent.iterdir()] == [keep.name]
     assert repo.git("status", "--porcelain", "--ignored") == "?? dist/"
 
@@ -357,8 +357,7 @@ def test_a_cache_dir_that_cannot_hold_environments_is_one_line(
     code, out, err = cli(capsys, "--project", str(repo.path), "--cache-dir", str(blocker))
     assert (code, out) == (2, "")
     assert err.splitlines()[-1] == (
-        f"error: cannot use {blocker} for build environments: Not a directory — choose another "
-        "--cache-dir (WHEELSHIP_CACHE_DIR)"
+        f"error: --cache-dir {blocker}: is not a directory — pass a directory with --cache-dir"
     )
     assert len([line for line in err.splitlines() if line.startswith("error:")]) == 1
     assert not (repo.path / "dist").exists()

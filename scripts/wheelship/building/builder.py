@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from wheelship.building.project import Project, VersionSource, rewrite_static_ve
 from wheelship.building.reproducible import normalize_sdist, normalize_wheel
 from wheelship.building.staging import stage_committed
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
+from wheelship.environ import child_env
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
 from wheelship.options import Resolved
@@ -123,7 +123,8 @@ class _Runner:
 
 
 def hook_environment(project: Project, version: str, epoch: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _VERSION_OVERRIDES}
+    # the backend is third-party code: it gets no credential (see wheelship.environ)
+    env = {k: v for k, v in child_env().items() if k not in _VERSION_OVERRIDES}
     for name in ("PYTHONPATH", "PYTHONHOME"):  # the host's packages must not leak in
         env.pop(name, None)
     for name in list(env):
@@ -338,10 +339,10 @@ def build_project(settings: BuildSettings) -> BuildResult:
     info = derive_version(settings.version)
     project = info.project
     log.info(f"building {project.name} {info.version}")
-    # a relative --outdir is the project's (dist/ next to its pyproject.toml, as the templates
-    # expect with project-dir); a relative --dotenv is the current directory's (GitLab reads
-    # dotenv reports relative to the checkout root)
-    outdir = project.root / (settings.outdir or "dist")
+    # the option layer resolves a relative --outdir against the project (dist/ next to its
+    # pyproject.toml, as the templates expect with project-dir) and a relative --dotenv against
+    # the current directory (GitLab reads dotenv reports relative to the checkout root)
+    outdir = settings.outdir.absolute() if settings.outdir else project.root / "dist"
     # not in the project directory by default: sdists of hatchling/flit/poetry projects take
     # every file git does not ignore, so a later build would ship it (outdir is excluded)
     env_file = (settings.dotenv or outdir / "build.env").absolute()

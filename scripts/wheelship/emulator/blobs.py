@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -18,6 +19,10 @@ from pathlib import Path
 from typing import IO
 
 CHUNK = 1024 * 1024
+
+
+#: What :class:`PendingBlob` names a blob: a uuid4 in hex.
+BLOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class PendingBlob:
@@ -67,9 +72,17 @@ class BlobStore:
     def new(self) -> PendingBlob:
         return PendingBlob(self)
 
+    def path(self, blob_id: str) -> Path:
+        """The file of ``blob_id``. Ids come from a state file too, which can be edited: an id
+        that is not one this store made (``../..``, an absolute path) is refused, so it can
+        neither read nor unlink a file outside the store."""
+        if not BLOB_ID.fullmatch(blob_id):
+            raise ValueError(f"invalid blob id {blob_id[:40]!r}")
+        return self.root / blob_id
+
     def commit(self, pending: PendingBlob) -> str:
         pending.finish()
-        os.replace(pending.path, self.root / pending.blob_id)
+        os.replace(pending.path, self.path(pending.blob_id))
         return pending.blob_id
 
     def put_bytes(self, data: bytes) -> tuple[str, int]:
@@ -104,7 +117,7 @@ class BlobStore:
             raise
 
     def open(self, blob_id: str) -> IO[bytes]:
-        return open(self.root / blob_id, "rb")
+        return open(self.path(blob_id), "rb")
 
     def read(self, blob_id: str, offset: int = 0, length: int | None = None) -> bytes:
         """Small reads only (DBFS read ≤ 1 MB, workspace export ≤ 10 MB, test assertions)."""
@@ -130,10 +143,10 @@ class BlobStore:
     def delete(self, blob_id: str) -> None:
         # an open download keeps its file descriptor: POSIX unlink is safe mid-stream
         with contextlib.suppress(FileNotFoundError):
-            (self.root / blob_id).unlink()
+            self.path(blob_id).unlink()
 
     def ids(self) -> set[str]:
-        return {p.name for p in self.root.iterdir() if not p.name.startswith("tmp-")}
+        return {p.name for p in self.root.iterdir() if BLOB_ID.fullmatch(p.name)}
 
     def close(self) -> None:
         if self._tmp is not None:

@@ -40,6 +40,7 @@ from packaging.version import InvalidVersion, Version
 from wheelship import log
 from wheelship.building.manifest import DistFile, Manifest
 from wheelship.building.version import parse_tag
+from wheelship.environ import child_env
 from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
 from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
@@ -568,7 +569,7 @@ def upload(
     paths: Sequence[Path], repository_url: str, creds: Credentials, env: Mapping[str, str]
 ) -> UploadFailure | None:
     """Run ``twine upload``; the credentials travel in its environment only."""
-    child = {k: v for k, v in env.items() if not k.startswith("TWINE_")}
+    child = {k: v for k, v in child_env(env).items() if not k.startswith("TWINE_")}
     child.update(
         TWINE_USERNAME=creds.username,
         TWINE_PASSWORD=creds.password,

@@ -373,12 +373,17 @@ def push_invocation(
     basic = base64.b64encode(f"{user}:{token}".encode()).decode()
     log.register_secret(basic)
     index = int(environ.get("GIT_CONFIG_COUNT", "0") or "0")
+    # The header is scoped to the remote's URL (a redirect or a submodule elsewhere does not get
+    # it), and no hook runs during this push: a hook inherits the GIT_CONFIG_* variables, so it
+    # could read the header. The environment variables count only for this one git process.
     env = {
-        "GIT_CONFIG_COUNT": str(index + 1),
-        f"GIT_CONFIG_KEY_{index}": "http.extraHeader",
+        "GIT_CONFIG_COUNT": str(index + 2),
+        f"GIT_CONFIG_KEY_{index}": f"http.{clean}.extraHeader",
         f"GIT_CONFIG_VALUE_{index}": f"Authorization: Basic {basic}",
+        f"GIT_CONFIG_KEY_{index + 1}": "core.hooksPath",
+        f"GIT_CONFIG_VALUE_{index + 1}": os.devnull,
     }
-    return ["push", "--quiet", clean, refspec], env
+    return ["push", "--quiet", "--no-verify", clean, refspec], env
 
 
 def _identity(repo: Path, env: Mapping[str, str]) -> dict[str, str]:

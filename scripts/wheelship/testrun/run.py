@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import log
 from wheelship.building.manifest import Manifest
+from wheelship.environ import child_env
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.options import Resolved, parse_list
 
@@ -96,7 +97,9 @@ def pytest_command(settings: TestSettings, packages: Sequence[str]) -> list[str]
 def _run(cmd: list[str], cwd: Path, what: str) -> int:
     log.debug("running " + " ".join(cmd))
     try:
-        return subprocess.run(cmd, cwd=cwd, env=os.environ.copy(), check=False).returncode
+        # the project's tests and its installer are not wheelship's code: no credentials
+        keep = [k for k in os.environ if k.startswith("PIP_")] if what == "pip" else []
+        return subprocess.run(cmd, cwd=cwd, env=child_env(keep=keep), check=False).returncode
     except OSError as exc:
         raise ConfigurationError(f"cannot run {what}: {exc}", "check the Python in PATH") from None
 

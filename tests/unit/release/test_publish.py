@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import subprocess
 import tarfile
 import zipfile
@@ -202,15 +203,19 @@ def test_push_over_https_sends_the_token_in_a_header_from_the_environment() -> N
     assert args == [
         "push",
         "--quiet",
+        "--no-verify",
         "https://gitlab.example.com/g/p.git",
         "refs/tags/v1.2.4:refs/tags/v1.2.4",
     ]
     assert all(token not in a and "job-token-999" not in a for a in args)
     basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+    # the header is for the remote's URL only, and no hook runs while it is set
     assert env == {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_COUNT": "2",
+        "GIT_CONFIG_KEY_0": "http.https://gitlab.example.com/g/p.git.extraHeader",
         "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        "GIT_CONFIG_KEY_1": "core.hooksPath",
+        "GIT_CONFIG_VALUE_1": os.devnull,
     }
 
 
@@ -218,7 +223,8 @@ def test_push_appends_to_existing_git_config_environment() -> None:
     _, env = push_invocation(
         "origin", "https://h.example.com/p.git", "v1", "u", "tok-abcdef", {"GIT_CONFIG_COUNT": "2"}
     )
-    assert env["GIT_CONFIG_COUNT"] == "3" and env["GIT_CONFIG_KEY_2"] == "http.extraHeader"
+    assert env["GIT_CONFIG_COUNT"] == "4"
+    assert env["GIT_CONFIG_KEY_2"] == "http.https://h.example.com/p.git.extraHeader"
 
 
 def test_push_to_a_path_remote_needs_no_token() -> None:

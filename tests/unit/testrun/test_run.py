@@ -98,5 +98,5 @@ def test_a_missing_project_directory_is_bad_input(
 ) -> None:
     assert cli.main(["test", "--project", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err == (
-        f"error: project directory {tmp_path}/nope does not exist — set --project\n"
+        f"error: project directory {tmp_path}/nope does not exist — pass --project DIR of a Python project\n"
     )

@@ -1,0 +1,84 @@
+"""The environment a child process gets: wheelship's own, minus the secrets.
+
+Build backends, their installers, the project's tests (``wheelship test``) and git are code
+wheelship runs but did not write: a setup.py, a build hook or a test can read every variable of
+the job. When the stages share a job (or a runner passes the whole CI environment), that would hand
+``DATABRICKS_TOKEN``, the OIDC ID token, ``CI_JOB_TOKEN`` and the index password to third-party
+code. :func:`child_env` removes
+
+* the variables named in :data:`SECRET_NAMES` (the credentials wheelship itself reads),
+* every variable whose name says it is a credential (:data:`SECRET_NAME` — GitLab masks such
+  CI/CD variables by the same convention: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ...),
+* every variable whose value wheelship registered as a secret (:func:`wheelship.log.register_secret`:
+  the token named by ``--token-var``, the index password named by ``--password-var``, ...).
+
+A child that needs one credential gets it back explicitly (twine its password, git its header).
+Loopback hosts are added to ``NO_PROXY``: a plain-http call may only go to loopback, and never
+through a proxy (a child's own HTTP client honours the proxy variables).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+
+from wheelship import log
+
+#: Credentials wheelship reads (Databricks unified auth, GitLab, twine, the emulator).
+SECRET_NAMES = frozenset(
+    {
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CLIENT_SECRET",
+        "DATABRICKS_PASSWORD",
+        "DATABRICKS_OIDC_TOKEN",
+        "ARM_CLIENT_SECRET",
+        "AZURE_CLIENT_SECRET",
+        "GOOGLE_CREDENTIALS",
+        "CI_JOB_TOKEN",
+        "CI_JOB_JWT",
+        "CI_JOB_JWT_V2",
+        "CI_REGISTRY_PASSWORD",
+        "CI_DEPENDENCY_PROXY_PASSWORD",
+        "CI_DEPLOY_PASSWORD",
+        "GITLAB_TOKEN",
+        "WHEELSHIP_GITLAB_TOKEN",
+        "WHEELSHIP_EMULATOR_TOKEN",
+        "TWINE_PASSWORD",
+    }
+)
+#: Names that say "credential". Matched on the whole name, case-insensitively.
+SECRET_NAME = re.compile(
+    r"(^|_)(TOKEN|SECRET|PASSWORD|PASSWD|PASS|JWT|API_?KEY|PRIVATE_KEY|CREDENTIALS?)(_|$)",
+    re.IGNORECASE,
+)
+#: Variables with credential-like names that are not secrets (paths to files, switches).
+NOT_SECRET = frozenset({"DATABRICKS_OIDC_TOKEN_ENV", "DATABRICKS_OIDC_TOKEN_FILEPATH"})
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def is_secret(name: str, value: str) -> bool:
+    if name in NOT_SECRET:
+        return False
+    if name in SECRET_NAMES or SECRET_NAME.search(name):
+        return True
+    return bool(value) and log.is_registered(value)
+
+
+def child_env(
+    base: Mapping[str, str] | None = None,
+    *,
+    also: Iterable[str] = (),
+    keep: Iterable[str] = (),
+) -> dict[str, str]:
+    """``base`` (default: this process's environment) without its secrets. ``also`` names more
+    variables to drop (e.g. the one ``--token-var`` names, whatever its name); ``keep`` names
+    variables the child needs and gets (an installer's own index credentials)."""
+    env = dict(os.environ if base is None else base)
+    kept = set(keep)
+    dropped = set(also)
+    out = {k: v for k, v in env.items() if k in kept or (k not in dropped and not is_secret(k, v))}
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h.strip() for h in out.get(name, "").split(",") if h.strip()]
+        out[name] = ",".join([*hosts, *(h for h in LOOPBACK if h not in hosts)])
+    return out
