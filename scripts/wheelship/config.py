@@ -59,8 +59,11 @@ def expand(value: Any, path: str, environ: Mapping[str, str] | None = None) -> A
     return value
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys (YAML says keys are unique; PyYAML keeps the last)."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (libyaml's parser when it is built) refusing duplicate keys (YAML says
+    keys are unique; PyYAML keeps the last)."""
+
+    where = ""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -74,15 +77,16 @@ class _Loader(yaml.SafeLoader):
                 break
             if first is not None:
                 raise ConfigurationError(
-                    f"{self.name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
+                    f"{self.where}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
                     f"(first at line {first.start_mark.line + 1})",
                     "keep one of them: YAML keys must be unique",
                 )
             seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
-def _expanded_size(root: yaml.Node, where: str) -> int:
+def _expanded_size(root: yaml.Node, where: str, max_nodes: int) -> int:
     """How many values the document has once every alias is expanded; refuses a recursive alias
     (``a: &a [*a]``) and more than :data:`MAX_NODES` values, before anything is constructed."""
     sizes: dict[int, int] = {}
@@ -104,9 +108,9 @@ def _expanded_size(root: yaml.Node, where: str) -> int:
         elif isinstance(node, yaml.nodes.MappingNode):
             total += sum(size(k) + size(v) for k, v in node.value)
         active.discard(key)
-        if total > MAX_NODES:
+        if total > max_nodes:
             raise ConfigurationError(
-                f"{where}: more than {MAX_NODES} values once YAML aliases are expanded",
+                f"{where}: more than {max_nodes} values once YAML aliases are expanded",
                 "write the configuration without nested aliases (*name)",
             )
         sizes[key] = total
@@ -115,40 +119,45 @@ def _expanded_size(root: yaml.Node, where: str) -> int:
     return size(root)
 
 
-def read_text(path: Path) -> str:
+def read_text(
+    path: Path,
+    *,
+    what: str = "configuration file",
+    flag: str = "--config",
+    max_bytes: int = MAX_BYTES,
+) -> str:
     """The file's text, refused with one line when it is too big, not a file or not UTF-8."""
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_BYTES + 1)
+            raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot read configuration file {path}: {exc.strerror or exc}",
-            "pass a readable YAML file with --config",
+            f"cannot read {what} {path}: {exc.strerror or exc}",
+            f"pass a readable YAML file with {flag}",
         ) from None
-    if len(raw) > MAX_BYTES:
+    if len(raw) > max_bytes:
         raise ConfigurationError(
-            f"configuration file {path} is larger than {MAX_BYTES // 1024} KiB",
-            "pass the wheelship.yml itself (a configuration is a few KB)",
+            f"{what} {path} is larger than {max_bytes // 1024} KiB",
+            f"pass the right file with {flag}",
         )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigurationError(
-            f"configuration file {path} is not UTF-8 text (byte {raw[exc.start]:#04x} at "
-            f"offset {exc.start})",
-            "save it as UTF-8 YAML (a binary file was passed as --config?)",
+            f"{what} {path} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start})",
+            f"save it as UTF-8 YAML (a binary file was passed as {flag}?)",
         ) from None
 
 
-def parse_yaml(text: str, where: str) -> Any:
+def parse_yaml(text: str, where: str, *, max_nodes: int = MAX_NODES) -> Any:
     """Parse a YAML document with the caps and the duplicate-key check."""
     loader = _Loader(text)
-    loader.name = where
+    loader.where = where
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, where)
+        _expanded_size(node, where, max_nodes)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -79,6 +79,13 @@ def _regex(text: str) -> str:
     return text
 
 
+def _variable(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        # not echoed: a value where a variable's name belongs may be the secret itself
+        raise ValueError("expected the name of an environment variable (letters, digits, _)")
+    return text
+
+
 #: ``${VAR}`` expands to a string: integers may be written as strings of digits.
 _DIGITS = {0: "^[0-9]+$", 1: "^0*[1-9][0-9]*$"}
 #: http only to loopback (the rule of :func:`wheelship.net.check_url`), in a form editors check.
@@ -108,7 +115,7 @@ REGEX = ValueType("regex", _regex, {"type": "string", "format": "regex"})
 #: The name of an environment variable (an option naming where a secret is, never the secret).
 VARIABLE = ValueType(
     "variable",
-    str,
+    _variable,
     {
         "type": "string",
         "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",

@@ -80,6 +80,8 @@ class Manifest:
             )
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, got {type(data).__name__}")
             if data.get("schema") != SCHEMA:
                 raise ValueError(f"unsupported schema {data.get('schema')!r}")
             files = tuple(

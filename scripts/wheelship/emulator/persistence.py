@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from wheelship.emulator.auth import FederationPolicy, Principal, ServicePrincipal
+from wheelship.emulator.blobs import BLOB_ID
 from wheelship.emulator.state import Cluster, Job, LibraryEntry, Run, RunTask, Workspace
 
 FORMAT = 1
@@ -84,16 +86,23 @@ def save(ws: Workspace, state_dir: Path) -> None:
             "groups": sorted(ws.auth.groups),
         },
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = state_dir / STATE_FILE
-    tmp = state_dir / f".{STATE_FILE}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    # one C-encoder call, then one write: json.dump streams through the pure-Python encoder.
-    # No fsync: the atomic rename already survives an interrupted process, which is what a
-    # resumed deploy needs; fsync cost 10+ ms per change.
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, target)
+    # A new temporary file every time (O_EXCL), never through a link (O_NOFOLLOW): a fixed
+    # name opened with O_TRUNC would follow a symlink planted in the directory and overwrite
+    # its target with the workspace's credentials.
+    tmp = state_dir / f".{STATE_FILE}.{os.getpid()}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        # one C-encoder call, then one write: json.dump streams through the pure-Python
+        # encoder. No fsync: the atomic rename already survives an interrupted process, which
+        # is what a resumed deploy needs; fsync cost 10+ ms per change.
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, separators=(",", ":")))
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def exists(state_dir: Path) -> bool:
@@ -102,7 +111,10 @@ def exists(state_dir: Path) -> bool:
 
 def load(ws: Workspace, state_dir: Path) -> None:
     """Replace ``ws``'s contents with the saved workspace."""
-    data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+    path = state_dir / STATE_FILE
+    if path.is_symlink():
+        raise ValueError(f"{path} is a symbolic link")
+    data = json.loads(path.read_text(encoding="utf-8"))
     if data.get("format") != FORMAT:
         raise ValueError(f"unsupported state format {data.get('format')!r}")
     ws.clock.set_now(float(data["sim_now"]))
@@ -151,3 +163,7 @@ def load(ws: Workspace, state_dir: Path) -> None:
     # state saved before identities and access lists existed loads as an all-admin workspace
     ws.auth.users = {u["name"]: Principal(**u) for u in auth.get("users", [])}
     ws.auth.groups.update(auth.get("groups", []))
+    for tree in (ws.volumes, ws.workspace, ws.dbfs):
+        for node in tree.nodes.values():
+            if node.blob_id is not None and not BLOB_ID.fullmatch(str(node.blob_id)):
+                raise ValueError(f"file {node.path!r} names an invalid blob id")

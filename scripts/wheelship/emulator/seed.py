@@ -76,8 +76,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from wheelship import config
 from wheelship.emulator import acl, lifecycle, uc
 from wheelship.emulator.acl import ObjectType
 from wheelship.emulator.auth import (
@@ -117,6 +116,11 @@ class SeedError(ConfigurationError):
     pass
 
 
+#: A seed describes a whole workspace: far bigger than a wheelship.yml, still bounded.
+SEED_MAX_BYTES = 256 * 1024 * 1024
+SEED_MAX_NODES = 20_000_000
+
+
 def _fail(where: str, what: str) -> SeedError:
     return SeedError(f"seed {where}: {what}", "fix the seed file (see docs/emulator.md#seed-file)")
 
@@ -130,13 +134,13 @@ def load_seed(seed: Mapping[str, Any] | str | Path | None) -> tuple[dict[str, An
     path = Path(seed)
     if not path.is_file():
         raise SeedError(f"seed file {path} not found", "pass an existing YAML file (--seed-file)")
+    # bounded like wheelship.yml (size, alias expansion, duplicate keys), with caps for a
+    # workspace of thousands of jobs; libyaml's parser when it is built
+    text = config.read_text(path, what="seed file", flag="--seed-file", max_bytes=SEED_MAX_BYTES)
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser, when built
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loaders only
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise SeedError(
-            f"seed file {path} is not valid YAML: {exc}".replace("\n", " "), "fix the YAML syntax"
-        ) from None
+        data = config.parse_yaml(text, str(path), max_nodes=SEED_MAX_NODES)
+    except ConfigurationError as exc:
+        raise SeedError(f"seed file {path} is not valid YAML: {exc.what}", exc.fix) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -142,7 +142,7 @@ def serve(
         with emu:
             log.result(f"url: {emu.url}")
             if settings.token:
-                log.result("token: (the one given with --token)")
+                log.result("token: (the one given)")
             else:
                 log.result(f"token: {emu.token}")
             for name in sorted(emu.tokens):

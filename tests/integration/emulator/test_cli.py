@@ -62,7 +62,7 @@ def test_serves_until_sigterm_and_prints_url_and_token(tmp_path: Path) -> None:
 def test_given_token_is_never_printed() -> None:
     proc, url, token = _start(env={"WHEELSHIP_EMULATOR_TOKEN": "dapi-given-secret"})
     try:
-        assert token == "(the one given with --token)"
+        assert token == "(the one given)"
         got = requests.get(
             f"{url}/api/2.1/clusters/list",
             headers={"Authorization": "Bearer dapi-given-secret"},
