@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -102,12 +103,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         # A bug, not bad input: the traceback helps a report, but goes through the log so a
         # registered secret quoted in an exception message (requests does that) is masked.
-        log.info(traceback.format_exc().rstrip())
+        details = log.redact(traceback.format_exc().rstrip())
+        log.info(details)
+        where = _save_details(details)
         log.info(
-            "error: unexpected internal error (see the traceback above) — "
-            "this is a bug in wheelship: please report it"
+            "error: unexpected internal error (see the traceback above"
+            + (f", also in {where}" if where else "")
+            + ") — this is a bug in wheelship: please report it with that traceback"
         )
         return 1
+
+
+def _save_details(details: str) -> str | None:
+    """The traceback in a file of its own (a CI log may be cut or collapsed), or None."""
+    import tempfile
+
+    try:
+        fd, path = tempfile.mkstemp(prefix="wheelship-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"wheelship {__version__}\n{details}\n")
+    except OSError:
+        return None
+    return path
 
 
 if __name__ == "__main__":

@@ -17,7 +17,15 @@ import requests
 
 from wheelship.errors import GitLabError
 from wheelship.log import register_secret
-from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
+from wheelship.net import (
+    DEFAULT_TIMEOUT,
+    check_url,
+    describe_failure,
+    host_of,
+    new_session,
+    waiting,
+    with_retries,
+)
 
 
 @dataclass(frozen=True)
@@ -119,18 +127,20 @@ class GitLabClient:
             # Never follow a redirect: requests strips only ``Authorization`` on a cross-host
             # redirect, so the PRIVATE-TOKEN / JOB-TOKEN header would travel to the new host
             # (even over plain http). The API does not redirect; a proxy that does is refused.
-            resp = self._session.request(
-                method,
-                self.url(path),
-                headers=self._headers,
-                json=body,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
+            with waiting(host_of(self.api_url)):
+                resp = self._session.request(
+                    method,
+                    self.url(path),
+                    headers=self._headers,
+                    json=body,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
             raise GitLabError(
-                f"cannot reach the GitLab API at {self.api_url} to {action} ({type(exc).__name__})",
-                "check --api-url (CI_API_V4_URL) and the network",
+                f"cannot reach the GitLab API at {self.api_url} to {action}: "
+                f"{describe_failure(exc, self._timeout)}",
+                "check --api-url (CI_API_V4_URL) and the network; rerunning is safe",
             ) from None
         if resp.is_redirect:
             raise redirect_error(resp, self.api_url, action)

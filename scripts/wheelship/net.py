@@ -8,6 +8,11 @@ User-Agent. Databricks calls go through :mod:`wheelship.databricks.client`, whic
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +23,101 @@ from wheelship import __version__, log
 from wheelship.errors import ConfigurationError
 
 USER_AGENT = f"wheelship/{__version__}"
-DEFAULT_TIMEOUT = (10.0, 60.0)  # connect, read (seconds)
+#: connect, read (seconds). A host that accepts the connection and never answers costs one read
+#: timeout per attempt; clients retry a timed-out call at most once (TIMEOUT_ATTEMPTS), so an
+#: unresponsive host is given up within a minute — with a progress line every PROGRESS_EVERY.
+DEFAULT_TIMEOUT = (10.0, 25.0)
+TIMEOUT_ATTEMPTS = 2
+PROGRESS_EVERY = 10.0
+
+
+class _Waits:
+    """Calls in flight per host, and one thread that says so while any waits long: "waiting for
+    <host>, 20 s" once per host and interval, however many calls (deploy runs 16 at once)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.started: dict[int, tuple[str, float]] = {}
+        self.said: dict[str, int] = {}
+        self.thread: threading.Thread | None = None
+        self.every = PROGRESS_EVERY
+
+    def enter(self, host: str) -> int:
+        with self.lock:
+            key = next(_keys)
+            self.started[key] = (host, time.monotonic())
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.run, name="wheelship-waits", daemon=True)
+                self.thread.start()
+            return key
+
+    def leave(self, key: int) -> None:
+        with self.lock:
+            host, _ = self.started.pop(key)
+            if all(h != host for h, _ in self.started.values()):
+                self.said.pop(host, None)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(min(1.0, self.every / 4))
+            with self.lock:
+                if not self.started:
+                    self.thread = None
+                    return
+                now = time.monotonic()
+                oldest: dict[str, float] = {}
+                for host, start in self.started.values():
+                    oldest[host] = min(start, oldest.get(host, start))
+                due = []
+                for host, start in oldest.items():
+                    step = int((now - start) // self.every)
+                    if step >= 1 and step > self.said.get(host, 0):
+                        self.said[host] = step
+                        due.append((host, step * self.every))
+            for host, waited in due:
+                log.info(f"waiting for {host}, {waited:.0f} s")
+
+
+_keys = itertools.count()
+WAITS = _Waits()
+
+
+@contextmanager
+def waiting(host: str) -> Iterator[None]:
+    """Around a blocking call to ``host``: progress lines while it takes long."""
+    key = WAITS.enter(host)
+    try:
+        yield
+    finally:
+        WAITS.leave(key)
+
+
+def host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1] or url
+
+
+def describe_failure(exc: BaseException, timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> str:
+    """What a connection error means, for "cannot reach <host>: <this>"; a timeout says
+    "timed out" and how long was waited."""
+    text = str(exc)
+    if isinstance(exc, requests.ConnectTimeout) or "connect timeout" in text:
+        return f"timed out (no connection within {timeout[0]:g} s)"
+    if isinstance(exc, requests.Timeout) or "Read timed out" in text:
+        return f"timed out (no answer within {timeout[1]:g} s)"
+    for marker, short in (
+        ("Connection refused", "connection refused"),
+        ("Name or service not known", "unknown host name"),
+        ("nodename nor servname", "unknown host name"),
+        ("Temporary failure in name resolution", "unknown host name"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate verification failed"),
+        ("timed out", "timed out"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed by the server"),
+    ):
+        if marker in text:
+            return short
+    return type(exc).__name__
 
 
 def is_loopback(host: str) -> bool:
@@ -105,7 +204,7 @@ def with_retries(session: requests.Session, *, attempts: int = 3) -> requests.Se
     retry = Retry(
         total=attempts - 1,
         connect=attempts - 1,
-        read=attempts - 1,
+        read=min(attempts, TIMEOUT_ATTEMPTS) - 1,  # a read timeout is retried once
         status=attempts - 1,
         backoff_factor=0.5,
         status_forcelist=(429, 502, 503, 504),

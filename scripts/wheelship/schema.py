@@ -152,7 +152,9 @@ class Validator:
                 names = " or ".join(_TYPE_NAMES[t] for t in allowed)
                 return self.fail(path, f"expected {names}, got {_describe(value)}", _fix(schema))
         if "enum" in schema and value not in schema["enum"]:
-            choices = ", ".join(str(c) for c in schema["enum"])
+            # a bare YAML `off` is accepted as false, but the word is what to write
+            listed = [c for c in schema["enum"] if isinstance(c, str)] or schema["enum"]
+            choices = ", ".join(str(c) for c in listed)
             near = _near(str(value), [str(c) for c in schema["enum"]])
             return self.fail(
                 path,

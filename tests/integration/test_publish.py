@@ -171,7 +171,8 @@ def test_wrong_password_fails_the_upload_with_one_line(
     code, out, err = publish(capsys, dist_a, index.url)
     assert (code, out) == (1, "")
     assert err == (
-        f"error: twine upload failed: HTTPError: 403 Forbidden from {index.url} — check the "
+        f"error: twine upload failed: HTTPError: 403 Forbidden from {index.url} Forbidden — "
+        "check the "
         "credentials (user from $TWINE_USERNAME, password from $TWINE_PASSWORD); a job token "
         "needs the Developer role\n"
     )
@@ -214,8 +215,8 @@ def test_unreachable_index_is_one_line(
         code, out, err = publish(capsys, dist_a, url)
     assert (code, out) == (1, "")
     assert err == (
-        f"error: cannot reach the package index at {url}simple (ConnectionError) — check "
-        "--repository-url / --simple-url and the network\n"
+        f"error: cannot reach the package index at {url}simple: connection refused — check "
+        "--repository-url / --simple-url and the network; rerunning is safe\n"
     )
 
 

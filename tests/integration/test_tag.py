@@ -291,6 +291,44 @@ def test_push_over_http_sends_the_token_from_the_named_variable(
     assert token not in out + err and "job-0000" not in out + err
 
 
+HOOK = """#!/bin/sh
+# records what a hook can see: its environment and the http config git gives it
+{ env; git config --get-regexp '^http' ; } >> "$HOOK_LOG" 2>&1
+exit 0
+"""
+
+
+def test_no_hook_sees_the_push_header(
+    http_project: tuple[GitRepo, Path, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """S3: the token header is for the remote's URL only, and no hook of the repository (a
+    pre-push hook is the project's code) runs while it is set."""
+    repo, bare, token = http_project
+    hook_log = tmp_path / "hook.log"
+    monkeypatch.setenv("HOOK_LOG", str(hook_log))
+    for name in ("pre-push", "reference-transaction", "post-update", "push-to-checkout"):
+        hook = repo.path / ".git" / "hooks" / name
+        hook.write_text(HOOK)
+        hook.chmod(0o755)
+    # the hooks do run in this repository (the test can fail): a plain push runs pre-push
+    repo.git("push", "-q", str(bare), "HEAD:refs/heads/hooks-run")
+    assert hook_log.is_file() and "HOOK_LOG" in hook_log.read_text()
+    hook_log.unlink()
+    basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+    with run_git_http(bare.parent, token, user="oauth2") as srv:
+        repo.git("remote", "set-url", "origin", srv.url(bare.name))
+        monkeypatch.setenv("PROJECT_TAG_TOKEN", token)
+        code, out, err = push_tag(capsys, repo, *HTTP_PUSH)
+        assert (code, out) == (0, "v1.2.0\n"), err
+        assert set(srv.authorizations) == {f"Basic {basic}"}  # the remote got the header
+    seen = hook_log.read_text() if hook_log.exists() else ""
+    assert basic not in seen and token not in seen and "extraheader" not in seen.lower()
+    assert origin_tags(bare)["v1.2.0"] == repo.head()
+
+
 def test_push_with_a_wrong_token_fails_and_leaves_no_tag(
     http_project: tuple[GitRepo, Path, str],
     capsys: pytest.CaptureFixture[str],
@@ -462,8 +500,8 @@ def test_release_api_unreachable_is_one_line(
         )
     assert (code, out) == (1, "")
     assert err == (
-        f"error: cannot reach the GitLab API at {url} to create release v1.2.0 "
-        "(ConnectionError) — check --api-url (CI_API_V4_URL) and the network\n"
+        f"error: cannot reach the GitLab API at {url} to create release v1.2.0: connection "
+        "refused — check --api-url (CI_API_V4_URL) and the network; rerunning is safe\n"
     )
     assert "v1.2.0" not in origin_tags(bare)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support.gitrepo import GitRepo, git
 
+from support.gitrepo import GitRepo, git
 from wheelship import cli, config, log
 from wheelship.building.manifest import DistFile, Manifest
 from wheelship.emulator import persistence
@@ -669,7 +669,7 @@ def test_bad_input(
     assert lines, f"no error line (exit {code}): {out!r}"
     last = lines[-1]
     assert last.startswith("error: "), err
-    what, sep, fix = last.partition(" — ")
+    _what, sep, fix = last.partition(" — ")
     assert sep and fix.strip(), f"no fix in: {last}"
     assert case.expect in last, last
     assert code == case.code, err

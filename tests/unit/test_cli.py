@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wheelship.cli import COMMANDS, main
@@ -47,7 +49,11 @@ def test_an_unexpected_exception_is_reported_with_secrets_masked(
     err = capsys.readouterr().err
     assert secret not in err
     assert "ValueError: Invalid header value: 'Bearer [MASKED]\\n'" in err
-    assert err.splitlines()[-1] == (
-        "error: unexpected internal error (see the traceback above) — "
-        "this is a bug in wheelship: please report it"
-    )
+    last = err.splitlines()[-1]
+    assert last.startswith("error: unexpected internal error (see the traceback above, also in ")
+    assert last.endswith(") — this is a bug in wheelship: please report it with that traceback")
+    saved = Path(last.split(", also in ")[1].split(")")[0])
+    try:
+        assert "Bearer [MASKED]" in saved.read_text() and secret not in saved.read_text()
+    finally:
+        saved.unlink()

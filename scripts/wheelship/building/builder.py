@@ -74,7 +74,8 @@ class BuildSettings:
         """The one constructor from resolved options (``wheelship build``)."""
         return cls(
             version=VersionSettings.from_options(r),
-            outdir=r["outdir"],
+            # the option layer joined --outdir to --project already (relative to the cwd)
+            outdir=r["outdir"].absolute() if r["outdir"] else None,
             dotenv=r["dotenv"],
             isolation=r["isolation"],
             cache_dir=r["cache_dir"],
@@ -339,10 +340,10 @@ def build_project(settings: BuildSettings) -> BuildResult:
     info = derive_version(settings.version)
     project = info.project
     log.info(f"building {project.name} {info.version}")
-    # the option layer resolves a relative --outdir against the project (dist/ next to its
-    # pyproject.toml, as the templates expect with project-dir) and a relative --dotenv against
-    # the current directory (GitLab reads dotenv reports relative to the checkout root)
-    outdir = settings.outdir.absolute() if settings.outdir else project.root / "dist"
+    # a relative --outdir is the project's (dist/ next to its pyproject.toml, as the templates
+    # expect with project-dir); a relative --dotenv is the current directory's (GitLab reads
+    # dotenv reports relative to the checkout root)
+    outdir = project.root / (settings.outdir or "dist")
     # not in the project directory by default: sdists of hatchling/flit/poetry projects take
     # every file git does not ignore, so a later build would ship it (outdir is excluded)
     env_file = (settings.dotenv or outdir / "build.env").absolute()

@@ -184,7 +184,9 @@ class RetryPolicy:
     cap: float = 10.0  # longest backoff
     server_error_attempts: int = 3  # for RETRY_SOME
     transient_attempts: int = 5  # for answers whose message is one of TRANSIENT_MESSAGES
-    connect_attempts: int = 4  # connection refused/reset, timeouts
+    connect_attempts: int = 4  # connection refused/reset, connect timeouts
+    #: a host that accepts and never answers: each attempt costs a read timeout (net.py)
+    timeout_attempts: int = net.TIMEOUT_ATTEMPTS
 
 
 @contextmanager
@@ -380,6 +382,7 @@ class Client:
         server_errors = 0
         transient_errors = 0
         connect_errors = 0
+        timeouts = 0
         last_problem = ""
         refreshed = False
         while True:
@@ -402,16 +405,17 @@ class Client:
             self.limiter.acquire(f"{method} {ep}")
             self._count(method, path, attempt > 0)
             try:
-                resp = self.session.request(
-                    method,
-                    url,
-                    params=_query(params),
-                    data=data,
-                    headers=hdrs,
-                    timeout=timeout or self.timeout,
-                    stream=stream,
-                    allow_redirects=False,
-                )
+                with net.waiting(net.host_of(self.host)):
+                    resp = self.session.request(
+                        method,
+                        url,
+                        params=_query(params),
+                        data=data,
+                        headers=hdrs,
+                        timeout=timeout or self.timeout,
+                        stream=stream,
+                        allow_redirects=False,
+                    )
             except requests.exceptions.InvalidHeader:
                 # requests quotes the offending header value (the credential) in its message.
                 raise DatabricksError(
@@ -421,10 +425,15 @@ class Client:
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 connect_errors += 1
-                last_problem = _describe_connection_error(exc)
+                read_timeout = isinstance(exc, requests.Timeout) and not isinstance(
+                    exc, requests.ConnectTimeout
+                )
+                timeouts += read_timeout
+                last_problem = net.describe_failure(exc, timeout or self.timeout)
                 if (
                     not idempotent
                     or connect_errors >= self.retry.connect_attempts
+                    or timeouts >= self.retry.timeout_attempts
                     or self._out_of_budget(started, 0)
                 ):
                     raise DatabricksError(
@@ -589,23 +598,6 @@ def _json(resp: requests.Response) -> dict[str, Any]:
             "check that host: points at a Databricks workspace",
         ) from None
     return data if isinstance(data, dict) else {"value": data}
-
-
-def _describe_connection_error(exc: Exception) -> str:
-    text = str(exc)
-    for marker, short in (
-        ("Connection refused", "connection refused"),
-        ("Name or service not known", "unknown host name"),
-        ("nodename nor servname", "unknown host name"),
-        ("Temporary failure in name resolution", "unknown host name"),
-        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate verification failed"),
-        ("timed out", "timed out"),
-        ("Connection reset", "connection reset"),
-        ("RemoteDisconnected", "connection closed by the server"),
-    ):
-        if marker in text:
-            return short
-    return type(exc).__name__
 
 
 def quote_path(path: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,15 @@ from wheelship.building.version import parse_tag
 from wheelship.environ import child_env
 from wheelship.errors import ConfigurationError, PublishError, VersionError
 from wheelship.gitlab import CiEnv
-from wheelship.net import DEFAULT_TIMEOUT, check_url, new_session, with_retries
+from wheelship.net import (
+    DEFAULT_TIMEOUT,
+    check_url,
+    describe_failure,
+    host_of,
+    new_session,
+    waiting,
+    with_retries,
+)
 from wheelship.options import Resolved
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
@@ -154,17 +163,19 @@ class Index:
         pypi.org when package forwarding is on, and those are not in *this* index)."""
         for _ in range(_MAX_REDIRECTS):
             try:
-                resp = self._session.get(
-                    url,
-                    auth=self._auth,
-                    headers={"Accept": accept},
-                    allow_redirects=False,
-                    timeout=self._timeout,
-                )
+                with waiting(host_of(self.simple_url)):
+                    resp = self._session.get(
+                        url,
+                        auth=self._auth,
+                        headers={"Accept": accept},
+                        allow_redirects=False,
+                        timeout=self._timeout,
+                    )
             except requests.RequestException as exc:
                 raise PublishError(
-                    f"cannot reach the package index at {self.simple_url} ({type(exc).__name__})",
-                    "check --repository-url / --simple-url and the network",
+                    f"cannot reach the package index at {self.simple_url}: "
+                    f"{describe_failure(exc, self._timeout)}",
+                    "check --repository-url / --simple-url and the network; rerunning is safe",
                 ) from None
             if resp.is_redirect:
                 target = urljoin(url, resp.headers.get("Location", ""))
@@ -556,13 +567,69 @@ def _refuse_conflicts(plan: UploadPlan, manifest: Manifest, target: Target) -> N
         )
 
 
+#: Upload failures that a rerun can cure: the index or the network, not the request.
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ConnectionError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "Timeout",
+        "ChunkedEncodingError",
+        "ProtocolError",
+        "RemoteDisconnected",
+        "ConnectionResetError",
+        "SSLError",
+    }
+)
+#: twine may wait forever for an index that never answers (it sets no timeout): a bound of
+#: TWINE_WAIT plus the time the files take at TWINE_RATE bytes/s.
+TWINE_WAIT = 60.0
+TWINE_RATE = 1024 * 1024
+_HTTP = re.compile(r"HTTPError: (\d{3})")
+_EXCEPTION = re.compile(
+    r"^(?:[\w.]+\.)?(?P<name>[A-Z]\w*(?:Error|Exception|Timeout|Distribution|Configuration))\b:?\s*(?P<rest>.*)"
+)
+
+
 @dataclass(frozen=True)
 class UploadFailure:
+    """Why ``twine upload`` failed: the index's answer or the exception, and whether a rerun
+    can succeed."""
+
     status: int | None
     line: str
+    retryable: bool = False
 
     def __str__(self) -> str:
         return self.line
+
+
+def classify(output: str, returncode: int) -> UploadFailure:
+    """The cause in twine's output: its ``ERROR`` line with the index's reason, else the last
+    line of a traceback (the exception) — never a line of the traceback's code (``error =
+    cli.dispatch(sys.argv[1:])`` read as the error before)."""
+    raw = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    cause = ""
+    for n, ln in enumerate(raw):
+        if ln.startswith("ERROR"):
+            reason = [
+                r.strip()
+                for r in raw[n + 1 :]
+                if r.startswith(" ") and not r.strip().startswith('File "')
+            ]
+            cause = " ".join([ln.removeprefix("ERROR").strip(), *reason[:2]])
+    if not cause:
+        # a traceback: frames are "  File ..." and indented code; the exception comes last
+        plain = [ln.strip() for ln in raw if not ln.startswith((" ", "\t", "Traceback"))]
+        cause = plain[-1] if plain else f"twine exited {returncode}"
+    cause = log.redact(cause)
+    m = _HTTP.search(cause)
+    status = int(m.group(1)) if m else None
+    name_match = _EXCEPTION.match(cause)
+    name = name_match.group("name") if name_match else ""
+    retryable = status in RETRYABLE_STATUS if status else name in RETRYABLE_ERRORS
+    return UploadFailure(status, cause, retryable)
 
 
 def upload(
@@ -588,28 +655,38 @@ def upload(
         repository_url,
         *map(str, paths),
     ]
-    proc = subprocess.run(cmd, env=child, capture_output=True, text=True, check=False)
+    host = host_of(repository_url)
+    limit = TWINE_WAIT + sum(p.stat().st_size for p in paths) / TWINE_RATE
+    try:
+        with waiting(host):
+            proc = subprocess.run(
+                cmd, env=child, capture_output=True, text=True, check=False, timeout=limit
+            )
+    except subprocess.TimeoutExpired:
+        return UploadFailure(
+            None, f"{host} timed out: the upload got no answer within {limit:.0f} s", True
+        )
     output = (proc.stdout + proc.stderr).strip()
     for line in output.splitlines():
         log.debug(f"twine: {line}")
     if proc.returncode == 0:
         return None
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "Error" in ln or "error" in ln]
-    line = log.redact((errors or lines or [f"twine exited {proc.returncode}"])[-1])
-    status = None
-    for word in line.replace(":", " ").split():
-        if word.isdigit() and len(word) == 3:
-            status = int(word)
-            break
-    return UploadFailure(status, line.removeprefix("ERROR").strip())
+    return classify(output, proc.returncode)
 
 
 def _upload_error(failure: UploadFailure, creds: Credentials) -> PublishError:
-    if failure.status in (401, 403):
+    status = failure.status
+    if status in (401, 403):
         fix = f"check the credentials ({creds.source}); a job token needs the Developer role"
-    elif failure.status in (400, 409):
-        fix = "the index refused the file: it may exist with other bytes, or be invalid"
+    elif status in (400, 409):
+        fix = (
+            "not retryable: the index refused the file (it may exist with other bytes, or be "
+            "invalid): build a new version, or fix what the index says"
+        )
+    elif status == 413:
+        fix = "not retryable: the file is larger than the index accepts; raise its limit"
+    elif failure.retryable:
+        fix = "retryable: rerun the job (files already uploaded are skipped)"
     else:
-        fix = "retry; rerunning the job is safe (files already uploaded are skipped)"
+        fix = "not retryable as is: fix what twine reports (run with WHEELSHIP_VERBOSE=1 for its output)"
     return PublishError(f"twine upload failed: {failure}", fix)
