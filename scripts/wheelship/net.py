@@ -75,7 +75,7 @@ class _Waits:
                         self.said[host] = step
                         due.append((host, step * self.every))
             for host, waited in due:
-                log.info(f"waiting for {host}, {waited:.0f} s")
+                log.info(f"waiting for {host}, {waited:g} s")
 
 
 _keys = itertools.count()

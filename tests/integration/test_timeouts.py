@@ -57,7 +57,7 @@ def test_the_workspace_client_gives_up_a_silent_host(
     )
     # two attempts of one second each, and a backoff between them
     assert 2.0 <= seconds < 2.0 + RetryPolicy().cap
-    assert f"waiting for {host}, 1 s" in capsys.readouterr().err
+    assert f"waiting for {host}, 0.5 s" in capsys.readouterr().err
 
 
 def test_the_index_lookup_gives_up_a_silent_host(fast_progress: None) -> None:

@@ -656,7 +656,7 @@ def upload(
         *map(str, paths),
     ]
     host = host_of(repository_url)
-    limit = TWINE_WAIT + sum(p.stat().st_size for p in paths) / TWINE_RATE
+    limit = TWINE_WAIT + sum(p.stat().st_size for p in paths if p.is_file()) / TWINE_RATE
     try:
         with waiting(host):
             proc = subprocess.run(
