@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import subprocess
 import tarfile
@@ -351,8 +352,14 @@ def test_twine_gets_the_credentials_in_its_environment_never_its_command_line(
 
     monkeypatch.setattr(twine.repository.Repository, "upload", record)
     monkeypatch.setattr("builtins.input", lambda *_: pytest.fail("twine prompted for input"))
-    with mock.patch.dict("os.environ", env, clear=True):
-        assert twine.cli.dispatch(cmd[cmd.index("twine") + 1 :]) is None
+    # twine configures the root logger (a rich handler on stdout): undo it for later tests
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with mock.patch.dict("os.environ", env, clear=True):
+            assert twine.cli.dispatch(cmd[cmd.index("twine") + 1 :]) is None
+    finally:
+        root.handlers[:], root.level = handlers, level
     assert uploaded == [
         {"file": name, "url": url, "auth": (creds.username, creds.password), "version": "1.2.3"}
         for name in (WHL.name, SDIST.name)
