@@ -316,6 +316,8 @@ def option_cases() -> Iterator[Case]:
     )
     yield c("publish-local-versions", ("publish", "--local-versions", "maybe"), "invalid choice")
     yield c("publish-password-var", ("publish", *https, "--password-var", "a b"), "--password-var")
+    yield c("publish-username-var", ("publish", *https, "--username-var", "1X"), "--username-var")
+    yield c("publish-tag-pattern", ("publish", *https, "--tag-pattern", "v(?P<"), "regular")
     yield c(
         "publish-manifest-list",
         ("publish", *https),
@@ -365,6 +367,8 @@ def option_cases() -> Iterator[Case]:
     yield c("status-json-dir", ("status", "--json", "adir"), "--json")
     yield c("status-json-under-file", ("status", "--json", "afile/s.json"), "is not a directory")
     yield c("status-format", ("status", "--format", "xml"), "invalid choice")
+    for cmd in ("status", "runbook"):
+        yield c(f"{cmd}-issue-token-var", (cmd, "--issue-token-var", "glpat-x y"), "--issue-token")
     yield c(
         "plan-note-token-var",
         ("plan",),

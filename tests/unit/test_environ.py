@@ -9,10 +9,10 @@ import pytest
 
 from support.gitrepo import GitRepo
 from wheelship import environ, git, log
-from wheelship.commands.emulator import check_host, read_token
 from wheelship.emulator import persistence
 from wheelship.emulator.blobs import BlobStore
 from wheelship.emulator.clock import SimClock
+from wheelship.emulator.serve import check_host, read_token
 from wheelship.emulator.state import Workspace
 from wheelship.errors import ConfigurationError
 

@@ -101,3 +101,25 @@ def test_the_templates_pattern_and_the_files_must_be_one_pattern() -> None:
     with pytest.raises(ConfigurationError) as caught:
         check_one_tag_pattern({"tag-pattern": FILE}, {"WHEELSHIP_TAG_PATTERN": "/^v.*$/"})
     assert "set the release-tag-pattern input to the pattern between slashes" in caught.value.fix
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "message"),
+    [
+        ("out-file", "report.json", "is not writable"),
+        ("out-dir", "reports/new", "is not writable"),
+    ],
+)
+def test_an_output_in_an_unwritable_directory_is_refused_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, target: str, message: str
+) -> None:
+    """The permission check itself (root, who runs this suite in CI containers, may write
+    anywhere, so os.access stands in for a read-only directory)."""
+    import os
+
+    from wheelship.options import check_path
+
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(ConfigurationError, match=message) as err:
+        check_path(tmp_path / target, kind, "--out")  # type: ignore[arg-type]
+    assert err.value.what.startswith(f"--out {tmp_path / target}: {tmp_path} ")

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from wheelship import log
 from wheelship.emulator.serve import (
     EmulatorSettings,
     check,
-    parse_fault,
-    parse_rate_limit,
     serve,
 )
-from wheelship.errors import ConfigurationError, WheelshipError
-from wheelship.net import is_loopback
+from wheelship.errors import WheelshipError
 from wheelship.options import Option, add_options, load, opt
 
 
@@ -157,75 +153,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_options(parser, OPTIONS)
 
 
-def settings_from(args: argparse.Namespace) -> EmulatorSettings:
-    values = load(args, OPTIONS)
-    log.register_secret(values.get("token"))
-    if values.sources["token"] == "flag":
-        raise ConfigurationError(
-            "--token puts the token on the command line, where every user sees it (ps)",
-            "set WHEELSHIP_EMULATOR_TOKEN or pass --token-file FILE",
-        )
-    token = values.get("token") or None
-    if values["token_file"] is not None:
-        token = read_token(values["token_file"])
-    seed: Path | None = values["seed_file"]
-    if seed is not None and not seed.is_file():
-        raise ConfigurationError(
-            f"seed file {seed} not found", "pass an existing YAML file with --seed-file"
-        )
-    host = check_host(values["host"], allow_remote=bool(values["allow_remote"]))
-    return EmulatorSettings(
-        host=host,
-        port=values["port"],
-        token=token,
-        seed_file=seed,
-        state_dir=values["state_dir"],
-        clock_speed=values["clock_speed"],
-        latency=values["latency"],
-        rate_limits=dict(parse_rate_limit(x) for x in values["rate_limit"]),
-        faults=[parse_fault(x) for x in values["fault"]],
-        fault_seed=values["fault_seed"],
-        check_invariants=bool(values["check_invariants"]),
-    )
-
-
-def read_token(path: Path) -> str:
-    """The token in ``path`` (one line; surrounding whitespace dropped)."""
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(
-            f"cannot read the token file {path}: {getattr(exc, 'strerror', None) or exc}",
-            "pass a readable text file with --token-file",
-        ) from None
-    log.register_secret(token)
-    if not token or any(c.isspace() for c in token):
-        raise ConfigurationError(
-            f"the token file {path} does not hold one token",
-            "write the token alone on one line",
-        )
-    return token
-
-
-def check_host(host: str, *, allow_remote: bool) -> str:
-    """Loopback, or any address with ``--allow-remote`` (and a warning: plain HTTP)."""
-    if is_loopback(host):
-        return host
-    if not allow_remote:
-        raise ConfigurationError(
-            f"--host {host} is not a loopback address: the emulator serves plain HTTP, "
-            "readable by anyone on the network",
-            "use 127.0.0.1, or add --allow-remote to serve the network on purpose",
-        )
-    log.warn(
-        f"serving plain HTTP on {host}: the token and every request travel unencrypted to "
-        "whoever can reach this address"
-    )
-    return host
-
-
 def main(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = EmulatorSettings.from_options(load(args, OPTIONS))
     if settings.check_invariants:
         problems = check(settings)
         for line in problems:
