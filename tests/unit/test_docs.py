@@ -204,3 +204,11 @@ def test_the_seed_file_example_is_valid(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "workspace.yml").write_text(seed)
     code = main(["emulator", "--check-invariants", "--seed-file", str(tmp_path / "workspace.yml")])
     assert code == 0, capsys.readouterr().err
+
+
+def test_every_docs_page_is_listed_in_the_readme() -> None:
+    """A page nobody links to is a page nobody reads: the README's Documentation section lists
+    every page in docs/."""
+    section = README.read_text(encoding="utf-8").split("## Documentation", 1)[1]
+    listed = {Path(t.split("#")[0]).name for t in _LINK.findall(section) if t.startswith("docs/")}
+    assert sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name not in listed) == []
