@@ -23,9 +23,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "scripts" / "wheelship" / "wheelship.schema.json"
 DOCS_PATH = ROOT / "docs" / "configuration.md"
-SCHEMA_ID = (
-    "https://gitlab.com/wheelship/wheelship/-/raw/main/scripts/wheelship/wheelship.schema.json"
-)
 
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -248,7 +245,6 @@ def schema() -> dict[str, Any]:
         properties[command] = section_schema(command)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
         "title": "wheelship.yml",
         "description": "The wheelship configuration: deploy targets and defaults for the "
         "commands' flags. Flags and WHEELSHIP_* variables win over the file; ${VAR} expands "
@@ -316,11 +312,19 @@ def docs() -> str:
         "yields). Plain `http://` URLs are accepted only for loopback hosts. The file may be at",
         "most 1 MiB, and YAML aliases may expand it to at most 100,000 values.",
         "",
-        "For completion in editors with the YAML language server, start the file with:",
+        "For completion and checks in an editor with the YAML language server, save the schema",
+        "next to the file and name it in the file's first line:",
+        "",
+        "```sh",
+        "wheelship config --schema > .wheelship.schema.json",
+        "```",
         "",
         "```yaml",
-        f"# yaml-language-server: $schema={SCHEMA_ID}",
+        "# yaml-language-server: $schema=.wheelship.schema.json",
         "```",
+        "",
+        "(or point `$schema=` at `scripts/wheelship/wheelship.schema.json` of the wheelship release",
+        "you pin, on your GitLab instance).",
         "",
         "## Top level",
         "",

@@ -227,3 +227,17 @@ def test_bounded_input_refuses_fast(tmp_path: Path) -> None:
     deep.write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     with pytest.raises(ConfigurationError):
         config.load(deep)
+
+
+def test_config_schema_prints_the_shipped_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an editor is given (``wheelship config --schema > .wheelship.schema.json``) is what
+    the commands validate with; it needs no wheelship.yml."""
+    import json
+
+    from wheelship.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "--schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == schema.wheelship_schema()

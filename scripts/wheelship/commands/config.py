@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 
-from wheelship import log
+from wheelship import log, schema
 from wheelship.commands import _targets
 from wheelship.deploy import workflow
 from wheelship.options import opt
@@ -18,6 +19,14 @@ EXTRA = [
         default=False,
         in_file=False,
     ),
+    opt(
+        "schema",
+        "--schema",
+        help="print the JSON Schema of wheelship.yml (for editor completion) and exit",
+        kind="flag",
+        default=False,
+        in_file=False,
+    ),
 ]
 
 
@@ -26,6 +35,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.schema:  # needs no file: what every command validates the file with
+        log.result(json.dumps(schema.wheelship_schema(), indent=2, ensure_ascii=False))
+        return 0
     settings, _values = _targets.settings(args, "config", EXTRA)
     cfg, package = workflow.check_config(settings)
     for name, t in cfg.targets.items():
