@@ -464,7 +464,10 @@ def load(
         p = Path(str(value)).expanduser()
         if o.under_project and not p.is_absolute():
             p = project / p
-        out.values[o.dest] = check_path(p, o.path, o.flags[0], make_parents=o.make_parents)
+        # name where the value came from: the flag, the variable or the file's key
+        source = out.sources[o.dest]
+        where = {"env": o.env_name, "config": f"{section}.{o.key}"}.get(source, o.flags[0])
+        out.values[o.dest] = check_path(p, o.path, where, make_parents=o.make_parents)
     if "project" in out.values:
         out.values["project"] = project
     return out

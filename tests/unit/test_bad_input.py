@@ -195,7 +195,18 @@ def option_cases() -> Iterator[Case]:
     yield c("build-dotenv-dir", ("build", "--dotenv", "adir"), "is a directory")
     yield c("build-dotenv-no-parent", ("build", "--dotenv", "nope/b.env"), "does not exist")
     yield c("build-cache-dir-file", ("build", "--cache-dir", "afile"), "--cache-dir")
-    yield c("build-cache-dir-env", ("build",), "--cache-dir", env={"WHEELSHIP_CACHE_DIR": "afile"})
+    yield c(
+        "build-cache-dir-env",
+        ("build",),
+        "WHEELSHIP_CACHE_DIR afile: is not a directory",
+        env={"WHEELSHIP_CACHE_DIR": "afile"},
+    )
+    yield c(
+        "build-outdir-file-config",
+        ("build",),
+        "build.outdir",
+        {"wheelship.yml": CONFIG + "build:\n  outdir: afile\n"},
+    )
     yield c("build-isolation", ("build", "--isolation", "maybe"), "invalid choice")
     yield c(
         "build-isolation-file",
