@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 from wheelship import log
 
@@ -82,3 +83,24 @@ def child_env(
         hosts = [h.strip() for h in out.get(name, "").split(",") if h.strip()]
         out[name] = ",".join([*hosts, *(h for h in LOOPBACK if h not in hosts)])
     return out
+
+
+def installer_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """For an installer (pip, uv): no secret but its own index settings (``PIP_*``, ``UV_*``)."""
+    env = os.environ if base is None else base
+    return child_env(env, keep=[k for k in env if k.startswith(("PIP_", "UV_"))])
+
+
+@contextmanager
+def scrubbed() -> Iterator[None]:
+    """This process's environment without secrets for the block, for code that starts children
+    itself from ``os.environ`` (the ``build`` library's isolated environments run pip or uv so).
+    The build stage needs no credential meanwhile; the environment is restored after."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(installer_env(saved))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

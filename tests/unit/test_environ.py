@@ -3,6 +3,7 @@ its serving address."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,15 @@ def test_the_token_comes_from_a_file_and_is_never_printed(
     assert read_token(path) == "dapi-from-file-123"
     log.info("the token is dapi-from-file-123")
     assert "dapi-from-file-123" not in capsys.readouterr().err
+
+
+def test_scrubbed_hides_secrets_from_code_that_reads_os_environ(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """build's isolated environments start pip/uv from os.environ (--isolation fresh)."""
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-scrub-1")
+    monkeypatch.setenv("UV_INDEX_CORP_PASSWORD", "uv-scrub-2")
+    with environ.scrubbed():
+        assert "DATABRICKS_TOKEN" not in os.environ
+        assert os.environ["UV_INDEX_CORP_PASSWORD"] == "uv-scrub-2"  # the installer's own
+    assert os.environ["DATABRICKS_TOKEN"] == "dapi-scrub-1"

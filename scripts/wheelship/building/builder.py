@@ -44,7 +44,7 @@ from wheelship.building.project import Project, VersionSource, rewrite_static_ve
 from wheelship.building.reproducible import normalize_sdist, normalize_wheel
 from wheelship.building.staging import stage_committed
 from wheelship.building.version import VersionInfo, VersionSettings, derive_version
-from wheelship.environ import child_env
+from wheelship.environ import child_env, scrubbed
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import check_writable
 from wheelship.options import Resolved
@@ -248,7 +248,11 @@ class _Builder:
         try:
             if self.settings.isolation == "fresh":
                 installer = choose_installer(self.settings.installer)
-                with build.env.DefaultIsolatedEnv(installer=installer) as env:  # type: ignore[arg-type]
+                # build's isolated environment runs pip/uv from os.environ: without secrets
+                with (
+                    scrubbed(),
+                    build.env.DefaultIsolatedEnv(installer=installer) as env,  # type: ignore[arg-type]
+                ):
                     builder = build.ProjectBuilder.from_isolated_env(env, source, self.runner)
                     env.install(builder.build_system_requires)
                     env.install(builder.get_requires_for_build(distribution))

@@ -38,7 +38,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import log
 from wheelship.building.project import LEGACY_BACKEND
-from wheelship.environ import child_env
+from wheelship.environ import installer_env
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import write_atomic
 
@@ -88,7 +88,7 @@ def choose_installer(wanted: str | None) -> str:
 def _installer_env() -> dict[str, str]:
     """uv ignores pip's settings; carry a configured index over so both install the same."""
     # the installer keeps its own index credentials (PIP_*, UV_*), and nothing else secret
-    env = child_env(keep=[k for k in os.environ if k.startswith(("PIP_", "UV_"))])
+    env = installer_env()
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
     for pip_name, uv_name in (
         ("PIP_INDEX_URL", "UV_INDEX_URL"),

@@ -98,7 +98,8 @@ class OAuthAuth:
         endpoint = f"{self._host}/oidc/v1/token"
         try:
             # The document names where the credentials go: never take it from a redirect.
-            resp = self._session.get(url, timeout=net.DEFAULT_TIMEOUT, allow_redirects=False)
+            with net.waiting(net.host_of(url)):
+                resp = self._session.get(url, timeout=net.DEFAULT_TIMEOUT, allow_redirects=False)
             if resp.ok and not resp.is_redirect:
                 found = resp.json().get("token_endpoint")
                 if isinstance(found, str) and found:
@@ -122,16 +123,17 @@ class OAuthAuth:
         try:
             # No redirects: a 307/308 would re-send the form (the OIDC ID token, the client
             # secret in the Basic header for same-host hops) wherever the answer points.
-            resp = self._session.post(
-                endpoint,
-                data=self._form(),
-                headers=headers,
-                timeout=net.DEFAULT_TIMEOUT,
-                allow_redirects=False,
-            )
+            with net.waiting(net.host_of(endpoint)):
+                resp = self._session.post(
+                    endpoint,
+                    data=self._form(),
+                    headers=headers,
+                    timeout=net.DEFAULT_TIMEOUT,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
             raise DatabricksError(
-                f"cannot reach the OAuth token endpoint {endpoint}: {type(exc).__name__}",
+                f"cannot reach the OAuth token endpoint {endpoint}: {net.describe_failure(exc)}",
                 "check the workspace URL and the network",
                 step="authenticate",
             ) from None
