@@ -183,3 +183,18 @@ def test_the_projects_tests_see_no_secret(
     code = main(["test", "--project", str(project), "--no-install", "--coverage", ""])
     assert code == 0
     assert_no_secret(secrets_env)
+
+
+def test_a_secret_the_tests_need_is_passed_by_name_only(
+    secrets_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "proj"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_env.py").write_text(TEST_FILE)
+    make_dist(project / "dist", "s2pkg", "1.0.0")
+    monkeypatch.chdir(project)
+    argv = ["test", "--project", str(project), "--no-install", "--coverage", ""]
+    assert main([*argv, "--pass-env", "MY_DEPLOY_API_KEY"]) == 0
+    seen = json.loads(secrets_env.read_text())
+    assert seen["MY_DEPLOY_API_KEY"] == SECRETS["MY_DEPLOY_API_KEY"]
+    assert "DATABRICKS_TOKEN" not in seen and "CI_JOB_TOKEN" not in seen

@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from wheelship.options import CONFIG, DIST, PROJECT, Option, ValueType, add_options, load, opt
+from wheelship.options import (
+    CONFIG,
+    DIST,
+    PROJECT,
+    VARIABLE,
+    Option,
+    ValueType,
+    add_options,
+    load,
+    opt,
+)
 from wheelship.testrun.run import TestSettings, run_tests
 
 
@@ -52,6 +62,15 @@ OPTIONS: list[Option] = [
         default="",
         type=SHELL_WORDS,
         metavar="ARGS",
+    ),
+    opt(
+        "pass_env",
+        "--pass-env",
+        help="a secret variable the project's tests need after all (say, a token for its own "
+        "integration tests); every other credential is removed from their environment",
+        kind="list",
+        type=VARIABLE,
+        metavar="NAME",
     ),
     opt(
         "no_install",

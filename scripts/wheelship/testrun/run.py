@@ -37,6 +37,8 @@ class TestSettings:
     coverage: Path | None = Path("coverage.xml")
     pytest_args: tuple[str, ...] = ()
     install: bool = True
+    #: secret variables the tests get anyway (--pass-env); every other one is removed
+    pass_env: tuple[str, ...] = ()
     python: str = field(default_factory=lambda: sys.executable)
 
     @classmethod
@@ -50,6 +52,7 @@ class TestSettings:
             coverage=r["coverage"],
             pytest_args=tuple(r["pytest_args"] or ()),
             install=not r["no_install"],
+            pass_env=tuple(r["pass_env"]),
         )
 
 
@@ -94,11 +97,12 @@ def pytest_command(settings: TestSettings, packages: Sequence[str]) -> list[str]
     return cmd + list(settings.pytest_args)
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> int:
+def _run(cmd: list[str], cwd: Path, what: str, keep: Sequence[str] = ()) -> int:
     log.debug("running " + " ".join(cmd))
     try:
         # the project's tests and its installer are not wheelship's code: no credentials
-        keep = [k for k in os.environ if k.startswith("PIP_")] if what == "pip" else []
+        if what == "pip":
+            keep = [k for k in os.environ if k.startswith("PIP_")]
         return subprocess.run(cmd, cwd=cwd, env=child_env(keep=keep), check=False).returncode
     except OSError as exc:
         raise ConfigurationError(f"cannot run {what}: {exc}", "check the Python in PATH") from None
@@ -126,7 +130,7 @@ def run_tests(settings: TestSettings) -> int:
                 "check the extras exist in the project's metadata and the index is reachable",
             )
     log.info(f"testing {manifest.name} {manifest.version} (packages: {', '.join(packages)})")
-    code = _run(pytest_command(settings, packages), settings.project, "pytest")
+    code = _run(pytest_command(settings, packages), settings.project, "pytest", settings.pass_env)
     if code == 5:
         raise ConfigurationError(
             f"pytest collected no tests in {settings.project}",
