@@ -166,12 +166,56 @@ class BuildEnv:
             cmd += ["--quiet", "--disable-pip-version-check", *requirements]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=_installer_env())
         if proc.returncode != 0:
-            lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-            detail = lines[-1].strip() if lines else f"exit {proc.returncode}"
-            raise BuildError(
-                f"installing the build requirements {', '.join(requirements)} failed ({detail})",
-                "check the requirements in [build-system] and that the package index is reachable",
-            )
+            raise install_failure(requirements, proc.stderr or proc.stdout, proc.returncode)
+
+
+#: What pip and uv say when the index could not be reached (a rerun may succeed) ...
+_UNREACHABLE = (
+    "connection",
+    "timed out",
+    "timeout",
+    "name resolution",
+    "dns error",
+    "max retries exceeded",
+    "failed to fetch",
+    "error sending request",
+    "503",
+    "502",
+    "504",
+)
+#: ... and when the requirements cannot be met from it (a rerun will not help).
+_UNSATISFIABLE = (
+    "no matching distribution",
+    "could not find a version",
+    "no solution found",
+    "not found in the package registry",
+    "invalid requirement",
+)
+
+
+def install_failure(requirements: Sequence[str], output: str, code: int) -> BuildError:
+    """Installing build requirements failed: the installer's own last line as the cause,
+    classified — the index unreachable (retryable) or the requirements unsatisfiable (not)."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    detail = lines[-1] if lines else f"exit {code}"
+    text = output.lower()
+    what = f"installing the build requirements {', '.join(requirements)} failed ({detail})"
+    # unreachable first: pip that could not reach the index ends with "could not find a version"
+    if any(marker in text for marker in _UNREACHABLE):
+        return BuildError(
+            what,
+            "retryable: the package index could not be reached; check PIP_INDEX_URL and the "
+            "network, then rerun",
+        )
+    if any(marker in text for marker in _UNSATISFIABLE):
+        return BuildError(
+            what,
+            "not retryable: fix the requirements in [build-system], or point PIP_INDEX_URL at an "
+            "index that has them",
+        )
+    return BuildError(
+        what, "check the requirements in [build-system] and that the package index is reachable"
+    )
 
 
 def _build_system(source: Path) -> dict[str, Any]:

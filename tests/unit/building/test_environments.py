@@ -69,3 +69,40 @@ def test_uv_gets_pips_index_and_find_links(monkeypatch: pytest.MonkeyPatch) -> N
     assert env["UV_FIND_LINKS"] == "/opt/wheels,https://files.example/links"
     monkeypatch.setenv("UV_FIND_LINKS", "/mine")
     assert _installer_env()["UV_FIND_LINKS"] == "/mine"  # uv's own setting wins
+
+
+@pytest.mark.parametrize(
+    ("output", "fix"),
+    [
+        (
+            "WARNING: Retrying (Retry(total=4)) after connection broken by 'NewConnectionError("
+            "'Failed to establish a new connection: [Errno 111] Connection refused')'\n"
+            "ERROR: Could not find a version that satisfies the requirement setuptools>=77 "
+            "(from versions: none)\n",
+            "retryable: the package index could not be reached",
+        ),
+        (
+            "error: Failed to fetch: `https://pypi.example.com/simple/setuptools/`\n"
+            "  Caused by: dns error: failed to lookup address information\n",
+            "retryable: the package index could not be reached",
+        ),
+        (
+            "ERROR: Could not find a version that satisfies the requirement setuptoolz>=77 "
+            "(from versions: 1.0)\nERROR: No matching distribution found for setuptoolz>=77\n",
+            "not retryable: fix the requirements in [build-system]",
+        ),
+        (
+            "  x No solution found when resolving dependencies:\n"
+            "  `-> Because setuptoolz was not found in the package registry and you require "
+            "setuptoolz, we can conclude that your requirements are unsatisfiable.\n",
+            "not retryable: fix the requirements in [build-system]",
+        ),
+    ],
+)
+def test_installer_failures_say_whether_a_rerun_helps(output: str, fix: str) -> None:
+    from wheelship.building.environments import install_failure
+
+    error = install_failure(["setuptools>=77"], output, 1)
+    assert (error.fix or "").startswith(fix)
+    last = output.strip().splitlines()[-1].strip()
+    assert error.what.endswith(f"({last})")
