@@ -6,8 +6,9 @@ Every option is declared once as an :class:`Option` — the ones several command
 variable); :func:`load` reads the configuration file once (validated against the schema), then
 :func:`resolve` picks, per option, the first of: the flag, the ``WHEELSHIP_*`` environment
 variable, the command's section of the file, the default — and records which source won, so the
-debug log can say so without printing secrets. Path options come out as absolute
-:class:`~pathlib.Path` objects, checked before any work starts (:func:`check_path`). Each settings
+debug log can say so without printing secrets. Path options come out as
+:class:`~pathlib.Path` objects (joined to ``--project`` where the option says so), checked
+before any work starts (:func:`check_path`). Each settings
 class is built from the :class:`Resolved` options by its one ``from_options`` constructor.
 
 An option's value type (:class:`ValueType`) also gives its JSON Schema, so the schema's command
@@ -99,9 +100,6 @@ URL_MESSAGE = (
 )
 
 TEXT = ValueType("text", str, {"type": "string"})
-INTEGER = ValueType(
-    "integer", _integer(None), {"type": ["integer", "string"], "pattern": "^-?[0-9]+$"}
-)
 NATURAL = ValueType(
     "natural", _integer(0), {"type": ["integer", "string"], "minimum": 0, "pattern": _DIGITS[0]}
 )

@@ -172,8 +172,10 @@ class Validator:
                 )
         if kind == "string":
             if "pattern" in schema and not re.search(schema["pattern"], value):
+                # the value is not repeated: it may be a secret where a name belongs, or a URL
+                # with a password in it
                 what = schema.get(MESSAGE, f"does not match {schema['pattern']}")
-                return self.fail(path, f"{_shown(value)}: {what}", _fix(schema))
+                return self.fail(path, what, _fix(schema))
             if schema.get("format") == "regex":
                 try:
                     re.compile(value)

@@ -241,3 +241,17 @@ def test_config_schema_prints_the_shipped_schema(
     monkeypatch.chdir(tmp_path)
     assert main(["config", "--schema"]) == 0
     assert json.loads(capsys.readouterr().out) == schema.wheelship_schema()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "publish: {repository-url: 'https://ci:glpat-in-url-1@gitlab.example.com/x'}\n",
+        "tag: {token-var: 'glpat-in-url-1'}\n",
+        "targets: {p: {artifacts: /Volumes/a/b/c, host: 'https://u:glpat-in-url-1@adb-1.net'}}\n",
+    ],
+)
+def test_a_refused_value_that_may_be_a_secret_is_not_repeated(text: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        schema.validate(yaml.safe_load(text), "wheelship.yml")
+    assert "glpat-in-url-1" not in str(err.value)
