@@ -103,6 +103,12 @@ class PlanError(WheelshipError):
     exit_code = EXIT_BAD_INPUT
 
 
+class AccessDenied(WheelshipError):
+    """The deploy identity may not make a change the deploy needs; found before any change."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class DriftDetected(WheelshipError):
     """More than one version is live (``status --fail-on-drift``)."""
 

@@ -26,6 +26,8 @@ NOBODY = "dapi-nobody-token"
 FAST = Timing(first=0.05, longest=0.2, progress_every=0.5)
 #: The request methods that change a workspace.
 MUTATING = ("POST", "PUT", "DELETE", "PATCH")
+#: The lock file of target prod in the artifacts folder.
+LOCK_NAME = ".wheelship-prod.lock"
 
 
 def whl(version: str, folder: str = ART) -> str:
@@ -343,8 +345,21 @@ def error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def mutations(ws: Workspace) -> list[str]:
-    """``METHOD path`` of every state-changing request the emulator logged."""
-    return [f"{r.method} {r.path}" for r in ws.emu.requests if r.method in MUTATING]
+    """``METHOD path`` of every state-changing request the emulator logged, except those on
+    the target's lock file (taken and released by every deploy and rollback)."""
+    return [
+        f"{r.method} {r.path}"
+        for r in ws.emu.requests
+        if r.method in MUTATING and not r.path.endswith(LOCK_NAME)
+    ]
+
+
+def unchanged(ws: Workspace) -> None:
+    """Nothing changed: no state-changing request but the lock's, the lock released, the
+    invariants hold."""
+    assert mutations(ws) == []
+    assert not ws.emu.file_exists(f"{ART}/{LOCK_NAME}")
+    assert ws.emu.invariants() == []
 
 
 def seed(

@@ -59,6 +59,15 @@ def issue_settings(values: Resolved) -> handoff.IssueSettings:
     )
 
 
+FORCE_UNLOCK = opt(
+    "force_unlock",
+    "--force-unlock",
+    help="remove the target's workspace lock first (when the deploy that holds it is gone)",
+    kind="flag",
+    default=False,
+)
+
+
 def configure(parser: argparse.ArgumentParser, extra: list[Option]) -> None:
     add_options(parser, [*COMMON, *extra])
 

@@ -9,7 +9,7 @@ from wheelship.commands import _targets
 from wheelship.deploy import workflow
 from wheelship.options import DIST
 
-EXTRA = [DIST]
+EXTRA = [DIST, _targets.FORCE_UNLOCK]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

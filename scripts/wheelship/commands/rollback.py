@@ -15,7 +15,8 @@ EXTRA = [
         "--to",
         help="the retained version to go back to (default: the previous one)",
         metavar="X.Y.Z",
-    )
+    ),
+    _targets.FORCE_UNLOCK,
 ]
 
 

@@ -58,6 +58,7 @@ class Cluster:
 class RemoteFile:
     name: str
     size: int
+    modified: float | None = None  # epoch seconds, as the workspace stamps it
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,8 @@ class Snapshot:
     artifacts: tuple[RemoteFile, ...] | None = ()
     digests: Mapping[str, str] = field(default_factory=dict)
     active_runs: tuple[ActiveRun, ...] = ()
+    #: the workspace's time of the read (epoch seconds), what file ages are measured against
+    now: float = 0.0
 
     def artifact(self, name: str) -> RemoteFile | None:
         return next((f for f in self.artifacts or () if f.name == name), None)

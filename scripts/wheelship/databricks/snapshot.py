@@ -7,6 +7,7 @@ job costs a ``jobs/get`` only when the list truncated it; every cluster's librar
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -67,4 +68,5 @@ def read(
         artifacts=files,
         digests=digests,
         active_runs=tuple(results.get("runs", ())),
+        now=time.time(),
     )

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 from wheelship.databricks import paths
 from wheelship.databricks.client import Client, quote_path
@@ -28,6 +30,11 @@ STREAM_ATTEMPTS = 3  # a DBFS temporary file is rewritten from the start at most
 
 class AlreadyExists(Exception):
     """The file name is taken; the caller compares the bytes."""
+
+
+def _seconds(ms: object) -> float | None:
+    """Epoch seconds from the epoch milliseconds every listing uses."""
+    return int(ms) / 1000 if isinstance(ms, int | float) and ms > 0 else None
 
 
 def _missing(exc: DatabricksError) -> bool:
@@ -58,7 +65,9 @@ class Storage(ABC):
     def read(self, name: str) -> Iterator[bytes]: ...
 
     @abstractmethod
-    def _put(self, name: str, local: Path) -> None: ...
+    def _put(self, name: str, body: Callable[[], IO[bytes] | bytes]) -> None:
+        """Create the file from ``body`` (a factory, so a retry starts over); an existing name
+        raises :class:`AlreadyExists`."""
 
     @abstractmethod
     def make_folder(self) -> None: ...
@@ -70,7 +79,21 @@ class Storage(ABC):
     def upload(self, name: str, local: Path, *, create_folder: bool = False) -> None:
         if create_folder:
             self.make_folder()
-        self._put(name, local)
+        self._put(name, lambda: local.open("rb"))
+
+    def create(self, name: str, data: bytes) -> None:
+        """Create a small file atomically, never over an existing one (:class:`AlreadyExists`):
+        what the deploy lock is made of."""
+        self._put(name, lambda: data)
+
+    def read_bytes(self, name: str) -> bytes | None:
+        """A small file's bytes; None when it does not exist."""
+        try:
+            return b"".join(self.read(name))
+        except DatabricksError as exc:
+            if _missing(exc):
+                return None
+            raise
 
     def digest(self, name: str) -> tuple[int, str]:
         """``(size, sha256)`` of a remote file, streamed."""
@@ -102,7 +125,9 @@ class VolumesStorage(Storage):
             raise
         return [
             RemoteFile(
-                str(e.get("name") or paths.basename(e["path"])), int(e.get("file_size") or 0)
+                str(e.get("name") or paths.basename(e["path"])),
+                int(e.get("file_size") or 0),
+                _seconds(e.get("last_modified")),
             )
             for e in entries
             if not e.get("is_directory")
@@ -131,13 +156,13 @@ class VolumesStorage(Storage):
     def make_folder(self) -> None:
         self.client.request("PUT", self._url("directories", self.folder))
 
-    def _put(self, name: str, local: Path) -> None:
+    def _put(self, name: str, body: Callable[[], IO[bytes] | bytes]) -> None:
         try:
             self.client.request(
                 "PUT",
                 self._url("files", self.ref(name)),
                 params={"overwrite": False},
-                body=lambda: local.open("rb"),
+                body=body,
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=UPLOAD_TIMEOUT,
             )
@@ -172,7 +197,9 @@ class WorkspaceStorage(Storage):
                 return None
             raise
         return [
-            RemoteFile(paths.basename(o["path"]), int(o.get("size") or 0))
+            RemoteFile(
+                paths.basename(o["path"]), int(o.get("size") or 0), _seconds(o.get("modified_at"))
+            )
             for o in body.get("objects") or []
             if o.get("object_type") == "FILE"
         ]
@@ -200,7 +227,7 @@ class WorkspaceStorage(Storage):
     def make_folder(self) -> None:
         self.client.post("/api/2.0/workspace/mkdirs", {"path": self._api_path()})
 
-    def _put(self, name: str, local: Path) -> None:
+    def _put(self, name: str, body: Callable[[], IO[bytes] | bytes]) -> None:
         # import-file takes raw bytes (streamed); /workspace/import would need base64 in JSON.
         target = quote_path(self._api_path(name).lstrip("/"))
         try:
@@ -208,7 +235,7 @@ class WorkspaceStorage(Storage):
                 "POST",
                 f"/api/2.0/workspace-files/import-file/{target}",
                 params={"overwrite": False},
-                body=lambda: local.open("rb"),
+                body=body,
                 headers={"Content-Type": "application/octet-stream"},
                 timeout=UPLOAD_TIMEOUT,
             )
@@ -245,7 +272,11 @@ class DbfsStorage(Storage):
                 return None
             raise
         return [
-            RemoteFile(paths.basename(f["path"]), int(f.get("file_size") or 0))
+            RemoteFile(
+                paths.basename(f["path"]),
+                int(f.get("file_size") or 0),
+                _seconds(f.get("modification_time")),
+            )
             for f in body.get("files") or []
             if not f.get("is_dir")
         ]
@@ -275,12 +306,12 @@ class DbfsStorage(Storage):
     def make_folder(self) -> None:
         self.client.post("/api/2.0/dbfs/mkdirs", {"path": self._api_path()})
 
-    def _put(self, name: str, local: Path) -> None:
+    def _put(self, name: str, body: Callable[[], IO[bytes] | bytes]) -> None:
         temp = f".{name}.partial"
         temp_path = self._api_path(temp)
         for attempt in range(1, STREAM_ATTEMPTS + 1):
             try:
-                self._write_temp(temp_path, local)
+                self._write_temp(temp_path, body)
                 break
             except DatabricksError as exc:
                 # add-block appends: after a lost answer or a server error the block may be
@@ -302,11 +333,12 @@ class DbfsStorage(Storage):
                 raise AlreadyExists(name) from None
             raise
 
-    def _write_temp(self, temp_path: str, local: Path) -> None:
+    def _write_temp(self, temp_path: str, body: Callable[[], IO[bytes] | bytes]) -> None:
         handle = self.client.post("/api/2.0/dbfs/create", {"path": temp_path, "overwrite": True})[
             "handle"
         ]
-        with local.open("rb") as fh:
+        produced = body()
+        with io.BytesIO(produced) if isinstance(produced, bytes) else produced as fh:
             while block := fh.read(DBFS_BLOCK):
                 self.client.post(
                     "/api/2.0/dbfs/add-block",

@@ -300,4 +300,5 @@ def status_text(st: Status) -> str:
     live = ", ".join(st.live) or "none"
     lines.append(f"live: {live}" + ("  — DRIFT: more than one version is live" if st.drift else ""))
     lines.append(f"retained: {', '.join(st.retained) or 'none'}")
+    lines += [f"note: {n}" for n in st.notes]
     return "\n".join(lines)

@@ -27,6 +27,8 @@ CLUSTER_MODES: tuple[ClusterMode | Literal["off"], ...] = (*get_args(ClusterMode
 RESTART_POLICIES: tuple[Restart, ...] = get_args(Restart)
 
 _FIX = "see docs/configuration.md"
+DEFAULT_LOCK_TTL = 2 * 3600  # a deploy not finished after this long is presumed dead
+DEFAULT_LOCK_WAIT = 600  # how long a second deploy waits for the first
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -82,6 +84,15 @@ class Canary:
 
 
 @dataclass(frozen=True)
+class LockSettings:
+    """The target's workspace lock: stale after ``ttl`` seconds; a second deploy waits up to
+    ``wait`` seconds for it."""
+
+    ttl: int = DEFAULT_LOCK_TTL
+    wait: int = DEFAULT_LOCK_WAIT
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     host: str | None
@@ -93,6 +104,7 @@ class Target:
     clusters: tuple[ClusterSelection, ...] = ()
     smoke: Smoke | None = None
     canary: Canary | None = None
+    lock: LockSettings = field(default_factory=LockSettings)
 
     @property
     def cluster_groups(self) -> tuple[ClusterSelection, ...]:
@@ -376,10 +388,21 @@ def _canary(value: Any, path: str) -> Canary | None:
     return Canary(jobs, clusters, smoke, timeout)
 
 
+def _lock(value: Any, path: str) -> LockSettings:
+    data = _mapping(value or {}, path)
+    _known(data, path, ("ttl", "wait"))
+    return LockSettings(
+        ttl=_int(data.get("ttl", DEFAULT_LOCK_TTL), f"{path}.ttl", minimum=60),
+        wait=_int(data.get("wait", DEFAULT_LOCK_WAIT), f"{path}.wait"),
+    )
+
+
 def _target(name: str, value: Any, path: str) -> Target:
     data = _mapping(value, path)
     _known(
-        data, path, ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke", "canary")
+        data,
+        path,
+        ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke", "canary", "lock"),
     )
     if "artifacts" not in data:
         raise _err(
@@ -399,6 +422,7 @@ def _target(name: str, value: Any, path: str) -> Target:
         clusters=_cluster_groups(data.get("clusters"), f"{path}.clusters"),
         smoke=_smoke(data.get("smoke"), f"{path}.smoke"),
         canary=_canary(data.get("canary"), f"{path}.canary"),
+        lock=_lock(data.get("lock"), f"{path}.lock"),
     )
     if target.canary is not None and target.canary.smoke is None and target.smoke is None:
         # Without a smoke run nothing decides whether the rest may follow.

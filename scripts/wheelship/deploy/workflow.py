@@ -9,7 +9,8 @@ snapshot and compute the pure plan; only ``run_deploy`` and ``run_rollback`` app
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -20,10 +21,11 @@ from wheelship import config as config_file
 from wheelship import log, net
 from wheelship.building.manifest import Manifest
 from wheelship.databricks import auth, snapshot
-from wheelship.databricks.client import Client, RetryPolicy, pooled_session
+from wheelship.databricks.client import Client, RetryPolicy, in_step, pooled_session
 from wheelship.databricks.model import Snapshot
 from wheelship.databricks.storage import Storage, open_storage
 from wheelship.deploy import canary, report, runbook, targets
+from wheelship.deploy import lock as locking
 from wheelship.deploy import plan as planning
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
 from wheelship.deploy.plan import Plan, Release, Status
@@ -40,6 +42,7 @@ class Settings:
     project: Path = Path(".")
     concurrency: int = 16
     to: str | None = None  # rollback
+    force_unlock: bool = False  # deploy, rollback: remove the target's lock first
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
     #: the configuration file as the command read it (validated); None: read ``config``
@@ -56,6 +59,7 @@ class Settings:
             project=r["project"],
             concurrency=r["concurrency"],
             to=r.get("to"),
+            force_unlock=bool(r.get("force_unlock")),
             data=r.data,
         )
 
@@ -185,6 +189,48 @@ def write_runbook(plan: Plan, out: Path) -> tuple[Path, Path]:
     )
 
 
+def held_lock(s: Session, snap: Snapshot) -> str | None:
+    """The line plan and status show when another deploy holds the target's lock."""
+    if snap.artifact(locking.lock_name(s.target.name)) is None:
+        return None
+    return locking.describe_held(locking.read(s.storage, s.target.name))
+
+
+@contextmanager
+def take_lock(
+    s: Session, settings: Settings, knobs: Knobs, command: str, version: str
+) -> Iterator[locking.Lock]:
+    lock = locking.Lock(
+        s.storage,
+        s.target.name,
+        locking.LockPolicy(s.target.lock.ttl, s.target.lock.wait, settings.force_unlock),
+        command=command,
+        version=version,
+        environ=knobs.environ,
+        poll=knobs.timing.first,
+        progress_every=knobs.timing.progress_every,
+    )
+    with (
+        log.section(f"wheelship_{command}_lock", f"Lock target {s.target.name}"),
+        in_step(f"{command}: lock", lock.name),
+    ):
+        lock.acquire()
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def locked_snapshot(s: Session, *, command: str, digest: str | None = None) -> Snapshot:
+    """The snapshot a locked command plans from. Its clock is the workspace's: the time the
+    lock file was written, as the workspace stamps files (file ages for retention)."""
+    snap = read_snapshot(s, command=command, digest=digest)
+    mine = snap.artifact(locking.lock_name(s.target.name))
+    if mine is not None and mine.modified:
+        snap = dataclasses.replace(snap, now=mine.modified)
+    return snap
+
+
 def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
     """Read-only: what deploy would do. Writes plan.json and plan.md."""
     loaded = load_target(settings, knobs)
@@ -193,6 +239,9 @@ def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
         waves = canary.waves(s.target, release, snap) if s.target.canary else None
+        held = held_lock(s, snap)
+    if held:
+        result = dataclasses.replace(result, warnings=(held, *result.warnings))
     _write_plan(result, settings, waves)
     return result
 
@@ -229,12 +278,15 @@ def _apply(
 def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, ApplyResult]:
     loaded = load_target(settings, knobs)
     release = release_from_dist(settings.dist, loaded.package)
-    with open_session(settings, knobs, loaded) as s:
-        snap = read_snapshot(s, command="deploy", digest=release.wheel)
+    with (
+        open_session(settings, knobs, loaded) as s,
+        take_lock(s, settings, knobs, "deploy", release.version),
+    ):
+        snap = locked_snapshot(s, command="deploy", digest=release.wheel)
         the_plan = planning.plan(s.target, release, snap)
         if s.target.canary is not None and the_plan.changes_anything:
             _canary_wave(s, release, snap, the_plan, settings, knobs)
-            snap = read_snapshot(s, command="deploy", digest=release.wheel)
+            snap = locked_snapshot(s, command="deploy", digest=release.wheel)
             the_plan = planning.plan(s.target, release, snap)
         return _apply(s, the_plan, settings, knobs, "deploy", settings.dist)
 
@@ -296,7 +348,9 @@ def _stopped(error: str) -> ApplyResult:
 def run_status(settings: Settings, knobs: Knobs = DEFAULTS) -> Status:
     with open_session(settings, knobs) as s:
         snap = read_snapshot(s, command="status", runs=False)
-        return planning.status(s.target, s.package, snap)
+        st = planning.status(s.target, s.package, snap)
+        held = held_lock(s, snap)
+    return dataclasses.replace(st, notes=(held, *st.notes)) if held else st
 
 
 def check_drift(st: Status) -> None:
@@ -335,8 +389,8 @@ def rollback_release(s: Session, snap: Snapshot, to: str | None) -> Release:
 
 
 def run_rollback(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, ApplyResult]:
-    with open_session(settings, knobs) as s:
-        snap = read_snapshot(s, command="rollback")
+    with open_session(settings, knobs) as s, take_lock(s, settings, knobs, "rollback", ""):
+        snap = locked_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
         the_plan = planning.plan(s.target, release, snap, action="rollback")
         return _apply(s, the_plan, settings, knobs, "rollback", None)

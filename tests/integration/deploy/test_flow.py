@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, MUTATING, READER, Workspace, cli, mutations, whl
+from support.deployws import ART, CLUSTERS, READER, Workspace, cli, mutations, whl
 from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
@@ -80,7 +80,7 @@ def test_deploy_repoints_updates_clusters_and_retains(
     ]
 
     # order: upload < repoint < clusters < retention < smoke
-    order = [r.path for r in ws.emu.requests if r.method in MUTATING]
+    order = [m.split(" ", 1)[1] for m in mutations(ws)]
     first = {
         key: next(i for i, p in enumerate(order) if key in p)
         for key in ("fs/files", "jobs/update", "libraries/", "run-now")
@@ -133,13 +133,17 @@ def test_plan_is_read_only_and_works_with_a_read_only_token(
     assert plan["upload"]["path"] == whl("1.3.0")
     assert READER not in (out / "plan.json").read_text() + captured.out + captured.err
 
-    # the same read-only token cannot deploy: one line, exit 1, nothing changed
+    # the same read-only token cannot deploy: refused at its first write (the lock), exit 2,
+    # one line, nothing changed
     code = cli(ws, "deploy", "--dist", str(dist))
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0] == err.splitlines()[-1]
-    assert errors[0].startswith(f"error: deploy: upload {whl('1.3.0')}: PERMISSION_DENIED: ")
+    assert errors[0].startswith(
+        f"error: the deploy identity may not write to {ART} (creating the lock file "
+        ".wheelship-prod.lock): PERMISSION_DENIED: "
+    )
     assert ws.snapshot() == before
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from support.deployws import ART, MUTATING, Workspace, cli, error_line, whl
+from support.deployws import ART, Workspace, cli, error_line, unchanged, whl
 from support.net import free_port
 from support.wheels import make_wheel
 
@@ -23,11 +23,6 @@ def run(
     if command in {"deploy", "plan"}:
         extra = ("--dist", str(dist or ws.dist("1.3.0")), *extra)
     return cli(ws, command, *extra), error_line(capsys)
-
-
-def unchanged(ws: Workspace) -> None:
-    assert [r for r in ws.emu.requests if r.method in MUTATING] == []
-    assert ws.emu.invariants() == []
 
 
 def test_unknown_cluster_id(ws: Workspace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,7 +102,8 @@ def test_token_without_any_permission(
 
     monkeypatch.setenv("DATABRICKS_TOKEN", NOBODY)
     code, line = run(ws, capsys, "deploy")
-    assert code == 1
+    assert code == 2  # refused at the first write: the lock file
+    assert line.startswith(f"error: the deploy identity may not write to {ART} ")
     assert ": PERMISSION_DENIED: " in line
     unchanged(ws)
 
@@ -117,6 +113,7 @@ def test_missing_folder_is_created(ws: Workspace) -> None:
 
     ws.config(artifacts="/Volumes/ml/tsff/wheels/new-folder")
     plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
-    assert plan.upload is not None and plan.upload.create_folder
+    # the lock file, the deploy's first write, made the folder
+    assert plan.upload is not None and not plan.upload.create_folder
     assert ws.emu.file_exists(f"{ART}/new-folder/tsff-1.3.0-py3-none-any.whl")
     assert ws.emu.invariants() == []

@@ -178,7 +178,7 @@ def test_failing_runs_never_leak(
     bad = "dapi-not-a-valid-token-0001"
     cases = [
         ({"DATABRICKS_TOKEN": bad}, ["status"], 1),
-        ({"DATABRICKS_TOKEN": "dapi-reader-token"}, ["deploy", "--dist", str(ws.dist("1.3.0"))], 1),
+        ({"DATABRICKS_TOKEN": "dapi-reader-token"}, ["deploy", "--dist", str(ws.dist("1.3.0"))], 2),
         ({"DATABRICKS_TOKEN": "dapi-ctl\x01char-0002"}, ["status"], 1),
         (
             {"DATABRICKS_TOKEN": ws.emu.token, "DATABRICKS_CLIENT_SECRET": "x-secret-0003"},

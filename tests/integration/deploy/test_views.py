@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from support.deployws import ART, CLUSTERS, MUTATING, Workspace, cli, whl
+from support.deployws import ART, CLUSTERS, MUTATING, Workspace, cli, unchanged, whl
 from wheelship.deploy import references, workflow
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
@@ -71,7 +71,7 @@ def test_rollback_to_previous_and_named_versions(
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"error: version 0.9.0 is not retained in {ART} — roll back to one of: 1.3.0, 1.2.0, 1.1.0, 1.0.0"
     )
-    assert [r for r in ws.emu.requests if r.method in MUTATING] == []
+    unchanged(ws)
 
 
 def test_manual_mode_writes_the_runbook_and_never_touches_a_cluster(ws: Workspace) -> None:
