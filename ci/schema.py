@@ -112,6 +112,18 @@ def targets_schema() -> dict[str, Any]:
                 "description": "Job ids or name globs that are never touched.",
                 "anyOf": [_JOB_REF, {"type": "array", "items": _JOB_REF}],
             },
+            "allow_empty": {
+                "type": "boolean",
+                "default": False,
+                "description": "Deploy even when the selection matches no job (else refused).",
+            },
+            "managed": {
+                "type": "string",
+                "enum": ["skip", "rewrite"],
+                "default": "skip",
+                "description": "Jobs deployed by a bundle or defined in git: skip them (a warning; "
+                "named by id: refused) or rewrite them anyway (the next bundle deploy reverts it).",
+            },
         },
     }
     cluster_group = {
@@ -137,6 +149,11 @@ def targets_schema() -> dict[str, Any]:
                 "description": "When a cluster is restarted to load the new wheel.",
             },
             "wait": _integer("Seconds to wait for the new version to be INSTALLED.", 0, 900),
+            "allow_empty": {
+                "type": "boolean",
+                "default": False,
+                "description": "Deploy even when the group matches no cluster (else refused).",
+            },
         },
     }
     target = {
@@ -165,6 +182,31 @@ def targets_schema() -> dict[str, Any]:
                 "x-message": "expected a /Volumes/..., /Workspace/... or dbfs:/... path",
             },
             "keep": _integer("Earlier versions kept for rollback and runs in flight.", 0, 3),
+            "min_age_days": _integer(
+                "Retention deletes a wheel only when it is at least this many days old (the "
+                "version before the deployed one is always kept).",
+                0,
+                7,
+            ),
+            "skip_denied": {
+                "type": "boolean",
+                "default": False,
+                "description": "Skip the selected jobs and clusters the deploy identity may not "
+                "change (reported as drift) instead of refusing the deploy.",
+            },
+            "lock": {
+                "type": "object",
+                "description": "The target's workspace lock (a file in the artifacts folder).",
+                "additionalProperties": False,
+                "properties": {
+                    "ttl": _integer(
+                        "Seconds after which a lock is stale and taken over.", 60, 7200
+                    ),
+                    "wait": _integer(
+                        "Seconds a deploy waits for another one's lock before giving up.", 0, 600
+                    ),
+                },
+            },
             "jobs": jobs,
             "clusters": {
                 "description": "One group of clusters, or a list of groups with their own mode.",
@@ -351,6 +393,10 @@ def docs() -> str:
         "### canary",
         "",
         *_table(target["canary"]["properties"], "canary."),
+        "",
+        "### lock",
+        "",
+        *_table(target["lock"]["properties"], "lock."),
         "",
         "## Command sections",
         "",

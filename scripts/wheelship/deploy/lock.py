@@ -224,6 +224,18 @@ class Lock:
         return current is not None and current.token == self.info.token
 
     def acquire(self) -> None:
+        # Registered before the file exists: another thread of this process that reads our
+        # fresh lock must never find it "left by an earlier deploy of this process".
+        with _held_lock:
+            _held_here.add(self.info.token)
+        try:
+            self._acquire()
+        except BaseException:
+            with _held_lock:
+                _held_here.discard(self.info.token)
+            raise
+
+    def _acquire(self) -> None:
         started = time.monotonic()
         if self.policy.force:
             current = read(self.storage, self.target)
@@ -237,8 +249,6 @@ class Lock:
             current = None if created else read(self.storage, self.target)
             if created or (current is not None and current.token == self.info.token):
                 # (a create whose answer was lost and whose retry found the file: ours)
-                with _held_lock:
-                    _held_here.add(self.info.token)
                 self.held = True
                 self.waited = time.monotonic() - started
                 return

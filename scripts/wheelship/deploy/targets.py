@@ -42,6 +42,8 @@ class JobSelection:
     names: tuple[str, ...] = ()  # globs (fnmatch), case-sensitive like the Jobs UI
     tags: Mapping[str, str] = field(default_factory=dict)
     exclude: tuple[int | str, ...] = ()  # job ids, or name globs
+    allow_empty: bool = False  # a selection that matches no job is not refused
+    managed: Literal["skip", "rewrite"] = "skip"  # bundle-deployed and git-defined jobs
 
     @property
     def has_filters(self) -> bool:
@@ -59,6 +61,7 @@ class ClusterSelection:
     exclude: tuple[str, ...] = ()  # cluster ids, or name globs
     restart: Restart = "if-idle"
     wait: int = 900
+    allow_empty: bool = False
 
     @property
     def has_filters(self) -> bool:
@@ -99,6 +102,8 @@ class Target:
     profile: str | None
     artifacts: str
     keep: int = 3
+    min_age_days: int = 7  # retention deletes only wheels at least this old
+    skip_denied: bool = False  # objects the identity may not change: skipped, not refused
     jobs: JobSelection = field(default_factory=JobSelection)
     #: one or more groups of clusters, each with its own mode (automated next to manual)
     clusters: tuple[ClusterSelection, ...] = ()
@@ -210,6 +215,14 @@ def _int(value: Any, path: str, *, minimum: int = 0) -> int:
     return value
 
 
+def _bool(value: Any, path: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"  # ${VAR} expansion always yields strings
+    raise _err(path, f"expected true or false, got {_type_name(value)}")
+
+
 def _choice(value: Any, path: str, choices: tuple[str, ...]) -> str:
     text = _str(value, path)
     if text not in choices:
@@ -295,7 +308,7 @@ def _host(value: Any, path: str) -> str:
 
 def _jobs(value: Any, path: str) -> JobSelection:
     data = _mapping(value or {}, path)
-    _known(data, path, ("select", "ids", "names", "tags", "exclude"))
+    _known(data, path, ("select", "ids", "names", "tags", "exclude", "allow_empty", "managed"))
     select = cast(
         JobSelect, _choice(data.get("select", "referencing"), f"{path}.select", JOB_SELECT)
     )
@@ -309,7 +322,19 @@ def _jobs(value: Any, path: str) -> JobSelection:
         _job_ref(v, f"{path}.exclude[{i}]")
         for i, v in enumerate(_list(data.get("exclude", []), f"{path}.exclude"))
     )
-    sel = JobSelection(select=select, ids=ids, names=names, tags=tags, exclude=exclude)
+    managed = cast(
+        Literal["skip", "rewrite"],
+        _choice(data.get("managed", "skip"), f"{path}.managed", ("skip", "rewrite")),
+    )
+    sel = JobSelection(
+        select=select,
+        ids=ids,
+        names=names,
+        tags=tags,
+        exclude=exclude,
+        allow_empty=_bool(data.get("allow_empty", False), f"{path}.allow_empty"),
+        managed=managed,
+    )
     if select == "listed" and not sel.has_filters:
         raise _err(
             f"{path}.select",
@@ -321,7 +346,9 @@ def _jobs(value: Any, path: str) -> JobSelection:
 
 def _clusters(value: Any, path: str) -> ClusterSelection:
     data = _mapping(value or {}, path)
-    _known(data, path, ("mode", "ids", "names", "tags", "exclude", "restart", "wait"))
+    _known(
+        data, path, ("mode", "ids", "names", "tags", "exclude", "restart", "wait", "allow_empty")
+    )
     raw_mode = data.get("mode", "off")
     if raw_mode is False:
         raw_mode = "off"  # YAML 1.1 reads a bare `off` as false
@@ -334,7 +361,8 @@ def _clusters(value: Any, path: str) -> ClusterSelection:
         Restart, _choice(data.get("restart", "if-idle"), f"{path}.restart", RESTART_POLICIES)
     )
     wait = _int(data.get("wait", 900), f"{path}.wait")
-    sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait)
+    allow_empty = _bool(data.get("allow_empty", False), f"{path}.allow_empty")
+    sel = ClusterSelection(mode, ids, names, tags, exclude, restart, wait, allow_empty)
     if mode != "off" and not sel.has_filters:
         # Installing on every all-purpose cluster of a workspace is never what a team means.
         raise _err(
@@ -402,7 +430,19 @@ def _target(name: str, value: Any, path: str) -> Target:
     _known(
         data,
         path,
-        ("host", "profile", "artifacts", "keep", "jobs", "clusters", "smoke", "canary", "lock"),
+        (
+            "host",
+            "profile",
+            "artifacts",
+            "keep",
+            "jobs",
+            "clusters",
+            "smoke",
+            "canary",
+            "lock",
+            "min_age_days",
+            "skip_denied",
+        ),
     )
     if "artifacts" not in data:
         raise _err(
@@ -418,6 +458,8 @@ def _target(name: str, value: Any, path: str) -> Target:
         profile=profile,
         artifacts=_artifacts(data["artifacts"], f"{path}.artifacts"),
         keep=_int(data.get("keep", 3), f"{path}.keep"),
+        min_age_days=_int(data.get("min_age_days", 7), f"{path}.min_age_days"),
+        skip_denied=_bool(data.get("skip_denied", False), f"{path}.skip_denied"),
         jobs=_jobs(data.get("jobs"), f"{path}.jobs"),
         clusters=_cluster_groups(data.get("clusters"), f"{path}.clusters"),
         smoke=_smoke(data.get("smoke"), f"{path}.smoke"),

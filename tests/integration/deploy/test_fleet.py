@@ -104,7 +104,8 @@ def test_a_workspace_that_refuses_writes_fails_alone_unchanged_and_named(
         us.emu.add_fault("403", endpoint=f"{method} *")
     before = us.snapshot()
 
-    assert fleet.cli("deploy", "--target", "everywhere", "--dist", str(fleet.dist)) == 1
+    # refused at its first write, the lock file: a policy refusal (exit 2), nothing changed
+    assert fleet.cli("deploy", "--target", "everywhere", "--dist", str(fleet.dist)) == 2
     line = error_line(capsys)
     assert line.startswith(
         "error: deploy failed on 1 of 3 targets of group everywhere: us — see deploy-summary.md"
@@ -116,15 +117,15 @@ def test_a_workspace_that_refuses_writes_fails_alone_unchanged_and_named(
         assert on_version(fleet.ws[name], "1.3.0"), name
         assert fleet.ws[name].emu.invariants() == []
     summary = json.loads((fleet.out / "deploy-summary.json").read_text())
-    assert summary["failed"] == ["us"] and summary["exit_code"] == 1
+    assert summary["failed"] == ["us"] and summary["exit_code"] == 2
     outcomes = {t["target"]: (t["outcome"], t["detail"]) for t in summary["targets"]}
     assert outcomes["eu"][0] == outcomes["ap"][0] == "deployed"
-    assert outcomes["us"][0] == "failed"
-    assert outcomes["us"][1].startswith(f"error: deploy: upload {whl('1.3.0')}: PERMISSION_DENIED")
+    assert outcomes["us"][0] == "refused"
+    assert outcomes["us"][1].startswith(f"error: the deploy identity may not write to {ART} ")
     md = (fleet.out / "deploy-summary.md").read_text()
     assert "**1 of 3 failed:** us." in md
-    report = json.loads((fleet.out / "us" / "deploy-report.json").read_text())
-    assert report["outcome"] == "failed"
+    # refused before the plan: there is no deploy report to write
+    assert not (fleet.out / "us" / "deploy-report.json").exists()
 
 
 def test_plan_and_status_of_a_group_read_every_workspace(fleet: Fleet) -> None:
