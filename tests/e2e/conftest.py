@@ -1,10 +1,17 @@
 """End-to-end pipeline runs: the templates, as a consumer includes them, run by gitlab-ci-local.
 
-The "runner" is a virtualenv whose ``python`` every job uses (``--force-shell-executor`` ignores
-``image:``). Like a job image with the dependencies baked in, it sees the test environment's
-packages (a ``.pth`` line), and jobs install wheelship itself from a wheel of this working tree
-(the ``wheelship`` input) with ``install-args: --no-deps`` — so no job reaches a package index
-(``PIP_NO_INDEX``, ``UV_OFFLINE``) and every run tests this tree's code.
+Two ways to give the jobs wheelship:
+
+* the default path, no test knob (``mirror`` and ``job_image``): each job starts from a bare
+  Python and installs wheelship, with every dependency, from the team's package index — a real
+  pypiserver filled like a private mirror (support/mirror.py); builds use the templates' cached
+  isolation and cache paths. tests/e2e/test_first_pipelines.py (every template, through
+  ``full-pipeline``) and test_library_projects.py run this way;
+* the "runner" (``runner``), for the scenario tests of the bundled example ``tsff``: a virtualenv
+  whose ``python`` every job uses (``--force-shell-executor`` ignores ``image:``) and that sees
+  the test environment's packages (a ``.pth`` line). Its TEST KNOBS, named as such where used:
+  ``Runner.test_knob_install_inputs`` (wheelship from a wheel of this tree with ``--no-deps``; no
+  job reaches an index: ``PIP_NO_INDEX``, ``UV_OFFLINE``) and ``TEST_KNOB_NO_ISOLATION``.
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ import os
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support.dists import wheelship_wheel
 from support.gitlab_ci_local import Runner, available
+from support.job_image import JobImage, make_job_image
+from support.mirror import TEAM_USERS, fill_mirror, pinned_wheelship_wheel
+from support.pypiserver import PypiServer, run_pypiserver
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +69,22 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Runner:
         "GIT_TERMINAL_PROMPT": "0",
     }
     return Runner(venv, wheel, env)
+
+
+@pytest.fixture(scope="session")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PypiServer]:
+    """The teams' private index (support/mirror.py): wheelship as the templates pin it, its
+    dependencies, the backends and test tools — and where the teams publish to (one user each)."""
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    base = tmp_path_factory.mktemp("mirror")
+    wheel = pinned_wheelship_wheel(base / "wheelship")
+    with run_pypiserver(base / "index", more_users=TEAM_USERS) as index:
+        fill_mirror(index.packages, wheel)
+        yield index
+
+
+@pytest.fixture(scope="session")
+def job_image(tmp_path_factory: pytest.TempPathFactory) -> JobImage:
+    return make_job_image(tmp_path_factory.mktemp("image"))

@@ -35,7 +35,7 @@ def test_merge_request_into_a_release_branch(
     consumer = make_consumer(
         BASE,
         tmp_path / "forecastkit",
-        {"include": [include_component("compat", runner.install_inputs)]},
+        {"include": [include_component("compat", runner.test_knob_install_inputs)]},
     )
     repo = consumer.repo
     repo.tag("v1.0.0")

@@ -16,7 +16,7 @@ def test_release_branch_pipeline_refuses_a_breaking_patch(tmp_path: Path, runner
             include_component(
                 "tag",
                 {
-                    **runner.install_inputs,
+                    **runner.test_knob_install_inputs,
                     "method": "git-push",
                     "needs": [],
                     "token-variable": "RELEASE_TOKEN",

@@ -13,7 +13,7 @@ from pathlib import Path
 from support import example_workspace as ws
 from support.consumer import include_component, include_project, make_example_consumer
 from support.fake_gitlab import FakeGitLab, run_fake_gitlab
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
+from support.gitlab_ci_local import TEST_KNOB_NO_ISOLATION, GitlabCiLocal, Pipeline, Runner
 from wheelship.deploy.mrnote import marker
 from wheelship.emulator import Emulator
 
@@ -29,7 +29,7 @@ def test_merge_request_pipeline_builds_a_dev_version_tests_it_and_plans_the_depl
         **ws.seed(previous, "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"),
         "tokens": [{"name": "reader", "value": READER, "permission": "read-only"}],
     }
-    inputs = runner.install_inputs
+    inputs = runner.test_knob_install_inputs
     ci = {
         "include": [
             include_component("workflow"),
@@ -47,7 +47,7 @@ def test_merge_request_pipeline_builds_a_dev_version_tests_it_and_plans_the_depl
     fake = FakeGitLab(project_id="42", project_path="data-science/tsff")
     with run_fake_gitlab(fake), Emulator(seed=seed, clock_speed=100) as emu:
         variables = {
-            "WHEELSHIP_ISOLATION": "none",  # the runner has the build requirements
+            **TEST_KNOB_NO_ISOLATION,
             "DATABRICKS_HOST": emu.url,
             "DATABRICKS_TOKEN": READER,  # merge requests only read the workspace
             "CI_API_V4_URL": fake.api_url,

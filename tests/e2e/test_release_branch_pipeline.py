@@ -15,7 +15,7 @@ def test_release_branch_pipeline_pushes_the_next_patch_tag(tmp_path: Path, runne
             include_component(
                 "tag",
                 {
-                    **runner.install_inputs,
+                    **runner.test_knob_install_inputs,
                     "method": "git-push",
                     "needs": [],
                     "token-variable": "RELEASE_TOKEN",

@@ -37,7 +37,13 @@ from support.consumer import (
     include_component,
     make_example_consumer,
 )
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline, PipelineRun, Runner
+from support.gitlab_ci_local import (
+    TEST_KNOB_NO_ISOLATION,
+    GitlabCiLocal,
+    Pipeline,
+    PipelineRun,
+    Runner,
+)
 from support.pypiserver import PypiServer, run_pypiserver
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client
@@ -184,7 +190,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
                 include_component(
                     "full-pipeline",
                     {
-                        **runner.install_inputs,
+                        **runner.test_knob_install_inputs,
                         "oidc-audience": AUDIENCE,
                         "repository-url": index.url,
                         "password-variable": "INDEX_PASSWORD",
@@ -199,7 +205,7 @@ def story(tmp_path_factory: pytest.TempPathFactory, runner: Runner) -> Iterator[
         consumer.push("main", "--tags")
         id_token = id_token_for(TAG)
         variables = {
-            "WHEELSHIP_ISOLATION": "none",  # the runner has the build requirements
+            **TEST_KNOB_NO_ISOLATION,
             "TWINE_USERNAME": index.username,
             "INDEX_PASSWORD": index.password,
             "DATABRICKS_HOST": emu.url,

@@ -172,9 +172,8 @@ def test_wrong_password_fails_the_upload_with_one_line(
     assert (code, out) == (1, "")
     assert err == (
         f"error: twine upload failed: HTTPError: 403 Forbidden from {index.url} Forbidden — "
-        "check the "
-        "credentials (user from $TWINE_USERNAME, password from $TWINE_PASSWORD); a job token "
-        "needs the Developer role\n"
+        "check the credentials (user from $TWINE_USERNAME, password from $TWINE_PASSWORD) and "
+        "that this user may upload to the index\n"
     )
     assert "not-the-password" not in err
     assert index.stored() == {}

@@ -111,7 +111,8 @@ def make_example_consumer(
 
 def _finish(repo: GitRepo, ci: dict[str, Any], files: dict[str, str], message: str) -> Consumer:
     dest = repo.path
-    repo.write(".gitignore", ".gitlab-ci-local/\n.cache/\ndist/\nbuild/\n*.egg-info/\n")
+    # An ordinary .gitignore: nothing about the templates' caches (builds never see them).
+    repo.write(".gitignore", ".gitlab-ci-local/\ndist/\nbuild/\n*.egg-info/\n")
     consumer = Consumer(repo, dest.parent / f"{dest.name}-origin.git")
     consumer.write_ci(ci)
     repo.commit(message, add_all=True, files=files)
@@ -120,4 +121,27 @@ def _finish(repo: GitRepo, ci: dict[str, Any], files: dict[str, str], message: s
     repo.git("fetch", "-q", "origin")
     repo.git("remote", "set-head", "origin", "main")
     seed_templates(dest)
+    return consumer
+
+
+TEAM_PROJECTS = ROOT / "tests" / "fixtures" / "consumers"
+
+
+def make_team_project(name: str, dest: Path, *, project_path: str, index_url: str) -> Consumer:
+    """A project of ``tests/fixtures/consumers`` as its team keeps it — its own ``.gitignore``
+    and ``.gitlab-ci.yml`` (with the team's index URL filled in), nothing added for the tests —
+    committed on ``main`` and pushed to a bare ``origin``; GitLab knows it as ``project_path``."""
+    shutil.copytree(TEAM_PROJECTS / name, dest)
+    ci = dest / ".gitlab-ci.yml"
+    ci.write_text(ci.read_text().replace("@INDEX_URL@", index_url))
+    repo = GitRepo.init(dest)
+    repo.commit(f"{name}: first version", add_all=True)
+    consumer = Consumer(repo, dest.parent / f"{dest.name}-origin.git")
+    repo.add_bare_origin(consumer.origin)
+    repo.git("remote", "add", "gcl-origin", f"https://{HOST}/{project_path}.git")
+    repo.git("fetch", "-q", "origin")
+    repo.git("remote", "set-head", "origin", "main")
+    seed_templates(dest)
+    # gitlab-ci-local's state directory ignores itself (as gitlab-ci-local makes it do).
+    (dest / ".gitlab-ci-local" / ".gitignore").write_text("*\n")
     return consumer

@@ -67,9 +67,17 @@ class Runner:
     env: dict[str, str]
 
     @property
-    def install_inputs(self) -> dict[str, str]:
-        """Template inputs that make jobs install this tree's wheelship, offline."""
+    def test_knob_install_inputs(self) -> dict[str, str]:
+        """TEST KNOB (no consumer sets these): template inputs that make jobs install this
+        tree's wheelship from a wheel file without its dependencies (the runner has them), so
+        no job reaches an index. The default path — every dependency from the team's index —
+        is what tests/e2e/test_first_pipelines.py and test_library_projects.py run."""
         return {"wheelship": str(self.wheel), "install-args": "--no-deps"}
+
+
+#: TEST KNOB (no consumer sets it): build with the runner's interpreter, which has the build
+#: requirements, instead of the templates' default cached build environments.
+TEST_KNOB_NO_ISOLATION = {"WHEELSHIP_ISOLATION": "none"}
 
 
 @dataclass(frozen=True)

@@ -67,12 +67,13 @@ def run_pypiserver(
     password: str = "s3cret-upload-token",
     authenticate: str = "update",
     attempts: int = 3,
+    more_users: dict[str, str] | None = None,
 ) -> Iterator[PypiServer]:
     workdir.mkdir(parents=True, exist_ok=True)
     packages = workdir / "packages"
     packages.mkdir(exist_ok=True)
     htpasswd = workdir / "htpasswd"
-    _htpasswd(htpasswd, {username: password})
+    _htpasswd(htpasswd, {username: password, **(more_users or {})})
     log = workdir / "pypiserver.log"
     proc: subprocess.Popen[bytes] | None = None
     for _ in range(attempts):  # the free port may be taken between choosing and binding it

@@ -532,7 +532,7 @@ def publish(
         if again.ok and not again.upload:
             log.warn(f"upload failed ({failure}), but the index now holds exactly these files")
         else:
-            raise _upload_error(failure, creds)
+            raise _upload_error(failure, creds, target)
     for f in plan.upload:
         log.result(f"uploaded {f.name}")
         result.uploaded.append(f.name)
@@ -674,10 +674,16 @@ def upload(
     return classify(output, proc.returncode)
 
 
-def _upload_error(failure: UploadFailure, creds: Credentials) -> PublishError:
+def _upload_error(
+    failure: UploadFailure, creds: Credentials, target: Target | None = None
+) -> PublishError:
     status = failure.status
     if status in (401, 403):
-        fix = f"check the credentials ({creds.source}); a job token needs the Developer role"
+        fix = f"check the credentials ({creds.source})"
+        if target is not None and target.gitlab:
+            fix += "; a job token needs the Developer role"
+        else:
+            fix += " and that this user may upload to the index"
     elif status in (400, 409):
         fix = (
             "not retryable: the index refused the file (it may exist with other bytes, or be "
