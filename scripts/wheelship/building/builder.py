@@ -279,7 +279,10 @@ class _Builder:
         except build.BuildBackendException as exc:
             self._fail(distribution, self.runner.output or str(exc))
         except build.BuildException as exc:
-            raise BuildError(f"building the {distribution} failed ({exc})", "see above") from None
+            raise BuildError(
+                f"building the {distribution} failed ({exc})",
+                "fix what the message names in [build-system] of pyproject.toml, then build again",
+            ) from None
 
     @staticmethod
     def _extra_requires(
@@ -302,7 +305,10 @@ def _unpack(sdist: Path, dest: Path) -> Path:
         tf.extractall(dest, filter="data")
     tops = [p for p in dest.iterdir() if p.is_dir()]
     if len(tops) != 1:
-        raise BuildError(f"{sdist.name} has no single top-level directory", "check the backend")
+        raise BuildError(
+            f"{sdist.name} has no single top-level directory",
+            "upgrade the build backend in [build-system] requires (sdists hold one <name>-<version>/)",
+        )
     return tops[0]
 
 

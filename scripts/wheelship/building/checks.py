@@ -168,5 +168,6 @@ def check_file(path: Path, name: str, version: str, *, strict: bool = True) -> N
             )
     if canonicalize_name(meta.name) != canonical:
         raise BuildError(
-            f"{path.name}: metadata names {meta.name!r}, not {name!r}", "check the project name"
+            f"{path.name}: metadata names {meta.name!r}, not {name!r}",
+            "make [project] name in pyproject.toml and the backend's name setting the same",
         )

@@ -230,7 +230,11 @@ class Index:
             )
         resp = self._get(file.url, file.filename, "*/*")
         if resp is None:
-            raise PublishError(f"the index lists {file.filename} but does not serve it", "retry")
+            raise PublishError(
+                f"the index lists {file.filename} but does not serve it",
+                "rerun the publish job (a rerun skips what is there); if it persists, ask the "
+                "index's administrators to repair the file",
+            )
         return hashlib.sha256(resp.content).hexdigest()
 
 
