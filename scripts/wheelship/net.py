@@ -28,6 +28,10 @@ USER_AGENT = f"wheelship/{__version__}"
 #: unresponsive host is given up within a minute — with a progress line every PROGRESS_EVERY.
 DEFAULT_TIMEOUT = (10.0, 25.0)
 TIMEOUT_ATTEMPTS = 2
+#: what one call may spend in read timeouts across its attempts: a client that retries a read
+#: timeout more often (the Databricks client, whose short per-test timeouts meet slow answers
+#: now and then) stops retrying before the next timeout would pass this
+TIMEOUT_BUDGET = 55.0
 PROGRESS_EVERY = 10.0
 
 

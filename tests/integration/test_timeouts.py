@@ -45,7 +45,10 @@ def test_the_workspace_client_gives_up_a_silent_host(
 ) -> None:
     with silent_host() as host:
         client = Client(
-            f"http://{host}", PatAuth("dapi-timeout"), timeout=(1.0, 1.0), retry=RetryPolicy()
+            f"http://{host}",
+            PatAuth("dapi-timeout"),
+            timeout=(1.0, 1.0),
+            retry=RetryPolicy(timeout_attempts=2),  # test knob: the default's two attempts
         )
         started = time.perf_counter()
         with pytest.raises(DatabricksError) as err:

@@ -185,8 +185,14 @@ class RetryPolicy:
     server_error_attempts: int = 3  # for RETRY_SOME
     transient_attempts: int = 5  # for answers whose message is one of TRANSIENT_MESSAGES
     connect_attempts: int = 4  # connection refused/reset, connect timeouts
-    #: a host that accepts and never answers: each attempt costs a read timeout (net.py)
-    timeout_attempts: int = net.TIMEOUT_ATTEMPTS
+    #: read timeouts: a slow answer now and then is retried like a reset, but a host that
+    #: accepts and never answers is given up once the next read timeout would take the call's
+    #: time in timeouts past net.TIMEOUT_BUDGET (two attempts at the default 25 s)
+    timeout_attempts: int = 5
+
+
+def _read_timeout(timeout: float | tuple[float, float]) -> float:
+    return timeout[1] if isinstance(timeout, tuple) else timeout
 
 
 @contextmanager
@@ -424,16 +430,18 @@ class Client:
                     "check the token or OAuth client settings (DATABRICKS_TOKEN, profile)",
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                connect_errors += 1
                 read_timeout = isinstance(exc, requests.Timeout) and not isinstance(
                     exc, requests.ConnectTimeout
                 )
                 timeouts += read_timeout
+                connect_errors += not read_timeout
                 last_problem = net.describe_failure(exc, timeout or self.timeout)
+                read_limit = _read_timeout(timeout or self.timeout)
                 if (
                     not idempotent
                     or connect_errors >= self.retry.connect_attempts
                     or timeouts >= self.retry.timeout_attempts
+                    or (read_timeout and (timeouts + 1) * read_limit > net.TIMEOUT_BUDGET)
                     or self._out_of_budget(started, 0)
                 ):
                     raise DatabricksError(

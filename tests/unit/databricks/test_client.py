@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from support.fake_transport import Call, FakeTransport
-from wheelship import log
+from wheelship import log, net
 from wheelship.databricks.auth import PatAuth
 from wheelship.databricks.client import Client, RetryPolicy, endpoint, in_step
 from wheelship.errors import DatabricksError
@@ -161,6 +161,26 @@ def test_unreachable_host_is_one_clear_error() -> None:
         f"cannot reach {HOST}: connection refused — check the workspace URL (host: / DATABRICKS_HOST) and the network"
     )
     assert len(fake.calls) == RetryPolicy().connect_attempts
+
+
+@pytest.mark.parametrize(
+    ("timeout", "attempts"),
+    [
+        # the default read timeout: a silent host is given up after two attempts (50 s of
+        # timeouts, under a minute with the backoff)
+        ((10.0, 25.0), 2),
+        # a short read timeout that a slow answer now and then passes: retried like a reset
+        ((2.0, 0.3), RetryPolicy().timeout_attempts),
+    ],
+)
+def test_read_timeouts_are_retried_within_the_timeout_budget(
+    timeout: tuple[float, float], attempts: int
+) -> None:
+    fake = FakeTransport().on("GET", "/api", requests.ReadTimeout("read timed out"))
+    with pytest.raises(DatabricksError, match="timed out"):
+        make(fake, timeout=timeout).get("/api/2.2/jobs/list")
+    assert len(fake.calls) == attempts
+    assert attempts * timeout[1] <= net.TIMEOUT_BUDGET < 60
 
 
 def test_error_bodies_map_to_codes_and_fixes() -> None:
