@@ -9,7 +9,8 @@ process against a fresh copy of one world — a git project with a release tag, 
 * no traceback, and the last line of stderr is ``error: <what> — <fix>`` naming the problem,
 * the time bound (bounded input: an alias bomb or a 1 MiB file is refused at once),
 * nothing changed: every file of the world (git tags and refs, ``dist/``, the emulator's state)
-  has the bytes it had. This tier has no sockets, so no case reached an index or a workspace.
+  has the bytes it had. This tier has no sockets, so no case reached an index or a workspace;
+  tests/integration/test_publish_bad_input.py checks a real index's file list the same way.
 """
 
 from __future__ import annotations
