@@ -14,7 +14,7 @@ import yaml
 
 from support import example_workspace as ws
 from support.consumer import include_component, make_example_consumer
-from support.gitlab_ci_local import GitlabCiLocal, Pipeline, Runner
+from support.gitlab_ci_local import TEST_KNOB_NO_ISOLATION, GitlabCiLocal, Pipeline, Runner
 from wheelship.emulator import Emulator
 
 NAMES = ("eu", "us", "ap")
@@ -65,11 +65,15 @@ def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_al
         Emulator(seed=seeds["ap"], clock_speed=CLOCK_SPEED) as ap,
     ):
         emus = {"eu": eu, "us": us, "ap": ap}
-        inputs = {**runner.install_inputs, "targets": list(NAMES), "needs": ["wheelship-build"]}
+        inputs = {
+            **runner.test_knob_install_inputs,
+            "targets": list(NAMES),
+            "needs": ["wheelship-build"],
+        }
         ci = {
             "include": [
                 include_component("workflow"),
-                include_component("build", runner.install_inputs),
+                include_component("build", runner.test_knob_install_inputs),
                 include_component("fleet", {**inputs, "rules": [{"if": "$CI_COMMIT_TAG"}]}),
             ]
         }
@@ -99,7 +103,7 @@ def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_al
 
         run = gcl.run(
             pipeline=Pipeline.tag(TAG),
-            variables={"WHEELSHIP_ISOLATION": "none"},
+            variables=TEST_KNOB_NO_ISOLATION,
             concurrency=3,
         ).keep(tmp_path / "runs" / "fleet")
         for emu in emus.values():
@@ -138,7 +142,7 @@ def test_full_pipeline_deploys_release_tags_with_the_fleet_when_asked(
         "include": [
             include_component(
                 "full-pipeline",
-                {**runner.install_inputs, "fleet": True, "targets": ["eu", "us"]},
+                {**runner.test_knob_install_inputs, "fleet": True, "targets": ["eu", "us"]},
             )
         ]
     }
@@ -151,7 +155,7 @@ def test_full_pipeline_deploys_release_tags_with_the_fleet_when_asked(
     plain = GitlabCiLocal(
         make_example_consumer(
             tmp_path / "plain",
-            {"include": [include_component("full-pipeline", runner.install_inputs)]},
+            {"include": [include_component("full-pipeline", runner.test_knob_install_inputs)]},
             files={"wheelship.yml": ws.CONFIG},
         ).path,
         env=runner.env,
