@@ -622,3 +622,16 @@ def test_only_committed_files_are_built_whatever_the_checkout_holds(
     env = dotenv.read(result.dotenv)  # type: ignore[attr-defined]
     assert env["WHEELSHIP_DIST_DIR"] == "project/dist"
     assert env["WHEELSHIP_MANIFEST"] == "project/dist/wheelship-manifest.json"
+
+
+def test_a_developers_uncommitted_edit_is_built_and_the_version_says_so(tmp_path: Path) -> None:
+    """Outside CI the backend sees the tracked files as they are in the work tree (so a local
+    build tries the edit), and the version carries setuptools-scm's dirty marker."""
+    repo = project_repo(tmp_path, "setuptools_scm", tag="v1.2.3")
+    module = repo.path / "src" / "scmpkg" / "__init__.py"
+    module.write_text(module.read_text() + "\nEDITED = True\n")
+    result = build(repo.path)
+    with zipfile.ZipFile(result.wheel) as zf:  # type: ignore[attr-defined]
+        assert "EDITED = True" in zf.read("scmpkg/__init__.py").decode()
+    version = result.manifest.version  # type: ignore[attr-defined]
+    assert version.startswith("1.2.4.dev0+g") and ".d20" in version, version  # dirty
