@@ -14,6 +14,9 @@ import pytest
 
 TESTS = Path(__file__).parent
 
+#: fixture projects carry test suites of their own (what `wheelship test` runs), not ours
+collect_ignore = ["fixtures"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
