@@ -155,6 +155,7 @@ class Story:
     runs: dict[str, PipelineRun] = field(default_factory=dict)
     live: dict[str, dict[str, Any]] = field(default_factory=dict)
     beta_jobs: dict[str, Any] = field(default_factory=dict)
+    writes_before_release: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def secrets(self) -> tuple[str, ...]:
@@ -242,6 +243,11 @@ def story(
         consumer.push("release/1.0")
         run("release-1.0", Pipeline.branch("release/1.0", iid=5))
         repo.git("fetch", "-q", "origin", "--tags")
+        story.writes_before_release = [
+            f"{r.method} {r.path}"
+            for r in emu.requests
+            if r.method not in ("GET", "HEAD") and r.path.startswith("/api/")
+        ]
         # 4. The tag pipeline; someone opens the manual gate.
         run("v1.0.0", Pipeline.tag("v1.0.0", iid=6), manual=["wheelship-deploy"])
         story.live["v1.0.0"] = live_state(emu)
@@ -323,7 +329,9 @@ def test_the_merge_request_builds_tests_plans_and_checks_the_publish_settings(
     main = story.runs["main"]
     assert main.returncode == 0 and main.passed("wheelship-test"), main.explain()
     assert manifest(main)["version"] == "0.0.1.dev4"
-    assert story.live["before"]["job"] == [whl("0.9.0")]
+    # Until the release, the pipelines only read the workspace (the plan).
+    assert story.writes_before_release == []
+    assert any(r.path.startswith("/api/2.2/jobs") for r in story.emu.requests)
 
 
 def test_the_release_branch_creates_the_tag_through_the_releases_api(story: Story) -> None:
