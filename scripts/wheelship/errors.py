@@ -109,6 +109,11 @@ class AccessDenied(WheelshipError):
     exit_code = EXIT_BAD_INPUT
 
 
+class NotConverged(WheelshipError):
+    """A deploy made its changes, but reading the target back finds objects not on the version
+    (an install that failed, a cluster still restarting, a job changed meanwhile)."""
+
+
 class DriftDetected(WheelshipError):
     """More than one version is live (``status --fail-on-drift``)."""
 

@@ -27,8 +27,15 @@ from wheelship.databricks.client import Client, in_step
 from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import references
-from wheelship.deploy.plan import UNINSTALL_ON_RESTART, ClusterChange, Deletion, JobChange, Plan
-from wheelship.errors import DatabricksError
+from wheelship.deploy.plan import (
+    UNINSTALL_ON_RESTART,
+    ClusterChange,
+    Convergence,
+    Deletion,
+    JobChange,
+    Plan,
+)
+from wheelship.errors import DatabricksError, NotConverged
 
 Outcome = Literal["done", "unchanged", "skipped", "queued", "pending-restart", "failed"]
 #: How a cluster ended: the library's status, or what wheelship concluded.
@@ -68,6 +75,10 @@ class ApplyResult:
     requests_total: int = 0  # sent by the whole command, reads included
     request_counts: dict[str, int] = field(default_factory=dict)  # per endpoint, retries included
     error: str | None = None
+    #: read back after the changes: which object is on which version, what is still pending
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -98,6 +109,7 @@ class Applier:
         command: str = "deploy",
         timing: Timing | None = None,
         max_steps: int | None = None,
+        verify: Callable[[frozenset[str]], Convergence] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -108,6 +120,7 @@ class Applier:
         self.command = command
         self.timing = timing or Timing()
         self.max_steps = max_steps
+        self.verify = verify
         self.clock = clock
         self.sleep = sleep
         self.result = ApplyResult()
@@ -165,13 +178,16 @@ class Applier:
                 "jobs", f"Repoint {len(plan.jobs)} job(s) to {plan.package} {plan.version}"
             ):
                 self.client.map(self._repoint, plan.jobs)
-        clusters = plan.automated_clusters
+        clusters = (*plan.automated_clusters, *plan.settling_clusters)
         if clusters:
             with self._phase("clusters", f"Update {len(clusters)} cluster(s)"):
                 self._clusters(clusters)
         if plan.deletions:
             with self._phase("retention", f"Delete {len(plan.deletions)} old wheel(s)"):
                 self.client.map(self._delete, plan.deletions)
+        if self.verify is not None:
+            with self._phase("verify", f"Check that everything is on {plan.version}"):
+                self._verify(self.verify)
         if plan.smoke:
             with self._phase("smoke", f"Smoke run of job {plan.smoke.name}"):
                 self._smoke()
@@ -418,7 +434,35 @@ class Applier:
             self.storage.delete(d.wheel)
             self._record("delete", d.path, "done", f"deleted {d.version}", started)
 
-    # -- 5. smoke ------------------------------------------------------------------------------
+    # -- 5. verify -----------------------------------------------------------------------------
+
+    def _verify(self, verify: Callable[[frozenset[str]], Convergence]) -> None:
+        """Read the target back: exit 0 only when it converged on the version."""
+        deferred = frozenset(
+            o.cluster_id for o in self.result.clusters if o.state == "PENDING_RESTART"
+        ) | frozenset(
+            s.obj.split(" ", 1)[0]
+            for s in self.result.steps
+            if s.step == "restart cluster" and s.outcome == "skipped"
+        )
+        with in_step(self._step("verify")):
+            found = verify(deferred)
+        self.result.versions = [
+            {"kind": o.kind, "id": o.id, "name": o.name, "versions": list(o.versions)}
+            for o in found.objects
+        ]
+        self.result.pending = list(found.pending)
+        self.result.problems = list(found.problems)
+        if found.problems:
+            more = f" (and {len(found.problems) - 3} more)" if len(found.problems) > 3 else ""
+            raise NotConverged(
+                f"{self.plan.package} {self.plan.version} is not live everywhere on "
+                f"{self.plan.target}: " + "; ".join(found.problems[:3]) + more,
+                f"see deploy-report.md; fix the cause and run '{self.command}' again (it "
+                "finishes what is left)",
+            )
+
+    # -- 6. smoke ------------------------------------------------------------------------------
 
     def _smoke(self) -> None:
         smoke = self.plan.smoke

@@ -89,7 +89,10 @@ def canary_target(target: Target, snap: Snapshot, package: str) -> Target:
     return dataclasses.replace(
         target,
         # by id, found above: 'listed' with no id selects no job at all
-        jobs=JobSelection(select="listed", ids=tuple(job_ids)),
+        # (the whole target's plan refuses an empty selection; a wave may have no job)
+        jobs=JobSelection(
+            select="listed", ids=tuple(job_ids), allow_empty=True, managed=target.jobs.managed
+        ),
         clusters=tuple(
             ClusterSelection(
                 mode="automated",

@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 from packaging.version import InvalidVersion, Version
 
 from wheelship.databricks import paths
-from wheelship.databricks.model import Cluster, Job, LibraryStatus, Snapshot
+from wheelship.databricks.model import SETTLED_STATUSES, Cluster, Job, LibraryStatus, Snapshot
 from wheelship.deploy import references
 from wheelship.deploy.references import RefChange
 from wheelship.deploy.targets import ClusterMode, ClusterSelection, JobSelection, Restart, Target
@@ -26,6 +26,8 @@ from wheelship.errors import PlanError
 UNINSTALL_ON_RESTART = "UNINSTALL_ON_RESTART"
 
 Action = Literal["deploy", "rollback", "runbook"]
+#: Cluster states on the way to RUNNING: a rerun waits for them.
+STARTING_STATES = frozenset({"PENDING", "RESTARTING"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,12 @@ class ClusterChange:
         return self.mode == "automated" and bool(self.install or self.uninstall or self.restart)
 
     @property
+    def settles(self) -> bool:
+        """Nothing to send, but the deploy waits: the cluster is still restarting, or the
+        new version still installing (a rerun after an interruption)."""
+        return self.mode == "automated" and not self.mutates and self.wait > 0
+
+    @property
     def needs_restart(self) -> bool:
         """The change is complete only after a restart (some other version is still loaded,
         or the new one failed next to it)."""
@@ -109,6 +117,20 @@ class Kept:
     wheel: str
     version: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A selected object the deploy leaves alone, and why: it stays on its version (drift)."""
+
+    kind: Literal["job", "cluster"]
+    id: str
+    name: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.id} ({self.name})"
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     unchanged_jobs: int = 0
     unchanged_clusters: int = 0
+    skipped: tuple[Skipped, ...] = ()
 
     @property
     def manual_clusters(self) -> tuple[ClusterChange, ...]:
@@ -150,6 +173,10 @@ class Plan:
     @property
     def automated_clusters(self) -> tuple[ClusterChange, ...]:
         return tuple(c for c in self.clusters if c.mutates)
+
+    @property
+    def settling_clusters(self) -> tuple[ClusterChange, ...]:
+        return tuple(c for c in self.clusters if c.settles)
 
     @property
     def changes_anything(self) -> bool:
@@ -167,6 +194,7 @@ class Plan:
                 out.append(PlanStep("update libraries on cluster", c.label))
             if c.restart:
                 out.append(PlanStep("restart cluster", c.label))
+        out += [PlanStep("wait for cluster", c.label) for c in self.settling_clusters]
         out += [PlanStep("delete", d.path) for d in self.deletions]
         if self.smoke:
             out.append(PlanStep("smoke run", f"{self.smoke.job_id} ({self.smoke.name})"))
@@ -358,12 +386,40 @@ def _plan_cluster(
     install = () if has_new else (dict(new_lib),)
     uninstall = tuple(dict(st.library) for st in others)
     loaded_other = bool(uninstall) or bool(pending_removal)
+    assert sel.mode != "off", "select_cluster_groups leaves out groups in mode off"
+    waits = sel.mode == "automated" and (cluster.is_active or cluster.state in STARTING_STATES)
     if not install and not uninstall and not (cluster.is_active and pending_removal):
-        return None
+        new = next(st for st in staying if references.installs(st.library, new_lib["whl"]))
+        if not waits or sel.wait <= 0:
+            return None
+        if cluster.state in STARTING_STATES:
+            why = f"{cluster.state.lower()}: waiting for it to run the new version"
+        elif new.status not in SETTLED_STATUSES:
+            why = f"the new version is {new.status}: waiting for INSTALLED"
+        elif new.status == "FAILED":
+            why = "the new version FAILED to install" + (
+                f": {new.messages[0]}" if new.messages else ""
+            )
+        else:
+            return None
+        return ClusterChange(
+            cluster_id=cluster.cluster_id,
+            name=cluster.name,
+            state=cluster.state,
+            mode=sel.mode,
+            access_mode=cluster.access_mode,
+            install=(),
+            uninstall=(),
+            restart=False,
+            restart_policy=sel.restart,
+            wait=sel.wait,
+            note=why,
+            versions_before=tuple(cluster_versions(cluster, package)),
+            current=tuple(st for st, _v in libs),
+        )
 
     restart = False
     note: str | None = None
-    assert sel.mode != "off", "select_cluster_groups leaves out groups in mode off"
     if sel.mode == "manual":
         note = "manual mode: a cluster admin applies the change (see the runbook)"
     elif not cluster.is_active:
@@ -382,7 +438,7 @@ def _plan_cluster(
             restart = True
             if busy:
                 note = f"restart: always — interrupts {len(busy)} active run(s)"
-    wait = sel.wait if (sel.mode == "automated" and cluster.is_active) else 0
+    wait = sel.wait if waits else 0
     return ClusterChange(
         cluster_id=cluster.cluster_id,
         name=cluster.name,
@@ -523,6 +579,37 @@ def sort_versions_names(wheels: Mapping[str, str]) -> list[str]:
     return sorted(wheels, key=lambda n: _vkey(wheels[n]), reverse=True)
 
 
+def managed_by(job: Job) -> str | None:
+    """Where a job's definition lives when it is not the Jobs API: a Databricks Asset Bundle
+    (``deployment.kind: BUNDLE``; the UI shows such jobs ``edit_mode: UI_LOCKED``) or a file in
+    git (``git_source.job_source``). None for an ordinary job."""
+    settings = job.settings
+    deployment = settings.get("deployment") or {}
+    if isinstance(deployment, Mapping) and deployment.get("kind") == "BUNDLE":
+        where = deployment.get("metadata_file_path")
+        return "deployed by a Databricks Asset Bundle" + (f" ({where})" if where else "")
+    if settings.get("edit_mode") == "UI_LOCKED":
+        return "locked for editing (edit_mode: UI_LOCKED, as bundles leave their jobs)"
+    source = (settings.get("git_source") or {}).get("job_source")
+    if isinstance(source, Mapping):
+        return f"defined in git ({source.get('job_config_path') or 'a job source file'})"
+    return None
+
+
+def _job_filters(sel: JobSelection, package: str) -> str:
+    parts = []
+    if sel.ids:
+        parts.append("ids " + ", ".join(str(i) for i in sel.ids))
+    if sel.names:
+        parts.append("names " + ", ".join(sel.names))
+    if sel.tags:
+        parts.append("tags " + ", ".join(f"{k}={v}" for k, v in sel.tags.items()))
+    what = " and ".join(parts)
+    if sel.select == "referencing":
+        return f" that references {package}" + (f" ({what})" if what else "")
+    return f" ({what})" if what else ""
+
+
 def _find_job(jobs: Iterable[Job], ref: int | str, what: str) -> Job:
     jobs = list(jobs)
     if isinstance(ref, int):
@@ -577,10 +664,35 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
 
     # 2. jobs: every pinned reference to the package, nothing else.
     selected = select_jobs(snap.jobs, target.jobs, package)
+    if not selected and not target.jobs.allow_empty and action != "runbook":
+        raise PlanError(
+            f"targets.{target.name}.jobs: the selection matches no job{_job_filters(target.jobs, package)}",
+            "fix the selection (a job named here must exist and be visible to the deploy "
+            "identity), or set jobs.allow_empty: true to deploy to clusters only",
+        )
+    skipped: list[Skipped] = []
     job_changes: list[JobChange] = []
     after_jobs: dict[int, Mapping[str, Any]] = {}
     unchanged_jobs = 0
     for job in selected:
+        why = managed_by(job)
+        if why is not None and target.jobs.managed == "skip":
+            if job.job_id in target.jobs.ids:
+                raise PlanError(
+                    f"job {job.job_id} ({job.name}) is {why}: a change made here is reverted by "
+                    "its next deploy from there",
+                    "update the wheel reference where the job is defined and remove the id from "
+                    "jobs.ids, or set jobs.managed: rewrite if you mean it",
+                )
+            if references.rewrite(job.settings, package, release.version, artifact):
+                skipped.append(Skipped("job", str(job.job_id), job.name, f"{why}: skipped"))
+                warnings.append(
+                    f"job {job.job_id} ({job.name}) is {why}: skipped — change its wheel "
+                    "reference there (or set jobs.managed: rewrite)"
+                )
+            else:
+                unchanged_jobs += 1
+            continue
         refs = references.find_refs(job.settings, package)
         if not refs:
             warnings.append(f"job {job.job_id} ({job.name}) does not reference {package}")
@@ -613,6 +725,14 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
         warnings.append(f"not selected, so left on other versions of {package}: job {names}{more}")
 
     # 3. clusters
+    for i, group in enumerate(target.cluster_groups):
+        if not group.allow_empty and not select_clusters(snap.clusters, group):
+            raise PlanError(
+                f"targets.{target.name}.clusters{f'[{i}]' if len(target.cluster_groups) > 1 else ''}: "
+                f"the {group.mode} group matches no all-purpose cluster",
+                "fix ids/names/tags (the cluster must be visible to the deploy identity), or set "
+                "allow_empty: true on the group",
+            )
     cluster_changes: list[ClusterChange] = []
     unchanged_clusters = 0
     new_lib = {"whl": artifact}
@@ -660,6 +780,7 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
         warnings=tuple(warnings),
         unchanged_jobs=unchanged_jobs,
         unchanged_clusters=unchanged_clusters,
+        skipped=tuple(skipped),
     )
 
 
@@ -779,3 +900,107 @@ def rollback_choice(target: Target, package: str, snap: Snapshot, to: str | None
             else "no version is retained there",
         )
     return RollbackChoice(version, wheels[0])
+
+
+# -- convergence -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Where a deploy left the target, read back from the workspace: ``problems`` make it a
+    failure; ``pending`` are accepted states the report names (a terminated cluster's queued
+    install, a restart the cluster's policy deferred, an object the plan skipped)."""
+
+    objects: tuple[ObjectStatus, ...]
+    problems: tuple[str, ...]
+    pending: tuple[str, ...]
+
+    @property
+    def converged(self) -> bool:
+        return not self.problems
+
+
+def deferred_restarts(plan: Plan) -> frozenset[str]:
+    """Clusters whose restart policy (never, or if-idle while busy) leaves the old version
+    loaded until their next restart."""
+    return frozenset(
+        c.cluster_id
+        for c in plan.clusters
+        if c.mode == "automated" and not c.restart and c.needs_restart
+    )
+
+
+def convergence(
+    target: Target, plan: Plan, snap: Snapshot, *, deferred: Iterable[str] = ()
+) -> Convergence:
+    """Whether every selected job references only ``plan.version`` and every automated cluster
+    has it INSTALLED with no other version loaded."""
+    package, version = plan.package, plan.version
+    skipped = {(s.kind, s.id): s for s in plan.skipped}
+    deferred = frozenset(deferred) | deferred_restarts(plan)
+    problems: list[str] = []
+    pending: list[str] = []
+    for job in select_jobs(snap.jobs, target.jobs, package):
+        others = [v for v in job_versions(job, package) if not references.same_version(v, version)]
+        label = f"job {job.job_id} ({job.name})"
+        if not others:
+            continue
+        skip = skipped.get(("job", str(job.job_id)))
+        if skip is not None:
+            pending.append(f"{label}: {skip.reason} — still on {', '.join(others)}")
+        else:
+            problems.append(f"{label} references {', '.join(others)}")
+    for cluster, group in select_cluster_groups(snap.clusters, target):
+        if group.mode != "automated":
+            continue
+        label = f"cluster {cluster.cluster_id} ({cluster.name})"
+        skip = skipped.get(("cluster", cluster.cluster_id))
+        if skip is not None:
+            pending.append(f"{label}: {skip.reason}")
+            continue
+        libs = package_libraries(cluster, package)
+        new = [
+            lib.status
+            for lib in libs
+            if references.installs(lib.status.library, plan.artifact)
+            and lib.status.status != UNINSTALL_ON_RESTART
+        ]
+        loaded = sorted(
+            {
+                lib.version or references.library_label(lib.status.library, package)
+                for lib in libs
+                if lib.status not in new
+                and lib.status.status not in {"FAILED", "SKIPPED"}
+                and (cluster.is_active or lib.status.status != UNINSTALL_ON_RESTART)
+            }
+        )
+        if not new:
+            problems.append(f"{label}: {version} is not installed")
+            continue
+        got = new[0].status
+        if not cluster.is_active and cluster.state not in STARTING_STATES:
+            if loaded:
+                problems.append(f"{label} ({cluster.state}): {', '.join(loaded)} also queued")
+            else:
+                pending.append(f"{label} ({cluster.state}): {version} installs at the next start")
+            continue
+        waited = group.wait > 0
+        if cluster.state in STARTING_STATES:
+            (problems if waited else pending).append(f"{label}: still {cluster.state}")
+            continue
+        if loaded:
+            if cluster.cluster_id in deferred:
+                pending.append(
+                    f"{label}: {', '.join(loaded)} stays loaded until its next restart "
+                    f"(restart: {group.restart})"
+                )
+                continue
+            problems.append(f"{label}: {', '.join(loaded)} still loaded next to {version}")
+            continue
+        if got == "FAILED":
+            why = new[0].messages[0] if new[0].messages else "no message"
+            problems.append(f"{label}: {version} FAILED to install: {why}")
+        elif got != "INSTALLED":
+            (problems if waited else pending).append(f"{label}: {version} still {got}")
+    st = status(target, package, snap)
+    return Convergence(st.objects, tuple(problems), tuple(pending))

@@ -122,6 +122,10 @@ def plan_markdown(plan: Plan) -> str:
             f"## Smoke run: job {plan.smoke.job_id} ({plan.smoke.name}), timeout {plan.smoke.timeout} s"
         )
         lines.append("")
+    if plan.skipped:
+        lines += ["## Skipped (they stay on their version: drift)", ""]
+        lines += [f"- {x.label}: {x.reason}" for x in plan.skipped]
+        lines.append("")
     if plan.warnings:
         lines.append("## Warnings")
         lines.append("")
@@ -143,8 +147,11 @@ def plan_markdown(plan: Plan) -> str:
 
 def plan_summary(plan: Plan) -> str:
     """The short text the plan and deploy commands print."""
+    settling = len(plan.settling_clusters)
     if not plan.changes_anything:
-        return f"{plan.package} {plan.version} on {plan.target}: nothing to change"
+        return f"{plan.package} {plan.version} on {plan.target}: nothing to change" + (
+            f"; waiting for {settling} cluster(s) to finish installing it" if settling else ""
+        )
     parts = []
     if plan.upload:
         parts.append("upload 1 wheel")
@@ -202,6 +209,9 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         "clusters": [asdict(c) for c in result.clusters],
         "smoke": result.smoke,
         "warnings": list(plan.warnings) + result.warnings,
+        "versions": result.versions,
+        "pending": result.pending,
+        "problems": result.problems,
         "plan": plan.to_json(),
     }
 
@@ -264,6 +274,24 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
             f"Run {s.get('run_id')}: {s.get('result')} {s.get('url') or ''}".rstrip(),
             "",
         ]
+    if result.versions:
+        lines += ["## Which object is on which version", ""]
+        lines += _table(
+            ["Object", "Versions"],
+            (
+                (f"{v['kind']} {v['id']} ({v['name']})", ", ".join(v["versions"]) or "—")
+                for v in result.versions
+            ),
+        )
+        lines.append("")
+    if result.problems:
+        lines += ["## Not converged", ""]
+        lines += [f"- {p}" for p in result.problems]
+        lines.append("")
+    if result.pending:
+        lines += ["## Pending", ""]
+        lines += [f"- {p}" for p in result.pending]
+        lines.append("")
     warnings = [*plan.warnings, *result.warnings]
     if warnings:
         lines.append("## Warnings")

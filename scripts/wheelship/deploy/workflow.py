@@ -253,8 +253,17 @@ def _apply(
     knobs: Knobs,
     command: Literal["deploy", "rollback"],
     dist: Path | None,
+    *,
+    verify: bool = True,
 ) -> tuple[Plan, ApplyResult]:
-    """Write the plan, then apply it; the deploy report is written however the apply ends."""
+    """Write the plan, then apply it; the deploy report is written however the apply ends.
+    ``verify``: read the target back and fail unless everything converged on the version
+    (a canary wave changes part of the target only)."""
+
+    def check(deferred: frozenset[str]) -> planning.Convergence:
+        snap = read_snapshot(s, command=command, runs=False)
+        return planning.convergence(s.target, plan, snap, deferred=deferred)
+
     _write_plan(plan, settings)
     log.info(report.plan_summary(plan))
     applier = Applier(
@@ -265,6 +274,7 @@ def _apply(
         command=command,
         timing=knobs.timing,
         max_steps=knobs.max_steps,
+        verify=check if verify else None,
     )
     try:
         result = applier.run()
@@ -303,7 +313,13 @@ def _canary_wave(
     log.info(f"canary first: {report.plan_summary(waves.canary)}")
     try:
         _apply(
-            s, waves.canary, dataclasses.replace(settings, out=out), knobs, "deploy", settings.dist
+            s,
+            waves.canary,
+            dataclasses.replace(settings, out=out),
+            knobs,
+            "deploy",
+            settings.dist,
+            verify=False,
         )
         return
     except WheelshipError as exc:
@@ -324,6 +340,7 @@ def _canary_wave(
                 knobs,
                 "rollback",
                 None,
+                verify=False,
             )
             restored = f"rolled back to {back.version}"
         except WheelshipError as exc:

@@ -85,7 +85,7 @@ def test_retention_guard_names_clusters_that_drop_the_file_on_restart() -> None:
 
 
 def test_retention_never_deletes_a_file_an_unselected_job_references() -> None:
-    t = target(keep=0, jobs={"select": "listed", "ids": [1]})
+    t = target(keep=0, jobs={"select": "listed", "ids": [1]}, clusters={"mode": "off"})
     plan = p.plan(t, RELEASE, snapshot(clusters=()))
     assert name("1.2.0") not in {d.wheel for d in plan.deletions}
     assert any("still referenced by job 2 (tsff-score)" in w for w in plan.warnings)
