@@ -57,6 +57,13 @@ class BuildError(WheelshipError):
     """Building or checking the distribution failed."""
 
 
+class ArtifactError(WheelshipError):
+    """A built file is not what it claims to be (corrupt, altered, misnamed); found before it
+    is uploaded anywhere."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class PublishError(WheelshipError):
     """Uploading to the package index failed or was refused."""
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.pypiserver import PypiServer, run_pypiserver
-from support.wheels import make_dist
+from support.wheels import make_dist, tamper_dist
 from wheelship.cli import main
 
 
@@ -70,6 +70,15 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], int, str]] = {
     "wheel-changed-since-build": (_changed_wheel, (), 1, "changed since it was built"),
     "same-version-other-bytes": (_other_bytes_same_version, (), 1, "with other bytes"),
     "local-version": (_local_version, (), 2, "local"),
+    "wheel-altered-manifest-matches": (
+        lambda d: tamper_dist(d, "altered"),
+        (),
+        2,
+        "does not match its RECORD hash",
+    ),
+    "wheel-corrupt-manifest-matches": (lambda d: tamper_dist(d, "crc"), (), 2, "tsff-1.0.1"),
+    "metadata-other-version": (lambda d: tamper_dist(d, "version"), (), 2, "METADATA says"),
+    "manifest-name-escapes": (lambda d: tamper_dist(d, "escape"), (), 2, "not a bare file name"),
     "password-var-not-a-name": (lambda d: None, ("--password-var", "pw x"), 2, "--password-var"),
     "simple-url-plain-http-remote": (
         lambda d: None,

@@ -62,3 +62,47 @@ def make_dist(
         name=name, version=version, commit="0" * 40, tag=f"v{version}", files=(DistFile.of(wheel),)
     ).write(folder)
     return folder
+
+
+def tamper_dist(dist: Path, how: str) -> None:
+    """Spoil the wheel of a dist directory, then write a manifest that matches the spoiled file
+    (what a broken build, or a hand-made dist, hands over): ``altered`` changes a module but
+    keeps the RECORD; ``crc`` flips a byte inside a member; ``version`` makes METADATA claim
+    another version; ``escape`` names the wheel ``../<name>`` in the manifest."""
+    import json
+
+    wheel = next(dist.glob("*.whl"))
+    manifest_path = dist / "wheelship-manifest.json"
+    if how == "escape":
+        data = json.loads(manifest_path.read_text())
+        data["files"][0]["name"] = "../" + wheel.name
+        manifest_path.write_text(json.dumps(data))
+        return
+    if how == "crc":
+        raw = bytearray(wheel.read_bytes())
+        with zipfile.ZipFile(wheel) as zf:
+            info = zf.getinfo(zf.namelist()[0])
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        raw[start + 2] ^= 0xFF  # inside the member's data: its CRC no longer holds
+        wheel.write_bytes(bytes(raw))
+    else:
+        with zipfile.ZipFile(wheel) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        for n in members:
+            if how == "altered" and n.endswith("/cli.py"):
+                members[n] += b"# altered after the build\n"
+            if how == "version" and n.endswith(".dist-info/METADATA"):
+                members[n] = members[n].replace(b"Version: ", b"Version: 9")
+        wheel.unlink()
+        if how == "version":
+            # a consistent RECORD: only METADATA tells the lie
+            info = next(n for n in members if n.endswith(".dist-info/RECORD"))
+            lines = [_record_line(n, d) for n, d in members.items() if n != info]
+            members[info] = ("\n".join([*lines, f"{info},,"]) + "\n").encode()
+        with zipfile.ZipFile(wheel, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for n, d in members.items():
+                zf.writestr(zipfile.ZipInfo(n, date_time=_DATE), d)
+    data = json.loads(manifest_path.read_text())
+    data["files"][0]["size"] = wheel.stat().st_size
+    data["files"][0]["sha256"] = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    manifest_path.write_text(json.dumps(data))

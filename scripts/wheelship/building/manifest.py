@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wheelship.building.integrity import bare_name
 from wheelship.errors import BuildError, ConfigurationError
 from wheelship.files import write_atomic
 
@@ -93,6 +94,11 @@ class Manifest:
                 )
                 for f in data["files"]
             )
+            for f in files:
+                if not bare_name(f.name):
+                    raise ValueError(
+                        f"file name {f.name!r} is not a bare file name (no folders, no '..')"
+                    )
             return cls(
                 name=str(data["name"]),
                 version=str(data["version"]),

@@ -13,6 +13,7 @@ were read seconds earlier.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -26,6 +27,7 @@ from wheelship.databricks import clusters, jobs, paths
 from wheelship.databricks.client import Client, in_step
 from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
 from wheelship.databricks.storage import AlreadyExists, Storage
+from wheelship.deploy import plan as planning
 from wheelship.deploy import references
 from wheelship.deploy.plan import (
     UNINSTALL_ON_RESTART,
@@ -125,6 +127,8 @@ class Applier:
         self.sleep = sleep
         self.result = ApplyResult()
         self._steps_started = 0
+        self._lock = threading.Lock()
+        self._repointed: list[tuple[JobChange, dict[str, Any]]] = []
         self._run_token = uuid.uuid4().hex
 
     # -- helpers -------------------------------------------------------------------------------
@@ -177,7 +181,7 @@ class Applier:
             with self._phase(
                 "jobs", f"Repoint {len(plan.jobs)} job(s) to {plan.package} {plan.version}"
             ):
-                self.client.map(self._repoint, plan.jobs)
+                self._jobs()
         clusters = (*plan.automated_clusters, *plan.settling_clusters)
         if clusters:
             with self._phase("clusters", f"Update {len(clusters)} cluster(s)"):
@@ -227,20 +231,70 @@ class Applier:
 
     # -- 2. jobs -------------------------------------------------------------------------------
 
+    def _jobs(self) -> None:
+        """Repoint the jobs; a failure that retries did not cure puts the jobs already
+        repointed back, so the deploy stops with every job on one version."""
+        try:
+            self.client.map(self._repoint, self.plan.jobs)
+        except DatabricksError as exc:
+            done = list(self._repointed)
+            if not done:
+                raise
+            restored = self._restore(done)
+            exc.what += (
+                f"; {restored} of {len(done)} job(s) already repointed were put back"
+                if restored == len(done)
+                else f"; only {restored} of {len(done)} job(s) already repointed could be put "
+                "back: the others are on the new version (see deploy-report.md)"
+            )
+            raise
+
+    def _restore(self, done: list[tuple[JobChange, dict[str, Any]]]) -> int:
+        restored = 0
+        for change, undo in done:
+            started = self.clock()
+            try:
+                with in_step(self._step("restore job"), change.label):
+                    jobs.update(self.client, change.job_id, undo)
+            except DatabricksError as exc:
+                self._record("restore job", change.label, "failed", str(exc), started)
+                continue
+            restored += 1
+            self._record("restore job", change.label, "done", "put back as it was", started)
+        return restored
+
     def _repoint(self, change: JobChange) -> None:
         started = self.clock()
         self._count_step()
         plan = self.plan
         with in_step(self._step("repoint job"), change.label):
+            # Read right before the write: a job edited since the plan read it is planned again
+            # from what it is now, so the edit is not overwritten (the Jobs API has no
+            # conditional update; the window left is this one round trip).
+            fresh = jobs.get(self.client, change.job_id)
+            current = planning.replan_job(change, fresh, plan)
+            if current is None:
+                self._record(
+                    "repoint job",
+                    change.label,
+                    "unchanged",
+                    "changed meanwhile: already on it",
+                    started,
+                )
+                return
+            replanned = current is not change
             # Complete entries of the changed tasks (``update`` merges tasks by task_key) and the
             # complete environments array: nothing else in the settings is sent.
-            jobs.update(self.client, change.job_id, change.new_settings)
-        olds = sorted({paths.basename(c.old) if "/" in c.old else c.old for c in change.changes})
+            jobs.update(self.client, current.job_id, current.new_settings)
+            with self._lock:
+                self._repointed.append((current, planning.undo_settings(current, fresh.settings)))
+        olds = sorted({paths.basename(c.old) if "/" in c.old else c.old for c in current.changes})
         self._record(
             "repoint job",
             change.label,
             "done",
-            f"{len(change.changes)} reference(s): {', '.join(olds)} -> {plan.version}",
+            f"{len(current.changes)} reference(s): {', '.join(olds)} -> {plan.version}"
+            + ("; planned again: the job changed since it was read" if replanned else ""),
             started,
         )
 

@@ -10,6 +10,8 @@ that is not retained) before anything changes. ``plan``, ``deploy``, ``status``,
 from __future__ import annotations
 
 import fnmatch
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -59,10 +61,49 @@ class JobChange:
     changes: tuple[RefChange, ...]
     new_settings: Mapping[str, Any]
     versions_before: tuple[str, ...]
+    #: sha256 of the settings the change was planned from: apply re-reads the job right before
+    #: writing and plans it again when they changed meanwhile (no lost update)
+    basis: str = ""
 
     @property
     def label(self) -> str:
         return f"{self.job_id} ({self.name})"
+
+
+def settings_digest(settings: Mapping[str, Any]) -> str:
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def replan_job(change: JobChange, fresh: Job, plan: Plan) -> JobChange | None:
+    """The change for the job as it is now (re-read right before the write), or None when it
+    needs none any more. Unchanged settings keep the planned change."""
+    if settings_digest(fresh.settings) == change.basis:
+        return change
+    rw = references.rewrite(fresh.settings, plan.package, plan.version, plan.artifact)
+    if not rw:
+        return None
+    return JobChange(
+        fresh.job_id,
+        fresh.name,
+        rw.changes,
+        rw.new_settings,
+        tuple(job_versions(fresh, plan.package)),
+        settings_digest(fresh.settings),
+    )
+
+
+def undo_settings(change: JobChange, before: Mapping[str, Any]) -> dict[str, Any]:
+    """What restores a job's repointed entries: the same keys as the change sends, with the
+    values ``before`` held (tasks by task_key, since ``update`` merges them by key)."""
+    out: dict[str, Any] = {}
+    for key, value in change.new_settings.items():
+        if key == "tasks":
+            keys = {t.get("task_key") for t in value}
+            out["tasks"] = [t for t in before.get("tasks") or [] if t.get("task_key") in keys]
+        elif key in before:
+            out[key] = before[key]
+    return out
 
 
 @dataclass(frozen=True)
@@ -709,7 +750,12 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
         after_jobs[job.job_id] = references.apply_rewrite(job.settings, rw)
         job_changes.append(
             JobChange(
-                job.job_id, job.name, rw.changes, rw.new_settings, tuple(job_versions(job, package))
+                job.job_id,
+                job.name,
+                rw.changes,
+                rw.new_settings,
+                tuple(job_versions(job, package)),
+                settings_digest(job.settings),
             )
         )
     selected_ids = {j.job_id for j in selected}

@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from wheelship import config as config_file
 from wheelship import log, net
+from wheelship.building import integrity
 from wheelship.building.manifest import Manifest
 from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, in_step, pooled_session
@@ -150,6 +151,8 @@ def release_from_dist(dist: Path, package: str) -> Release:
         )
     manifest.verify(dist)
     wheel = manifest.wheel()
+    # before anything is uploaded: a wheel in the workspace is never replaced
+    integrity.check_wheel(dist / wheel.name, manifest.name, manifest.version)
     return Release(package, manifest.version, wheel.name, wheel.size, wheel.sha256, local=True)
 
 

@@ -39,6 +39,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from wheelship import log
+from wheelship.building.integrity import check_wheel
 from wheelship.building.manifest import DistFile, Manifest
 from wheelship.building.version import parse_tag
 from wheelship.environ import child_env
@@ -488,6 +489,10 @@ def publish(
         raise ConfigurationError(
             f"the manifest in {settings.dist} lists no files", "rebuild with 'wheelship build'"
         )
+    for f in manifest.files:
+        if f.name.endswith(".whl"):
+            # before any upload: the index never takes a file name twice
+            check_wheel(settings.dist / f.name, manifest.name, manifest.version)
     creds: Credentials | None
     if settings.dry_run:
         username_of(target, env)  # a missing user name fails the dry run as it would the upload
