@@ -258,6 +258,9 @@ class Workspace:
         base: dict[str, Any] = {
             "artifacts": ART,
             "keep": 1,
+            # the seeded wheels are minutes old; retention by age has its own tests
+            # (test_retention.py) with the default of a week
+            "min_age_days": 0,
             "jobs": {"select": "referencing"},
             "clusters": {
                 "mode": "automated",

@@ -87,6 +87,21 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """The deploy identity as SCIM ``Me`` describes it."""
+
+    name: str  # user name, or a service principal's application id
+    display: str
+    groups: tuple[str, ...] = ()
+    service_principal: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """Workspace admins see and manage every job and cluster."""
+        return "admins" in self.groups
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One read of the workspace. ``jobs`` and ``clusters`` hold the whole workspace (retention
     must see every reference, not only the selected ones); ``artifacts`` lists the wheel folder
@@ -101,6 +116,7 @@ class Snapshot:
     active_runs: tuple[ActiveRun, ...] = ()
     #: the workspace's time of the read (epoch seconds), what file ages are measured against
     now: float = 0.0
+    identity: Identity | None = None
 
     def artifact(self, name: str) -> RemoteFile | None:
         return next((f for f in self.artifacts or () if f.name == name), None)

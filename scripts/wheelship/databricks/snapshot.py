@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from wheelship.databricks import clusters, jobs
+from wheelship.databricks import clusters, identity, jobs
 from wheelship.databricks.client import Client, in_step
 from wheelship.databricks.model import RemoteFile, Snapshot
 from wheelship.databricks.storage import Storage
@@ -25,6 +25,7 @@ def read(
     digest_names: Iterable[str] = (),
     cluster_ids: Iterable[str] = (),
     runs: bool = False,
+    who: bool = True,
     command: str = "plan",
 ) -> Snapshot:
     """Read everything a plan needs. ``digest_names``: files whose sha256 the plan compares
@@ -46,11 +47,14 @@ def read(
     }
     if runs:
         tasks["runs"] = lambda: jobs.active_runs(client)
+    if who:
+        tasks["identity"] = lambda: identity.me(client)
     steps = {
         "jobs": "list jobs",
         "artifacts": "list artifacts",
         "clusters": "list clusters",
         "runs": "list active runs",
+        "identity": "read the deploy identity",
     }
 
     def run(key: str) -> Any:
@@ -69,4 +73,5 @@ def read(
         digests=digests,
         active_runs=tuple(results.get("runs", ())),
         now=time.time(),
+        identity=results.get("identity"),
     )

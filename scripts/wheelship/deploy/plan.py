@@ -504,6 +504,7 @@ def _retention(
     after_jobs: Mapping[int, Mapping[str, Any]],
     cluster_changes: Iterable[ClusterChange],
     warnings: list[str],
+    live_before: Iterable[str],
 ) -> tuple[list[Deletion], list[Kept]]:
     wheels: dict[str, str] = {}
     for f in snap.artifacts or ():
@@ -512,6 +513,13 @@ def _retention(
             wheels[f.name] = version
     others = [n for n in wheels if n != release.wheel]
     newest = sort_versions(wheels[n] for n in others)[: target.keep]
+    # What was live on the selected objects before this deploy: whoever was not switched (an
+    # unseen job, a run in flight) may still use it, whatever keep says.
+    previous = set(live_before) or set(
+        sort_versions(wheels[n] for n in others if _vkey(wheels[n]) < _vkey(release.version))[:1]
+    )
+    files = {f.name: f for f in snap.artifacts or ()}
+    min_age = target.min_age_days * 86400
     # Which files stay referenced after this deploy, by whom.
     job_refs: dict[str, str] = {}
     for job in snap.jobs:
@@ -543,6 +551,16 @@ def _retention(
             continue
         if version in newest:
             kept.append(Kept(name, version, f"one of the {target.keep} newest earlier versions"))
+            continue
+        if version in previous:
+            kept.append(Kept(name, version, "the version live before this deploy"))
+            continue
+        modified = files[name].modified
+        if min_age and (modified is None or snap.now - modified < min_age):
+            age = f"{(snap.now - modified) / 86400:.1f} days old" if modified else "age unknown"
+            kept.append(
+                Kept(name, version, f"younger than min_age_days {target.min_age_days} ({age})")
+            )
             continue
         path = paths.join(target.artifacts, name)
         key = paths.canonical(path)
@@ -667,7 +685,17 @@ def _find_job(jobs: Iterable[Job], ref: int | str, what: str) -> Job:
     return found[0]
 
 
-def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "deploy") -> Plan:
+def plan(
+    target: Target,
+    release: Release,
+    snap: Snapshot,
+    *,
+    action: Action = "deploy",
+    denied: Mapping[tuple[str, str], str] | None = None,
+) -> Plan:
+    """``denied``: ``(kind, id) -> why`` of the objects the deploy identity may not change and
+    the target skips (``skip_denied``): they stay as they are, named in the plan."""
+    denied = denied or {}
     package = release.package
     artifact = paths.join(target.artifacts, release.wheel)
     warnings: list[str] = []
@@ -716,6 +744,13 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
     after_jobs: dict[int, Mapping[str, Any]] = {}
     unchanged_jobs = 0
     for job in selected:
+        refused = denied.get(("job", str(job.job_id)))
+        if refused is not None:
+            if references.rewrite(job.settings, package, release.version, artifact):
+                skipped.append(Skipped("job", str(job.job_id), job.name, refused))
+            else:
+                unchanged_jobs += 1
+            continue
         why = managed_by(job)
         if why is not None and target.jobs.managed == "skip":
             if job.job_id in target.jobs.ids:
@@ -784,6 +819,10 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
     new_lib = {"whl": artifact}
     for cluster, group in select_cluster_groups(snap.clusters, target):
         change = _plan_cluster(cluster, group, package, new_lib, snap)
+        refused = denied.get(("cluster", cluster.cluster_id))
+        if refused is not None and change is not None and change.mode == "automated":
+            skipped.append(Skipped("cluster", cluster.cluster_id, cluster.name, refused))
+            continue
         if change is None:
             unchanged_clusters += 1
             continue
@@ -800,7 +839,23 @@ def plan(target: Target, release: Release, snap: Snapshot, *, action: Action = "
     warnings += _shared_cluster_conflicts(snap, after_jobs, cluster_changes, release)
 
     # 4. retention
-    deletions, kept = _retention(target, release, snap, after_jobs, cluster_changes, warnings)
+    live_before = {
+        v
+        for job in selected
+        for v in job_versions(job, package)
+        if not references.same_version(v, release.version)
+    } | {
+        v
+        for c in cluster_changes
+        for v in c.versions_before
+        if not references.same_version(v, release.version)
+    }
+    deletions, kept = _retention(
+        target, release, snap, after_jobs, cluster_changes, warnings, live_before
+    )
+    not_admin = not_admin_note(snap, target)
+    if not_admin:
+        warnings.append(not_admin)
 
     # 5. smoke
     smoke = None
@@ -867,6 +922,19 @@ class Status:
         return data
 
 
+def not_admin_note(snap: Snapshot, target: Target) -> str | None:
+    """What it means for retention that the identity may not see every job."""
+    who = snap.identity
+    if who is None or who.is_admin:
+        return None
+    return (
+        f"the deploy identity {who.name} is not a workspace admin: jobs it may not see are "
+        "missing from this view, so retention cannot tell whether they use an old wheel; it "
+        "always keeps the version live before a deploy and wheels younger than "
+        f"{target.min_age_days} day(s) (min_age_days) — raise them if such jobs exist"
+    )
+
+
 def status(target: Target, package: str, snap: Snapshot) -> Status:
     objects: list[ObjectStatus] = []
     for job in select_jobs(snap.jobs, target.jobs, package):
@@ -897,7 +965,10 @@ def status(target: Target, package: str, snap: Snapshot) -> Status:
             )
         )
     retained = retained_versions(snap, package)
-    return Status(target.name, snap.host, package, tuple(objects), tuple(retained))
+    note = not_admin_note(snap, target)
+    return Status(
+        target.name, snap.host, package, tuple(objects), tuple(retained), (note,) if note else ()
+    )
 
 
 def current_version(st: Status) -> str | None:
@@ -946,6 +1017,31 @@ def rollback_choice(target: Target, package: str, snap: Snapshot, to: str | None
             else "no version is retained there",
         )
     return RollbackChoice(version, wheels[0])
+
+
+# -- permissions -------------------------------------------------------------------------------
+
+
+class Needed(NamedTuple):
+    """A permission the plan needs on one object."""
+
+    kind: Literal["job", "cluster"]
+    id: str
+    name: str
+    level: str
+
+
+def permissions_needed(plan: Plan) -> list[Needed]:
+    """What the deploy identity must hold for every change of the plan: CAN_MANAGE to edit a
+    job or a cluster's libraries, CAN_RESTART to restart a cluster, CAN_MANAGE_RUN to start the
+    smoke run."""
+    out = [Needed("job", str(j.job_id), j.name, "CAN_MANAGE") for j in plan.jobs]
+    for c in plan.automated_clusters:
+        level = "CAN_MANAGE" if c.install or c.uninstall else "CAN_RESTART"
+        out.append(Needed("cluster", c.cluster_id, c.name, level))
+    if plan.smoke is not None:
+        out.append(Needed("job", str(plan.smoke.job_id), plan.smoke.name, "CAN_MANAGE_RUN"))
+    return out
 
 
 # -- convergence -------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, in_step, pooled_session
 from wheelship.databricks.model import Snapshot
 from wheelship.databricks.storage import Storage, open_storage
-from wheelship.deploy import canary, report, runbook, targets
+from wheelship.deploy import canary, preflight, report, runbook, targets
 from wheelship.deploy import lock as locking
 from wheelship.deploy import plan as planning
 from wheelship.deploy.apply import Applier, ApplyResult, Timing
@@ -157,7 +157,12 @@ def release_from_dist(dist: Path, package: str) -> Release:
 
 
 def read_snapshot(
-    s: Session, *, command: str, digest: str | None = None, runs: bool = True
+    s: Session,
+    *,
+    command: str,
+    digest: str | None = None,
+    runs: bool = True,
+    who: bool = True,
 ) -> Snapshot:
     groups = s.target.cluster_groups
     restarts = any(g.mode == "automated" and g.restart != "never" for g in groups)
@@ -168,6 +173,7 @@ def read_snapshot(
             digest_names=[digest] if digest else [],
             cluster_ids=[cid for g in groups for cid in g.ids],
             runs=runs and restarts,
+            who=who,
             command=command,
         )
     log.info(
@@ -264,7 +270,7 @@ def _apply(
     (a canary wave changes part of the target only)."""
 
     def check(deferred: frozenset[str]) -> planning.Convergence:
-        snap = read_snapshot(s, command=command, runs=False)
+        snap = read_snapshot(s, command=command, runs=False, who=False)
         return planning.convergence(s.target, plan, snap, deferred=deferred)
 
     _write_plan(plan, settings)
@@ -288,6 +294,23 @@ def _apply(
     return plan, result
 
 
+def checked_plan(
+    s: Session, release: Release, snap: Snapshot, action: Literal["deploy", "rollback"]
+) -> Plan:
+    """The plan, after the permission preflight: refused with every problem listed, or with the
+    objects the identity may not change skipped when the target says ``skip_denied``."""
+    the_plan = planning.plan(s.target, release, snap, action=action)
+    denied = preflight.check(s.client, the_plan, snap.identity, command=action)
+    if not denied:
+        return the_plan
+    assert snap.identity is not None
+    smoke = [d for d in denied if the_plan.smoke and d.need.level == "CAN_MANAGE_RUN"]
+    if not s.target.skip_denied or smoke:
+        raise preflight.refuse(denied, snap.identity, s.target.name, skippable=not smoke)
+    skip: dict[tuple[str, str], str] = {(d.need.kind, d.need.id): d.reason for d in denied}
+    return planning.plan(s.target, release, snap, action=action, denied=skip)
+
+
 def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, ApplyResult]:
     loaded = load_target(settings, knobs)
     release = release_from_dist(settings.dist, loaded.package)
@@ -296,11 +319,11 @@ def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, Apply
         take_lock(s, settings, knobs, "deploy", release.version),
     ):
         snap = locked_snapshot(s, command="deploy", digest=release.wheel)
-        the_plan = planning.plan(s.target, release, snap)
+        the_plan = checked_plan(s, release, snap, "deploy")
         if s.target.canary is not None and the_plan.changes_anything:
             _canary_wave(s, release, snap, the_plan, settings, knobs)
             snap = locked_snapshot(s, command="deploy", digest=release.wheel)
-            the_plan = planning.plan(s.target, release, snap)
+            the_plan = checked_plan(s, release, snap, "deploy")
         return _apply(s, the_plan, settings, knobs, "deploy", settings.dist)
 
 
@@ -412,7 +435,7 @@ def run_rollback(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, App
     with open_session(settings, knobs) as s, take_lock(s, settings, knobs, "rollback", ""):
         snap = locked_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
-        the_plan = planning.plan(s.target, release, snap, action="rollback")
+        the_plan = checked_plan(s, release, snap, "rollback")
         return _apply(s, the_plan, settings, knobs, "rollback", None)
 
 
