@@ -52,6 +52,7 @@ def target(**overrides: Any) -> targets.Target:
     data: dict[str, Any] = {
         "artifacts": ART,
         "keep": 1,
+        "min_age_days": 0,  # the planner's age rule has its own tests
         "clusters": {"mode": "automated", "tags": {"tsff": "prod"}, "restart": "if-idle"},
     }
     data.update(overrides)

@@ -513,11 +513,11 @@ def _retention(
             wheels[f.name] = version
     others = [n for n in wheels if n != release.wheel]
     newest = sort_versions(wheels[n] for n in others)[: target.keep]
-    # What was live on the selected objects before this deploy: whoever was not switched (an
-    # unseen job, a run in flight) may still use it, whatever keep says.
-    previous = set(live_before) or set(
-        sort_versions(wheels[n] for n in others if _vkey(wheels[n]) < _vkey(release.version))[:1]
-    )
+    # The version this deploy replaces (the newest live on the selected objects before it):
+    # whoever was not switched (an unseen job, a run in flight) may still use it, whatever
+    # keep says.
+    earlier = [wheels[n] for n in others if _vkey(wheels[n]) < _vkey(release.version)]
+    previous = set(sort_versions(live_before)[:1] or sort_versions(earlier)[:1])
     files = {f.name: f for f in snap.artifacts or ()}
     min_age = target.min_age_days * 86400
     # Which files stay referenced after this deploy, by whom.

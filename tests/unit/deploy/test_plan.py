@@ -66,28 +66,31 @@ def test_retention_keeps_newest_and_referenced_files() -> None:
 def test_retention_with_keep_0_guards_files_on_restarted_clusters_only() -> None:
     plan = p.plan(target(keep=0), RELEASE, snapshot())
     dels = {d.wheel: d for d in plan.deletions}
-    # 1.2.0 stays: the busy and the terminated cluster still list it until their next start.
+    # 1.2.0 stays: it is the version this deploy replaces (and the busy and the terminated
+    # cluster still list it until their next start).
     assert name("1.2.0") not in dels
     assert any(
-        k.wheel == name("1.2.0") and "still installed on cluster busy" in k.reason
+        k.wheel == name("1.2.0") and k.reason == "the version live before this deploy"
         for k in plan.kept
     )
     assert dels[name("1.1.0")].guard_clusters == ()
 
 
 def test_retention_guard_names_clusters_that_drop_the_file_on_restart() -> None:
+    # the jobs are on 1.2.0 (kept: the version replaced); the cluster has the older 1.1.0
     snap = snapshot(
-        clusters=(cluster("idle", "RUNNING", ("1.2.0", "INSTALLED"), tags={"tsff": "prod"}),)
+        clusters=(cluster("idle", "RUNNING", ("1.1.0", "INSTALLED"), tags={"tsff": "prod"}),)
     )
     plan = p.plan(target(keep=0), RELEASE, snap)
     dels = {d.wheel: d for d in plan.deletions}
-    assert dels[name("1.2.0")].guard_clusters == ("idle",)
+    assert dels[name("1.1.0")].guard_clusters == ("idle",)
 
 
 def test_retention_never_deletes_a_file_an_unselected_job_references() -> None:
     t = target(keep=0, jobs={"select": "listed", "ids": [1]}, clusters={"mode": "off"})
-    plan = p.plan(t, RELEASE, snapshot(clusters=()))
-    assert name("1.2.0") not in {d.wheel for d in plan.deletions}
+    jobs = (job(1, "tsff-train", "1.2.0"), job(2, "tsff-score", "1.1.0"))
+    plan = p.plan(t, RELEASE, snapshot(clusters=(), jobs=jobs))
+    assert name("1.1.0") not in {d.wheel for d in plan.deletions}
     assert any("still referenced by job 2 (tsff-score)" in w for w in plan.warnings)
 
 
@@ -348,3 +351,20 @@ def test_job_tasks_on_shared_clusters_left_on_another_version_are_named() -> Non
         "1.3.0 loaded: its runs fail (ERROR_DUPLICATE_INSTALLATION) until the job and the "
         "cluster agree on one version"
     ]
+
+
+def test_retention_keeps_the_replaced_version_and_young_wheels() -> None:
+    """keep: 0 still keeps the version the deploy replaces; min_age_days keeps what is younger
+    (measured on the workspace's clock, the snapshot's ``now``)."""
+    day = 86400.0
+    now = 100 * day
+    files = tuple(
+        RemoteFile(name(v), 1000, now - age * day)
+        for v, age in (("1.0.0", 30), ("1.1.0", 3), ("1.2.0", 30))
+    )
+    snap = snapshot(artifacts=files, clusters=(), now=now)
+    plan = p.plan(target(keep=0, min_age_days=7, clusters={"mode": "off"}), RELEASE, snap)
+    assert [d.wheel for d in plan.deletions] == [name("1.0.0")]
+    reasons = {k.wheel: k.reason for k in plan.kept}
+    assert reasons[name("1.2.0")] == "the version live before this deploy"
+    assert reasons[name("1.1.0")] == "younger than min_age_days 7 (3.0 days old)"
