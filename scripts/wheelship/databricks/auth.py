@@ -26,10 +26,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
 from wheelship import log, net
+from wheelship.databricks.client import Client
 from wheelship.errors import ConfigurationError, DatabricksError
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -44,6 +46,16 @@ def normalize_host(value: str) -> str:
     if text.startswith("https://") and text.endswith(":443"):
         text = text[: -len(":443")]
     return text
+
+
+class _NoAuth:
+    name = "none"
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    def invalidate(self) -> bool:
+        return False
 
 
 class PatAuth:
@@ -86,6 +98,18 @@ class OAuthAuth:
         self._token: str | None = None
         self._expires = 0.0
         self._endpoint: str | None = None
+        self._client: Client | None = None
+
+    def bind(self, client: Client) -> None:
+        """Send the token requests through ``client``: the same retries, Retry-After handling,
+        pacing and request counting as every workspace call."""
+        self._client = client
+
+    def _transport(self) -> Client:
+        if self._client is None:
+            # used on its own (not by a Client): a client of its own, without credentials
+            self._client = Client(self._host, _NoAuth(), session=self._session)
+        return self._client
 
     def _token_endpoint(self) -> str:
         if self._endpoint:
@@ -97,14 +121,16 @@ class OAuthAuth:
         )
         endpoint = f"{self._host}/oidc/v1/token"
         try:
-            # The document names where the credentials go: never take it from a redirect.
-            with net.waiting(net.host_of(url)):
-                resp = self._session.get(url, timeout=net.DEFAULT_TIMEOUT, allow_redirects=False)
+            # The document names where the credentials go: never take it from a redirect
+            # (the client never follows one).
+            resp = self._transport().request(
+                "GET", "", url=url, authenticate=False, raise_errors=False
+            )
             if resp.ok and not resp.is_redirect:
                 found = resp.json().get("token_endpoint")
                 if isinstance(found, str) and found:
                     endpoint = found
-        except (requests.RequestException, ValueError):
+        except (DatabricksError, ValueError):
             pass  # the well-known workspace endpoint below is the documented default
         self._endpoint = net.check_url(endpoint, "OAuth token endpoint", "check the workspace host")
         return self._endpoint
@@ -120,20 +146,25 @@ class OAuthAuth:
             basic = base64.b64encode(raw).decode()
             log.register_secret(basic)
             headers["Authorization"] = "Basic " + basic
+        form = urlencode(self._form()).encode("ascii")
         try:
-            # No redirects: a 307/308 would re-send the form (the OIDC ID token, the client
-            # secret in the Basic header for same-host hops) wherever the answer points.
-            with net.waiting(net.host_of(endpoint)):
-                resp = self._session.post(
-                    endpoint,
-                    data=self._form(),
-                    headers=headers,
-                    timeout=net.DEFAULT_TIMEOUT,
-                    allow_redirects=False,
-                )
-        except requests.RequestException as exc:
+            # No redirects (the client never follows one): a 307/308 would re-send the form
+            # (the OIDC ID token, the client secret in the Basic header for same-host hops)
+            # wherever the answer points.
+            resp = self._transport().request(
+                "POST",
+                "",
+                url=endpoint,
+                body=lambda: form,
+                headers=headers,
+                authenticate=False,
+                raise_errors=False,
+            )
+        except DatabricksError as exc:
+            if exc.status is not None:
+                raise  # a 429/503 the retries did not outlast
             raise DatabricksError(
-                f"cannot reach the OAuth token endpoint {endpoint}: {net.describe_failure(exc)}",
+                f"cannot reach the OAuth token endpoint {endpoint}: {exc.what.split(': ', 1)[-1]}",
                 "check the workspace URL and the network",
                 step="authenticate",
             ) from None

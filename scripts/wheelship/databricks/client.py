@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any, Protocol, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -329,6 +329,9 @@ class Client:
         self.counts: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self._gates: dict[str, float] = {}  # endpoint -> clock time before which not to send
+        bind = getattr(auth, "bind", None)
+        if callable(bind):
+            bind(self)  # an OAuth credential fetches its tokens through this client
 
     # -- accounting ----------------------------------------------------------------------------
 
@@ -375,13 +378,21 @@ class Client:
         stream: bool = False,
         timeout: tuple[float, float] | None = None,
         idempotent: bool = True,
+        url: str | None = None,
+        authenticate: bool = True,
+        raise_errors: bool = True,
     ) -> requests.Response:
         """Send one logical request (with retries) and return the 2xx response; any other
         answer raises :class:`DatabricksError`. ``body`` is a factory, so a retry re-opens a
         streamed upload from the start. A call that is not ``idempotent`` (DBFS add-block
         appends) is retried only when the workspace surely did not act (429, 503): after a
         lost answer or a server error the caller decides."""
-        url = self.host + path
+        if url is None:
+            url = self.host + path
+        else:
+            # another URL of the workspace's identity provider (the OAuth token endpoint):
+            # the same retries, pacing and counting, under its own path
+            path = urlsplit(url).path
         ep = endpoint(path)
         started = self._clock()
         attempt = 0
@@ -394,7 +405,8 @@ class Client:
         while True:
             self._wait_gate(ep)
             hdrs = {"Accept": "application/json"}
-            hdrs.update(self.auth.headers())
+            if authenticate:
+                hdrs.update(self.auth.headers())
             if headers:
                 hdrs.update(headers)
             data: Any = None
@@ -459,7 +471,7 @@ class Client:
             status = resp.status_code
             if 200 <= status < 300:
                 return resp
-            if status == 401 and not refreshed and self.auth.invalidate():
+            if status == 401 and authenticate and not refreshed and self.auth.invalidate():
                 # An OAuth token can expire between two calls: fetch a fresh one once.
                 refreshed = True
                 resp.close()
@@ -492,6 +504,8 @@ class Client:
                     self._sleep(delay)
                     attempt += 1
                     continue
+            if not raise_errors:
+                return resp
             raise self.error(resp)
 
     def _out_of_budget(self, started: float, delay: float) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from support.deployws import JOB_CLUSTER, Workspace, seed_clusters, seed_jobs, whl
 from wheelship.databricks import auth
-from wheelship.databricks.client import Client
+from wheelship.databricks.client import Client, RetryPolicy
 from wheelship.deploy import references, workflow
 from wheelship.errors import DatabricksError
 
@@ -237,3 +237,26 @@ def test_other_auth_types_are_delegated_to_the_sdk(
     from wheelship import log
 
     assert headers["Authorization"].split(" ", 1)[1] not in log.redact(headers["Authorization"])
+
+
+@pytest.mark.parametrize("kind", ["429", "429-no-retry-after", "503", "reset"])
+def test_token_requests_are_retried_and_counted_like_workspace_calls(
+    workspace_factory: Callable[..., Workspace], tmp_path: Any, kind: str
+) -> None:
+    """The OAuth token endpoint answers 429 (with and without Retry-After), 503 or resets the
+    connection twice: the deploy retries as for any call, and counts the requests."""
+    ws = workspace_factory(service_principals=[SP])
+    ws.emu.add_fault(kind, endpoint="POST /oidc/v1/token", count=2)
+    env = {
+        "DATABRICKS_HOST": ws.emu.url,
+        "DATABRICKS_CLIENT_ID": SP["application_id"],
+        "DATABRICKS_CLIENT_SECRET": SP["secret"],
+        "DATABRICKS_CONFIG_FILE": str(tmp_path / "x"),
+    }
+    plan, result = workflow.run_deploy(
+        ws.settings("1.3.0", retry=RetryPolicy(base=0.05, cap=0.2)), ws.knobs(environ=env)
+    )
+    assert plan.jobs and result.problems == []
+    tokens = [r for r in ws.emu.requests if r.path == "/oidc/v1/token"]
+    assert len(tokens) == 3  # two faults, then the token
+    assert result.request_counts["POST /oidc/v1/token"] == 3

@@ -1,0 +1,128 @@
+"""No half-done deploys from permissions, in a shared workspace: the deploy identity manages some
+jobs and clusters, may only view others, cannot see some at all, and one job belongs to a bundle.
+Before the first change the deploy finds every problem (Permissions API, SCIM Me) and refuses,
+naming each; with ``skip_denied`` it leaves those objects as they are and reports them."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from support.deployws import CLUSTERS, LOCK_NAME, Workspace, seed_clusters, seed_jobs, whl
+from wheelship.deploy import workflow
+from wheelship.errors import AccessDenied
+
+IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
+DEPLOYER = "dapi-deployer-token"
+pytestmark = pytest.mark.usefixtures("ws_env")
+
+
+def grant(level: str) -> list[dict[str, str]]:
+    return [{"group_name": "deployers", "permission_level": level}]
+
+
+def shared_workspace() -> dict[str, Any]:
+    jobs = seed_jobs()
+    levels = {101: "CAN_MANAGE", 102: "CAN_MANAGE", 103: "CAN_VIEW", 105: "CAN_MANAGE"}
+    for job in jobs:
+        if job["job_id"] in levels:
+            job["access_control_list"] = grant(levels[job["job_id"]])
+    hidden = copy.deepcopy(jobs[0])  # the deployer cannot see it at all
+    hidden["job_id"] = 107
+    hidden["settings"]["name"] = "tsff-other-team"
+    hidden.pop("access_control_list")
+    bundle = copy.deepcopy(jobs[0])
+    bundle["job_id"] = 108
+    bundle["settings"]["name"] = "tsff-bundled"
+    bundle["settings"]["deployment"] = {"kind": "BUNDLE", "metadata_file_path": "/b/m.json"}
+    bundle["settings"]["edit_mode"] = "UI_LOCKED"
+    clusters = seed_clusters()
+    cluster_levels = {IDLE: "CAN_MANAGE", BUSY: "CAN_RESTART", TERM: "CAN_MANAGE"}
+    for c in clusters:
+        if c["cluster_id"] in cluster_levels:
+            c["access_control_list"] = grant(cluster_levels[c["cluster_id"]])
+    return {
+        "jobs": [*jobs, hidden, bundle],
+        "clusters": clusters,
+        "users": [
+            {"user_name": "deployer@example.com", "groups": ["deployers"], "token": DEPLOYER}
+        ],
+    }
+
+
+def as_deployer(ws: Workspace) -> Any:
+    return ws.knobs(environ={**ws.env, "DATABRICKS_TOKEN": DEPLOYER})
+
+
+@pytest.fixture
+def shared(workspace_factory: Callable[..., Workspace]) -> Workspace:
+    ws = workspace_factory(**shared_workspace(), clock_speed=50)
+    ws.config(
+        keep=5,
+        clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
+    )
+    return ws
+
+
+def test_every_problem_is_found_before_the_first_change(shared: Workspace) -> None:
+    ws = shared
+    before = ws.snapshot()
+    ws.emu.clear_log()
+    with pytest.raises(AccessDenied) as info:
+        workflow.run_deploy(ws.settings(), as_deployer(ws))
+    text = str(info.value)
+    assert text.startswith("the deploy identity deployer@example.com may not make 2 change(s)")
+    assert "job 103 (tsff-serverless) needs CAN_MANAGE, the identity has CAN_VIEW" in text
+    assert f"cluster {BUSY} (ml-busy) needs CAN_MANAGE, the identity has CAN_RESTART" in text
+    assert text.endswith("(reported as drift); nothing was changed")
+    assert info.value.exit_code == 2
+    assert ws.snapshot() == before
+    writes = {r.path for r in ws.emu.requests if r.method != "GET"}
+    assert all(p.endswith(LOCK_NAME) for p in writes)  # the lock only, taken and released
+    assert not ws.emu.file_exists(whl("1.3.0"))
+
+
+def test_skip_denied_leaves_them_as_drift_and_names_each(shared: Workspace) -> None:
+    ws = shared
+    ws.config(
+        keep=5,
+        skip_denied=True,
+        clusters={"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always", "wait": 600},
+    )
+    plan, result = workflow.run_deploy(ws.settings(), as_deployer(ws))
+    skipped = {s.label: s.reason for s in plan.skipped}
+    assert set(skipped) == {
+        "job 103 (tsff-serverless)",
+        f"cluster {BUSY} (ml-busy)",
+        "job 108 (tsff-bundled)",
+    }
+    assert skipped["job 103 (tsff-serverless)"].startswith("the deploy identity may not change it")
+    # every object the deploy changed is on 1.3.0 alone; the skipped ones on 1.2.0, named
+    on = {v["id"]: v["versions"] for v in result.versions}
+    assert on["101"] == on["102"] == on["105"] == ["1.3.0"] and on[IDLE] == ["1.3.0"]
+    assert on["103"] == on["108"] == ["1.2.0"] and on[BUSY] == ["1.2.0"]
+    assert {p.split(":")[0] for p in result.pending} >= {
+        "job 103 (tsff-serverless)",
+        f"cluster {BUSY} (ml-busy)",
+        "job 108 (tsff-bundled)",
+    }
+    # the job it cannot see is untouched and was never a candidate
+    assert "107" not in on
+    assert whl("1.2.0") in str(ws.emu.job_settings(107))
+    assert ws.emu.invariants() == []
+
+
+def test_plan_and_status_say_what_a_non_admin_means_for_retention(shared: Workspace) -> None:
+    ws = shared
+    ws.config(keep=5, skip_denied=True, clusters={"mode": "off"})
+    plan = workflow.run_plan(ws.settings(), as_deployer(ws))
+    note = next(w for w in plan.warnings if "is not a workspace admin" in w)
+    assert note.startswith("the deploy identity deployer@example.com is not a workspace admin")
+    assert "min_age_days" in note
+    st = workflow.run_status(ws.settings(), as_deployer(ws))
+    assert any("is not a workspace admin" in n for n in st.notes)
+    admin_plan = workflow.run_plan(ws.settings(), ws.knobs())
+    assert not any("workspace admin" in w for w in admin_plan.warnings)
