@@ -518,6 +518,11 @@ class Applier:
 
     # -- 6. smoke ------------------------------------------------------------------------------
 
+    def _others(self, job_id: int, mine: int) -> str:
+        """The job's other active runs, named (what a queued or skipped smoke run waits for)."""
+        runs = [r.run_id for r in jobs.active_runs(self.client, job_id) if r.run_id != mine]
+        return _describe_runs(runs)
+
     def _smoke(self) -> None:
         smoke = self.plan.smoke
         assert smoke is not None
@@ -529,16 +534,27 @@ class Applier:
             log.info(f"  smoke run {run_id} of job {label} started")
             delay = self.timing.first
             last_progress = started
+            queued_behind: str | None = None
             while True:
+                # Only our own run counts: other runs of the job (a schedule, a person) are
+                # never mistaken for it; they only explain a queue or a skip.
                 run = jobs.get_run(self.client, run_id)
                 elapsed = self.clock() - started
                 if run.finished:
                     break
+                if run.queued and queued_behind is None:
+                    queued_behind = self._others(smoke.job_id, run_id)
+                    log.info(f"  smoke run {run_id} is queued behind {queued_behind}")
                 if elapsed >= smoke.timeout:
                     jobs.cancel_run(self.client, run_id)
                     self.result.smoke = {"run_id": run_id, "result": "TIMEDOUT", "url": run.url}
+                    waited = (
+                        f" (it was queued behind {queued_behind})"
+                        if queued_behind and run.queued
+                        else ""
+                    )
                     raise DatabricksError(
-                        f"run {run_id} did not finish within {smoke.timeout} s (cancelled)",
+                        f"run {run_id} did not finish within {smoke.timeout} s{waited} (cancelled)",
                         "raise smoke.timeout, or look at the run; roll back with 'wheelship rollback'",
                     )
                 if self.clock() - last_progress >= self.timing.progress_every:
@@ -553,6 +569,16 @@ class Applier:
                 "url": run.url,
                 "message": run.message,
             }
+            if run.life_cycle_state == "SKIPPED":
+                others = self._others(smoke.job_id, run_id)
+                self._record("smoke run", label, "failed", f"run {run_id}: SKIPPED", started)
+                raise DatabricksError(
+                    f"run {run_id} was SKIPPED: job {label} was already running {others} and "
+                    "takes no more concurrent runs with queueing off"
+                    + (f" ({run.message})" if run.message else ""),
+                    "enable queue on the smoke job (or raise its max_concurrent_runs), or deploy "
+                    "when it is idle; the deploy itself is done",
+                )
             if result != "SUCCESS":
                 self._record("smoke run", label, "failed", f"run {run_id}: {result}", started)
                 raise DatabricksError(
@@ -562,6 +588,13 @@ class Applier:
                     + "'",
                 )
             self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
+
+
+def _describe_runs(runs: list[int]) -> str:
+    if not runs:
+        return "no other run (they finished meanwhile)"
+    shown = ", ".join(str(r) for r in runs[:3])
+    return f"run {shown}" + (f" and {len(runs) - 3} more" if len(runs) > 3 else "")
 
 
 def _settled_state(status: str) -> ClusterState:
