@@ -397,3 +397,47 @@ def seed(
     }
     data.update(extra)
     return data
+
+
+#: The token of the deployer in :func:`shared_workspace` (a user, not an admin).
+DEPLOYER = "dapi-deployer-token"
+
+
+def grant(level: str) -> list[dict[str, str]]:
+    return [{"group_name": "deployers", "permission_level": level}]
+
+
+def shared_workspace() -> dict[str, Any]:
+    """Seed keys for a shared workspace: the deployer (group ``deployers``) manages jobs 101,
+    102, 105 and clusters idle and terminated, may only view job 103 and restart cluster busy,
+    cannot see job 107 (another team's, on tsff too); job 108 is deployed by a bundle."""
+    jobs = seed_jobs()
+    levels = {101: "CAN_MANAGE", 102: "CAN_MANAGE", 103: "CAN_VIEW", 105: "CAN_MANAGE"}
+    for job in jobs:
+        if job["job_id"] in levels:
+            job["access_control_list"] = grant(levels[job["job_id"]])
+    hidden = copy.deepcopy(jobs[0])  # the deployer cannot see it at all
+    hidden["job_id"] = 107
+    hidden["settings"]["name"] = "tsff-other-team"
+    hidden.pop("access_control_list")
+    bundle = copy.deepcopy(jobs[0])
+    bundle["job_id"] = 108
+    bundle["settings"]["name"] = "tsff-bundled"
+    bundle["settings"]["deployment"] = {"kind": "BUNDLE", "metadata_file_path": "/b/m.json"}
+    bundle["settings"]["edit_mode"] = "UI_LOCKED"
+    clusters = seed_clusters()
+    cluster_levels = {
+        CLUSTERS[0]: "CAN_MANAGE",
+        CLUSTERS[1]: "CAN_RESTART",
+        CLUSTERS[2]: "CAN_MANAGE",
+    }
+    for c in clusters:
+        if c["cluster_id"] in cluster_levels:
+            c["access_control_list"] = grant(cluster_levels[c["cluster_id"]])
+    return {
+        "jobs": [*jobs, hidden, bundle],
+        "clusters": clusters,
+        "users": [
+            {"user_name": "deployer@example.com", "groups": ["deployers"], "token": DEPLOYER}
+        ],
+    }

@@ -5,52 +5,17 @@ naming each; with ``skip_denied`` it leaves those objects as they are and report
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from support.deployws import CLUSTERS, LOCK_NAME, Workspace, seed_clusters, seed_jobs, whl
+from support.deployws import CLUSTERS, DEPLOYER, LOCK_NAME, Workspace, shared_workspace, whl
 from wheelship.deploy import workflow
 from wheelship.errors import AccessDenied
 
 IDLE, BUSY, TERM, ADMIN, OTHER = CLUSTERS
-DEPLOYER = "dapi-deployer-token"
 pytestmark = pytest.mark.usefixtures("ws_env")
-
-
-def grant(level: str) -> list[dict[str, str]]:
-    return [{"group_name": "deployers", "permission_level": level}]
-
-
-def shared_workspace() -> dict[str, Any]:
-    jobs = seed_jobs()
-    levels = {101: "CAN_MANAGE", 102: "CAN_MANAGE", 103: "CAN_VIEW", 105: "CAN_MANAGE"}
-    for job in jobs:
-        if job["job_id"] in levels:
-            job["access_control_list"] = grant(levels[job["job_id"]])
-    hidden = copy.deepcopy(jobs[0])  # the deployer cannot see it at all
-    hidden["job_id"] = 107
-    hidden["settings"]["name"] = "tsff-other-team"
-    hidden.pop("access_control_list")
-    bundle = copy.deepcopy(jobs[0])
-    bundle["job_id"] = 108
-    bundle["settings"]["name"] = "tsff-bundled"
-    bundle["settings"]["deployment"] = {"kind": "BUNDLE", "metadata_file_path": "/b/m.json"}
-    bundle["settings"]["edit_mode"] = "UI_LOCKED"
-    clusters = seed_clusters()
-    cluster_levels = {IDLE: "CAN_MANAGE", BUSY: "CAN_RESTART", TERM: "CAN_MANAGE"}
-    for c in clusters:
-        if c["cluster_id"] in cluster_levels:
-            c["access_control_list"] = grant(cluster_levels[c["cluster_id"]])
-    return {
-        "jobs": [*jobs, hidden, bundle],
-        "clusters": clusters,
-        "users": [
-            {"user_name": "deployer@example.com", "groups": ["deployers"], "token": DEPLOYER}
-        ],
-    }
 
 
 def as_deployer(ws: Workspace) -> Any:
