@@ -1,4 +1,4 @@
-"""One command for every benchmark: ``python ci/bench.py [SECTION ...] [--runs N]``.
+"""One command for every benchmark: ``python ci/bench.py [SECTION ...] [--runs N] [--large]``.
 
 Each ``tests/benchmarks/bench_<section>.py`` exposes ``TITLE`` and
 ``run(runs: int) -> list[Table]``; this prints every table, side by side comparisons with ratios,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -28,6 +29,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("sections", nargs="*", help=f"default: all of {', '.join(sections())}")
     parser.add_argument("--runs", type=int, default=5, help="repetitions per measurement")
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="the long scenarios instead (deploy: ten times the scale over three workspaces, "
+        "about 10 minutes)",
+    )
     args = parser.parse_args()
     chosen = args.sections or sections()
     unknown = set(chosen) - set(sections())
@@ -36,7 +43,12 @@ def main() -> int:
     for name in chosen:
         module = importlib.import_module(f"bench_{name}")
         print(f"\n## {module.TITLE}\n", flush=True)
-        tables: list[Table] = module.run(args.runs)
+        if args.large and "large" not in inspect.signature(module.run).parameters:
+            print("(no --large scenario: skipped)\n", flush=True)
+            continue
+        tables: list[Table] = (
+            module.run(args.runs, large=True) if args.large else module.run(args.runs)
+        )
         for table in tables:
             print(table.markdown(), flush=True)
             print()

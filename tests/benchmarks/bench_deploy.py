@@ -1,12 +1,13 @@
-"""Deploy at scale: wheelship deploy vs a sequential databricks-sdk script, and a 100 MB upload.
+"""Deploy at scale: wheelship deploy vs databricks-sdk scripts; the deploy job end to end; a
+100 MB upload. ``python ci/bench.py deploy`` runs the standard scenario, ``--large`` ten times it.
 
-The workspace (the emulator, in this process) has 2,000 jobs — 300 of them reference the
-package, in every form deploy rewrites — and 40 all-purpose clusters with the package installed
-(30 running, 10 terminated); every request takes 50 ms; the published per-workspace rate limits
-apply (the emulator's ``databricks`` preset). Both clients run in their own process and make
-the same changes: upload the wheel, repoint the 300 jobs, uninstall the old and install the new
-version on the 40 clusters (no restarts: the script does not restart either), delete the wheels
-retention drops.
+Standard: the workspace (the emulator, in this process) has 2,000 jobs — 300 of them reference
+the package, in every form deploy rewrites — and 40 all-purpose clusters with the package
+installed (30 running, 10 terminated); every request takes 50 ms; the published per-workspace
+rate limits apply (the emulator's ``databricks`` preset). Both clients run in their own process
+and make the same changes: upload the wheel, repoint the 300 jobs, uninstall the old and install
+the new version on the 40 clusters (no restarts: the script does not restart either), delete the
+wheels retention drops.
 
 *Minimal requests* is what any client must send: the job list pages, one cluster list, one
 library-status read, one folder listing, the upload, one update per job, an uninstall and an
@@ -15,17 +16,35 @@ requests allow, phase by phase in deploy order (read, upload, jobs, clusters, re
 phase takes at least its longest chain of dependent requests (the job list's pages follow each
 other) and at least its requests x latency / concurrency (16, wheelship's default), and no
 endpoint goes faster than its rate limit.
+
+The job end to end: what the deploy template's job does on the standard scenario — ``pip
+install uv`` and ``uv pip install`` of a wheel of this tree into a new environment with the pip
+and uv caches warm (GitLab ``cache:``), then ``wheelship deploy`` as a new process.
+
+Large (``--large``): 20,000 jobs (3,000 on the package) and 400 clusters over three workspaces,
+each an emulator in its own process, the same latency and limits. wheelship runs one deploy per
+workspace at once (what the templates' ``parallel: matrix`` does) and, for comparison, one after
+another; against the sequential script and a concurrent one (16 threads, ``jobs.get`` +
+``jobs.update`` per job, what a careful engineer writes), which loop over the workspaces, and the
+concurrent one also run once per workspace at once. The bound of workspaces deployed at once is
+the slowest one's bound (they are independent). CPU seconds are counted for the clients and the
+emulators: on a 2-core machine they, not the latency, set the floor of the wall time.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +55,8 @@ from support.wheels import make_dist, make_wheel
 from wheelship.emulator import Emulator
 from wheelship.emulator.faults import PUBLISHED_LIMITS
 
-TITLE = "Deploy to Databricks (wheelship deploy vs a sequential databricks-sdk script)"
+TITLE = "Deploy to Databricks (wheelship deploy vs databricks-sdk scripts)"
 
-JOBS, REFERENCING, CLUSTERS, RUNNING = 2000, 300, 40, 30
 LATENCY = 0.05
 CONCURRENCY = 16
 ART = "/Volumes/ml/tsff/wheels"
@@ -46,6 +64,25 @@ OLD, NEW = "1.2.0", "1.3.0"
 HERE = Path(__file__).resolve().parent
 CLIENT = HERE / "deploy_client.py"
 UPLOAD_MB = 100
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One workspace's size."""
+
+    jobs: int
+    referencing: int
+    clusters: int
+    running: int
+
+
+STANDARD = Scenario(2000, 300, 40, 30)
+#: Ten times the standard, over three workspaces: 20,000 jobs, 3,000 on the package, 400 clusters.
+LARGE = (
+    Scenario(6667, 1000, 134, 100),
+    Scenario(6667, 1000, 133, 100),
+    Scenario(6666, 1000, 133, 100),
+)
 
 
 def _whl(version: str) -> str:
@@ -64,9 +101,9 @@ _CLUSTER = [
 ]
 
 
-def _job(i: int) -> dict[str, Any]:
+def _job(i: int, referencing: int) -> dict[str, Any]:
     name = f"job-{i:04d}"
-    if i >= REFERENCING:
+    if i >= referencing:
         return {
             "settings": {
                 "name": name,
@@ -147,7 +184,7 @@ def _job(i: int) -> dict[str, Any]:
     }
 
 
-def _seed(root: Path) -> dict[str, Any]:
+def _seed(root: Path, sc: Scenario = STANDARD) -> dict[str, Any]:
     files = []
     for v in ("1.0.0", "1.1.0", OLD):
         wheel = make_wheel(root / "seed", "tsff", v)
@@ -156,17 +193,17 @@ def _seed(root: Path) -> dict[str, Any]:
         {
             "cluster_id": f"0101-000000-bench{i:03d}",
             "cluster_name": f"ml-{i:02d}",
-            "state": "RUNNING" if i < RUNNING else "TERMINATED",
+            "state": "RUNNING" if i < sc.running else "TERMINATED",
             "custom_tags": {"tsff": "prod"},
             "libraries": [{"whl": _whl(OLD)}],
         }
-        for i in range(CLUSTERS)
+        for i in range(sc.clusters)
     ]
     return {
         "volumes": [ART],
         "files": files,
         "clusters": clusters,
-        "jobs": [_job(i) for i in range(JOBS)],
+        "jobs": [_job(i, sc.referencing) for i in range(sc.jobs)],
     }
 
 
@@ -250,16 +287,16 @@ def _one(
     return result, counts, problems
 
 
-def _minimal() -> dict[str, int]:
+def _minimal(sc: Scenario = STANDARD) -> dict[str, int]:
     deleted = 2  # 1.0.0 and 1.1.0 (keep 1: 1.2.0)
     return {
-        "read": math.ceil(JOBS / 100)
+        "read": math.ceil(sc.jobs / 100)
         + 1
         + 1
         + 1,  # job pages, cluster list, library statuses, folder
         "upload": 1,
-        "jobs": REFERENCING,
-        "clusters": 2 * CLUSTERS,
+        "jobs": sc.referencing,
+        "clusters": 2 * sc.clusters,
         "retention": deleted,
     }
 
@@ -271,20 +308,20 @@ def _rate(endpoint: str) -> float:
     return min(rates) if rates else math.inf
 
 
-def _bound() -> float:
+def _bound(sc: Scenario = STANDARD) -> float:
     """Seconds (see the module docstring)."""
-    pages = math.ceil(JOBS / 100)
+    pages = math.ceil(sc.jobs / 100)
     read = pages * LATENCY  # sequential pages; the other reads fit beside them
     upload = max(LATENCY, 1 / _rate("PUT /api/2.0/fs/files"))
     jobs = max(
         LATENCY,
-        REFERENCING * LATENCY / CONCURRENCY,
-        REFERENCING / _rate("POST /api/2.2/jobs/update"),
+        sc.referencing * LATENCY / CONCURRENCY,
+        sc.referencing / _rate("POST /api/2.2/jobs/update"),
     )
     clusters = max(
         2 * LATENCY,
-        2 * CLUSTERS * LATENCY / CONCURRENCY,
-        CLUSTERS / _rate("POST /api/2.0/libraries/install"),
+        2 * sc.clusters * LATENCY / CONCURRENCY,
+        sc.clusters / _rate("POST /api/2.0/libraries/install"),
     )
     retention = LATENCY
     return read + upload + jobs + clusters + retention
@@ -310,7 +347,9 @@ def _deploy_table(runs: int) -> Table:
                 assert not problems, problems
                 result["server_requests"] = sum(counts.values())
                 sdk.append(result)
-    assert all(r["jobs_on_new"] == REFERENCING for r in ours + sdk), "a client missed a job"
+    assert all(r["jobs_on_new"] == STANDARD.referencing for r in ours + sdk), (
+        "a client missed a job"
+    )
     ours_min = min(r["seconds"] for r in ours)
     ours_med = statistics.median(r["seconds"] for r in ours)
     sdk_min = min(r["seconds"] for r in sdk)
@@ -318,7 +357,7 @@ def _deploy_table(runs: int) -> Table:
     ours_req = max(r["server_requests"] for r in ours)
     sdk_req = max(r["server_requests"] for r in sdk)
     table = Table(
-        f"{JOBS:,} jobs ({REFERENCING} on the package), {CLUSTERS} clusters, {int(LATENCY * 1000)} ms per request, published rate limits",
+        f"{STANDARD.jobs:,} jobs ({STANDARD.referencing} on the package), {STANDARD.clusters} clusters, {int(LATENCY * 1000)} ms per request, published rate limits",
         [
             "client",
             "wall time min / median",
@@ -386,5 +425,301 @@ def _upload_table() -> Table:
     return table
 
 
-def run(runs: int) -> list[Table]:
-    return [_deploy_table(runs), _upload_table()]
+# -- ten times the scale: three workspaces ------------------------------------------------------
+
+
+def _serve(sc: Scenario, root: str, conn: Connection) -> None:
+    """One workspace in its own process (three emulators in one would share one GIL)."""
+    with Emulator(
+        seed=_seed(Path(root), sc), latency=LATENCY, rate_limits=PUBLISHED_LIMITS, clock_speed=100
+    ) as emu:
+        emu.clear_log()
+        conn.send((emu.url, emu.token))
+        cpu = time.process_time()
+        conn.recv()
+        cpu = time.process_time() - cpu
+        with emu.state() as ws:
+            on_new = sum(
+                1
+                for j in ws.jobs.values()
+                if _whl(NEW) in json.dumps(j.settings) or f"tsff=={NEW}" in json.dumps(j.settings)
+            )
+        conn.send(
+            {
+                "requests": sum(emu.counters.values()),
+                "throttled": sum(1 for r in emu.requests if r.status == 429),
+                "problems": emu.invariants(),
+                "jobs_on_new": on_new,
+                "cpu": cpu,
+            }
+        )
+
+
+class _Workspaces:
+    """Three fresh emulated workspaces (the LARGE scenario), each in its own process."""
+
+    def __init__(self, root: Path) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.root = root
+        self.conns: list[Connection] = []
+        self.procs = []
+        for i, sc in enumerate(LARGE):
+            mine, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_serve, args=(sc, str(root / f"seed{i}"), theirs))
+            proc.start()
+            self.conns.append(mine)
+            self.procs.append(proc)
+        self.hosts: list[tuple[str, str]] = [c.recv() for c in self.conns]
+
+    def args(self, i: int, dist: Path, mode: str) -> dict[str, Any]:
+        url, token = self.hosts[i]
+        work = self.root / f"{mode}-{i}"
+        work.mkdir(parents=True, exist_ok=True)
+        return {
+            "env": {
+                "DATABRICKS_HOST": url,
+                "DATABRICKS_TOKEN": token,
+                "DATABRICKS_CONFIG_FILE": str(self.root / "none"),
+            },
+            "config": str(_config(work)),
+            "dist": str(dist),
+            "out": str(work / "out"),
+            "concurrency": CONCURRENCY,
+            "version": NEW,
+            "artifacts": ART,
+            "wheel": str(dist / f"tsff-{NEW}-py3-none-any.whl"),
+            "keep": 1,
+        }
+
+    def report(self) -> list[dict[str, Any]]:
+        for c in self.conns:
+            c.send("report")
+        out = [c.recv() for c in self.conns]
+        for p in self.procs:
+            p.join(60)
+        return out
+
+
+def _fan_out(mode: str, all_args: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One client process per workspace, all at once (GitLab's ``parallel: matrix``)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(CLIENT), mode, json.dumps(a)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for a in all_args
+    ]
+    out = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{mode} client failed:\n{stderr[-4000:]}")
+        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    return out
+
+
+def _large_run(root: Path, dist: Path, shape: str) -> dict[str, Any]:
+    """One measurement on three fresh workspaces: wall seconds, requests, 429s, memory."""
+    root.mkdir(parents=True)
+    ws = _Workspaces(root)
+    try:
+        n = len(LARGE)
+        if shape == "wheelship fan-out":
+            results = _fan_out("wheelship", [ws.args(i, dist, "w") for i in range(n)])
+            seconds = max(r["seconds"] for r in results)
+        elif shape == "wheelship one after another":
+            results = [_client("wheelship", ws.args(i, dist, "w")) for i in range(n)]
+            seconds = sum(r["seconds"] for r in results)
+        elif shape == "sdk concurrent fan-out":
+            results = _fan_out("sdk-concurrent", [ws.args(i, dist, "c") for i in range(n)])
+            seconds = max(r["seconds"] for r in results)
+        else:
+            mode = "sdk-concurrent" if shape == "sdk concurrent" else "sdk"
+            workspaces = [ws.args(i, dist, mode) for i in range(n)]
+            results = [_client(mode, {**workspaces[0], "workspaces": workspaces})]
+            seconds = results[0]["seconds"]
+        rss = max((r["rss_growth"] for r in results if "rss_growth" in r), default=None)
+    finally:
+        reports = ws.report()
+    for r in reports:
+        assert not r["problems"], r["problems"]
+    on_new = [r["jobs_on_new"] for r in reports]
+    assert on_new == [sc.referencing for sc in LARGE], f"{shape} missed jobs: {on_new}"
+    return {
+        "seconds": seconds,
+        "requests": sum(r["requests"] for r in reports),
+        "throttled": sum(r["throttled"] for r in reports),
+        "rss": rss,
+        "cpu_client": sum(r["cpu"] for r in results),
+        "cpu_server": sum(r["cpu"] for r in reports),
+    }
+
+
+def _large_table(runs: int) -> Table:
+    minimal = sum(sum(_minimal(sc).values()) for sc in LARGE)
+    bound = max(_bound(sc) for sc in LARGE)  # the workspaces are independent
+    bound_serial = sum(_bound(sc) for sc in LARGE)
+    shapes = {
+        # shape: (label, runs)
+        "wheelship fan-out": (
+            "`wheelship deploy`, one job per workspace at once (`parallel: matrix`)",
+            runs,
+        ),
+        "wheelship one after another": ("`wheelship deploy`, the workspaces one after another", 1),
+        "sdk concurrent": ("concurrent databricks-sdk script (16 threads), one process", runs),
+        "sdk concurrent fan-out": (
+            "concurrent databricks-sdk script, one process per workspace at once",
+            1,
+        ),
+        "sdk": ("sequential databricks-sdk script, one process", 1),
+    }
+    samples: dict[str, list[dict[str, Any]]] = {k: [] for k in shapes}
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-large-") as tmp:
+        root = Path(tmp)
+        dist = make_dist(root / "dist", "tsff", NEW)
+        counter = 0
+        for i in range(max(n for _, n in shapes.values())):
+            for shape, (_, n) in shapes.items():
+                if i < n:
+                    counter += 1
+                    samples[shape].append(_large_run(root / f"r{counter}", dist, shape))
+                    shutil.rmtree(root / f"r{counter}", ignore_errors=True)
+    fan = statistics.median(r["seconds"] for r in samples["wheelship fan-out"])
+    script = statistics.median(r["seconds"] for r in samples["sdk concurrent"])
+    total_jobs = sum(sc.jobs for sc in LARGE)
+    table = Table(
+        f"{total_jobs:,} jobs ({sum(sc.referencing for sc in LARGE):,} on the package) and "
+        f"{sum(sc.clusters for sc in LARGE)} clusters over {len(LARGE)} workspaces, "
+        f"{int(LATENCY * 1000)} ms per request, published rate limits",
+        [
+            "client",
+            "runs",
+            "wall time median (min)",
+            "requests",
+            "429s",
+            "vs minimal requests",
+            "vs bound",
+            "wheelship fan-out is faster by",
+            "peak memory growth",
+            "CPU s: client / workspaces",
+        ],
+    )
+    for shape, (label, _) in shapes.items():
+        rs = samples[shape]
+        med = statistics.median(r["seconds"] for r in rs)
+        req = max(r["requests"] for r in rs)
+        serial = shape in ("wheelship one after another", "sdk concurrent", "sdk")
+        b = bound_serial if serial else bound
+        rss = [r["rss"] for r in rs if r["rss"] is not None]
+        table.add(
+            label,
+            len(rs),
+            f"{med:.2f} s ({min(r['seconds'] for r in rs):.2f} s)",
+            req,
+            max(r["throttled"] for r in rs),
+            f"{req / minimal:.4f}x (+{req - minimal})",
+            f"{med / b:.2f}x of {b:.2f} s",
+            "" if shape == "wheelship fan-out" else f"{med / fan:.1f}x",
+            f"{max(rss) / (1 << 20):.0f} MiB" if rss else "",
+            f"{statistics.median(r['cpu_client'] for r in rs):.1f} / "
+            f"{statistics.median(r['cpu_server'] for r in rs):.1f}",
+        )
+    table.notes.append(
+        f"Bound: {bound:.2f} s for the workspaces at once (the slowest one's bound), "
+        f"{bound_serial:.2f} s one after another (see the standard table for the model). Minimal "
+        f"requests: {minimal}. Goals: wheelship >= 3x faster than the concurrent script "
+        f"(measured {script / fan:.1f}x), <= 1.15x the bound, requests <= minimal + 1%, memory "
+        "growth < 200 MB. Every client left every workspace with all referencing jobs on "
+        f"{NEW} and the invariants holding. Reproduce: `python ci/bench.py deploy --large "
+        f"--runs {runs}`."
+    )
+    return table
+
+
+# -- the deploy job as a pipeline runs it ------------------------------------------------------
+
+
+def _pipeline_table(runs: int) -> Table:
+    """The template job end to end: ``pip install uv`` + ``uv pip install wheelship`` into a
+    fresh environment with the GitLab cache (pip and uv) restored, then ``wheelship deploy`` as
+    a new process, on the standard scenario."""
+    from bench_templates import _env as job_env
+
+    from support.dists import wheelship_wheel
+
+    installs: list[float] = []
+    deploys: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-deploy-job-") as tmp:
+        root = Path(tmp)
+        wheel = wheelship_wheel(root / "wheels")
+        dist = make_dist(root / "dist", "tsff", NEW)
+        seed = _seed(root)
+        cache = root / "cache"
+        for i in range(runs + 1):  # the first run fills the caches, untimed
+            venv = root / f"venv{i}"
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            py = str(venv / "bin" / "python")
+            script = (
+                f"{py} -m pip install --quiet uv && "
+                f'{py} -m uv pip install --python {py} --quiet "{wheel}"'
+            )
+            started = time.perf_counter()
+            subprocess.run(["bash", "-c", script], check=True, env=job_env(cache))
+            installed = time.perf_counter() - started
+            work = root / f"job{i}"
+            work.mkdir()
+            with Emulator(
+                seed=seed, latency=LATENCY, rate_limits=PUBLISHED_LIMITS, clock_speed=100
+            ) as emu:
+                env = {
+                    **{k: v for k, v in os.environ.items() if not k.startswith("WHEELSHIP_")},
+                    "DATABRICKS_HOST": emu.url,
+                    "DATABRICKS_TOKEN": emu.token,
+                    "DATABRICKS_CONFIG_FILE": str(root / "none"),
+                }
+                cmd = [str(venv / "bin" / "wheelship"), "deploy", "--config", str(_config(work))]
+                cmd += ["--target", "prod", "--dist", str(dist), "--out", str(work / "out")]
+                started = time.perf_counter()
+                proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=work)
+                deployed = time.perf_counter() - started
+                if proc.returncode != 0:
+                    raise RuntimeError(f"wheelship deploy failed:\n{proc.stderr[-4000:]}")
+                assert not emu.invariants()
+            shutil.rmtree(venv, ignore_errors=True)
+            if i:
+                installs.append(installed)
+                deploys.append(deployed)
+    totals = [a + b for a, b in zip(installs, deploys, strict=True)]
+    table = Table(
+        "The deploy job as a pipeline runs it: install wheelship (cache restored) + deploy, "
+        f"standard scenario ({runs} runs, seconds)",
+        ["step", "min", "median"],
+    )
+    for name, xs in (
+        (
+            "`pip install uv` + `uv pip install wheelship` (fresh environment, warm pip/uv cache)",
+            installs,
+        ),
+        ("`wheelship deploy` (new process: start-up, read, plan, apply, reports)", deploys),
+        ("**the job**", totals),
+    ):
+        table.add(name, f"{min(xs):.2f}", f"{statistics.median(xs):.2f}")
+    table.notes.append(
+        "Target: < 6 s for the job. The container's start and the checkout are not counted; the "
+        "environment is a new virtualenv per run, as a new job container would be. Reproduce: "
+        f"`python ci/bench.py deploy --runs {runs}` (needs the package index for the first run)."
+    )
+    return table
+
+
+def run(runs: int, large: bool = False) -> list[Table]:
+    if large:
+        return [_large_table(runs)]
+    return [_deploy_table(runs), _pipeline_table(runs), _upload_table()]
