@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from support.wheels import make_dist
 from wheelship import log, net
@@ -117,3 +118,21 @@ def test_netrc_never_replaces_or_adds_credentials(
     session.get("https://index.example.com/simple/", auth=("u", "index-pw"))
     assert fake.calls[-1].headers["Authorization"].startswith("Basic ")
     assert "netrc-secret-5" not in repr([c.headers for c in fake.calls])
+
+
+def test_environment_settings_are_requests_own_read_once_per_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    session, plain = net.new_session(), requests.Session()
+    for url in ("https://ws.example/api/2.2/jobs/list", "https://internal.example/x"):
+        args = (url, {}, None, None, None)
+        assert session.merge_environment_settings(*args) == plain.merge_environment_settings(*args)
+    first = session.merge_environment_settings("https://ws.example/a", {}, None, None, None)
+    first["proxies"]["https"] = "http://changed.example"  # a caller's change stays its own
+    monkeypatch.delenv("HTTPS_PROXY")  # read once: the session keeps what it saw
+    again = session.merge_environment_settings("https://ws.example/b", {}, None, None, None)
+    assert again["proxies"]["https"] == "http://proxy.example:3128"
+    assert again["verify"] == "/etc/ssl/bundle.pem"
