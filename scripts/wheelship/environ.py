@@ -10,7 +10,10 @@ code. :func:`child_env` removes
 * every variable whose name says it is a credential (:data:`SECRET_NAME` — GitLab masks such
   CI/CD variables by the same convention: ``*_TOKEN``, ``*_SECRET``, ``*_PASSWORD``, ...),
 * every variable whose value wheelship registered as a secret (:func:`wheelship.log.register_secret`:
-  the token named by ``--token-var``, the index password named by ``--password-var``, ...).
+  the token named by ``--token-var``, the index password named by ``--password-var``, ...),
+* every variable that carries one of those secrets inside its value, or a URL with a password
+  (``scheme://user:password@``): a private index's URL usually holds the job token
+  (``PIP_INDEX_URL=https://gitlab-ci-token:${CI_JOB_TOKEN}@…``, as GitLab documents it).
 
 A child that needs one credential gets it back explicitly (twine its password, git its header).
 Loopback hosts are added to ``NO_PROXY``: a plain-http call may only go to loopback, and never
@@ -56,6 +59,11 @@ SECRET_NAME = re.compile(
 #: Variables with credential-like names that are not secrets (paths to files, switches).
 NOT_SECRET = frozenset({"DATABRICKS_OIDC_TOKEN_ENV", "DATABRICKS_OIDC_TOKEN_FILEPATH"})
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
+#: A URL with a password in it (``scheme://user:password@host``).
+URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
+#: Secrets at least this long are also looked for inside other variables' values (a shorter one
+#: would match ordinary words).
+MIN_EMBEDDED = 8
 
 
 def is_secret(name: str, value: str) -> bool:
@@ -77,8 +85,14 @@ def child_env(
     variables the child needs and gets (an installer's own index credentials)."""
     env = dict(os.environ if base is None else base)
     kept = set(keep)
-    dropped = set(also)
-    out = {k: v for k, v in env.items() if k in kept or (k not in dropped and not is_secret(k, v))}
+    dropped = set(also) | {k for k, v in env.items() if is_secret(k, v)}
+    hidden = [env[k] for k in dropped if len(env.get(k, "")) >= MIN_EMBEDDED]
+    out = {
+        k: v
+        for k, v in env.items()
+        if k in kept
+        or not (k in dropped or URL_WITH_PASSWORD.search(v) or any(h in v for h in hidden))
+    }
     for name in ("NO_PROXY", "no_proxy"):
         hosts = [h.strip() for h in out.get(name, "").split(",") if h.strip()]
         out[name] = ",".join([*hosts, *(h for h in LOOPBACK if h not in hosts)])

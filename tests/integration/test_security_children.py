@@ -124,6 +124,11 @@ def secrets_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.setenv(name, value)
     monkeypatch.setenv(*REGISTERED)
     log.register_secret(REGISTERED[1])
+    # a private index the way GitLab documents it: the job token inside the URL
+    monkeypatch.setenv(
+        "PIP_EXTRA_INDEX_URL",
+        f"https://gitlab-ci-token:{SECRETS['CI_JOB_TOKEN']}@gitlab.example.com/api/v4/simple",
+    )
     monkeypatch.setenv("S2_ORDINARY", "visible")
     dump = tmp_path / "env.json"
     monkeypatch.setenv("S2_DUMP", str(dump))

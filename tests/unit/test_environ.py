@@ -55,6 +55,32 @@ def test_child_env_drops_named_token_like_and_registered_secrets() -> None:
     assert child["NO_PROXY"] == "internal.example.com,localhost,127.0.0.1,::1"
 
 
+def test_a_secret_inside_another_variable_goes_with_it() -> None:
+    """A private index's URL usually carries the job token (GitLab documents
+    ``https://gitlab-ci-token:${CI_JOB_TOKEN}@.../simple``): the variable holding it is as secret
+    as the token, and so is any URL with a password in it, whatever the variable is called."""
+    base = {
+        **BASE,
+        "PIP_INDEX_URL": "https://gitlab-ci-token:glcbt-job-token-4@gitlab.example.com/simple",
+        "UV_EXTRA_INDEX_URL": "https://mirror:hunter2@mirror.example.com/simple",
+        "MIRROR": "https://pypi.example.com/simple",  # no credential in it
+        "LOG_HINT": "the token is pypi-index-password-6",  # a secret's value inside
+        "TWINE_PASSWORD": "pypi-index-password-6",
+        "CI_JOB_TOKEN": "glcbt-job-token-4",
+        "SHORT": "pypi",  # shorter than a secret worth matching inside others
+    }
+    child = environ.child_env(base)
+    for name in ("PIP_INDEX_URL", "UV_EXTRA_INDEX_URL", "LOG_HINT"):
+        assert name not in child
+    assert child["MIRROR"] == "https://pypi.example.com/simple"
+    assert child["SHORT"] == "pypi"
+    # an installer keeps its own index settings, credentials included
+    installer = environ.installer_env(base)
+    assert installer["PIP_INDEX_URL"] == base["PIP_INDEX_URL"]
+    assert installer["UV_EXTRA_INDEX_URL"] == base["UV_EXTRA_INDEX_URL"]
+    assert "CI_JOB_TOKEN" not in installer and "LOG_HINT" not in installer
+
+
 def test_an_installer_keeps_its_own_credentials_only() -> None:
     child = environ.child_env(BASE, keep=["UV_INDEX_CORP_PASSWORD"], also=["HOME"])
     assert child["UV_INDEX_CORP_PASSWORD"] == "uv-12"
