@@ -38,6 +38,7 @@ SECTIONS = (
     "publish",
     "config",
     "plan",
+    "doctor",
     "deploy",
     "status",
     "rollback",

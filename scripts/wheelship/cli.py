@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "tag": "Create the next release tag (GitLab flow: release/X.Y branches).",
     "publish": "Upload the built files to a package index, never overwriting a version.",
     "config": "Validate wheelship.yml without calling the workspace.",
+    "doctor": "Check a target's workspace before deploying: identity, permissions, sources.",
     "plan": "Show what deploy would change in a Databricks workspace (read-only).",
     "deploy": "Upload the wheel, repoint jobs, update clusters, apply retention.",
     "status": "Report which version every selected job and cluster runs (drift).",

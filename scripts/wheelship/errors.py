@@ -143,3 +143,7 @@ class GroupFailed(WheelshipError):
     def __init__(self, what: str, fix: str, exit_code: int) -> None:
         super().__init__(what, fix)
         self.exit_code = exit_code
+
+
+class ChecksFailed(WheelshipError):
+    """``wheelship doctor`` found something that will make a deploy fail."""

@@ -45,8 +45,12 @@ def test_merge_request_pipeline_builds_tests_and_plans(
         "wheelship-build": "on_success",
         "wheelship-test": "on_success",
         "wheelship-plan": "on_success",
+        "wheelship-doctor": "on_success",
         "wheelship-publish-check": "on_success",
     }
+    # A failing preflight warns: merge-request credentials are read-only by design.
+    assert jobs["wheelship-doctor"].allow_failure
+    assert jobs["wheelship-doctor"].needs == ["wheelship-build"]
     # The publish settings are checked (a dry run) before anything is tagged.
     assert jobs["wheelship-publish-check"].needs == ["wheelship-build"]
     rendered = yaml.safe_load(gcl.preview(Pipeline.merge_request("feature/x", "main")))
@@ -63,6 +67,7 @@ def test_merge_request_into_a_release_branch_also_checks_compatibility(
         "wheelship-test",
         "wheelship-compat",
         "wheelship-plan",
+        "wheelship-doctor",
         "wheelship-publish-check",
     }
 

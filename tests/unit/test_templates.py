@@ -27,6 +27,7 @@ COMMAND = {
     "test": "test",
     "compat": "compat",
     "plan": "plan",
+    "doctor": "doctor",
     "tag": "tag",
     "publish": "publish",
     "deploy": "deploy",
@@ -128,7 +129,7 @@ def test_jobs_that_compute_versions_clone_the_whole_history(name: str) -> None:
 
 
 def test_jobs_that_talk_to_databricks_get_an_id_token_and_deploys_one_resource_group() -> None:
-    for name in ("plan", "deploy", "status", "rollback", "runbook"):
+    for name in ("plan", "doctor", "deploy", "status", "rollback", "runbook"):
         job = job_of(tpl.load(tpl.TEMPLATES / f"{name}.yml"))
         assert job["id_tokens"]["WHEELSHIP_ID_TOKEN"]["aud"] == "$[[ inputs.oidc-audience ]]"
         assert job["variables"]["DATABRICKS_OIDC_TOKEN_ENV"] == "WHEELSHIP_ID_TOKEN"

@@ -87,3 +87,8 @@ def uninstall(client: Client, cluster_id: str, libraries: Iterable[Mapping[str, 
 
 def restart(client: Client, cluster_id: str) -> None:
     client.post(f"{CLUSTERS_API}/restart", {"cluster_id": cluster_id})
+
+
+def get_raw(client: Client, cluster_id: str) -> dict[str, Any]:
+    """The cluster as ``clusters/get`` answers (runtime, access mode, assigned user)."""
+    return client.get(f"{CLUSTERS_API}/get", {"cluster_id": cluster_id})

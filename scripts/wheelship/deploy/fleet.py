@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wheelship import log
-from wheelship.deploy import report, workflow
+from wheelship.deploy import doctor, report, workflow
 from wheelship.deploy.workflow import Knobs, Settings
 from wheelship.errors import EXIT_BAD_INPUT, EXIT_FAILURE, ConfigurationError, WheelshipError
 
-Command = Literal["plan", "deploy", "status", "rollback"]
-Outcome = Literal["planned", "deployed", "unchanged", "one version", "drift", "failed", "refused"]
+Command = Literal["plan", "deploy", "status", "rollback", "doctor"]
+Outcome = Literal[
+    "planned", "deployed", "unchanged", "one version", "drift", "checked", "failed", "refused"
+]
 
 
 @dataclass(frozen=True)
@@ -201,11 +203,24 @@ def _status(settings: Settings, knobs: Knobs, host: str) -> Member:
     )
 
 
+def _doctor(settings: Settings, knobs: Knobs, host: str) -> Member:
+    r = doctor.run_doctor(settings, knobs)
+    counts = r.to_json()["counts"]
+    detail = f"{counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass"
+    if r.failed:
+        first = r.failed[0]
+        detail += f"; first failure: {first.check} {first.subject}: {first.detail}"
+    return Member(
+        r.target, host, "failed" if r.failed else "checked", detail, exit_code=r.exit_code
+    )
+
+
 _RUNNERS: dict[Command, Callable[[Settings, Knobs, str], Member]] = {
     "plan": _plan,
     "deploy": _deploy,
     "rollback": _rollback,
     "status": _status,
+    "doctor": _doctor,
 }
 
 

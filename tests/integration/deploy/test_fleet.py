@@ -173,3 +173,22 @@ def test_a_bad_group_is_refused_before_any_workspace_is_read(
     assert fleet.cli("deploy", "--target", "everywhere", "--dist", str(fleet.dist)) == 2
     assert error_line(capsys).startswith(message)
     assert all(ws.emu.requests == [] for ws in fleet.ws.values())
+
+
+def test_doctor_of_a_group_names_the_workspace_that_refuses_writes(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    us = fleet.ws["us"]
+    for method in MUTATING:
+        us.emu.add_fault("403", endpoint=f"{method} *")
+    assert fleet.cli("doctor", "--target", "everywhere", "--dist", str(fleet.dist)) == 1
+    assert error_line(capsys).startswith(
+        "error: doctor failed on 1 of 3 targets of group everywhere: us"
+    )
+    summary = json.loads((fleet.out / "doctor-summary.json").read_text())
+    outcomes = {t["target"]: t["outcome"] for t in summary["targets"]}
+    assert outcomes == {"eu": "checked", "us": "failed", "ap": "checked"}
+    us_row = next(t for t in summary["targets"] if t["target"] == "us")
+    assert "first failure: artifacts writable" in us_row["detail"]
+    for name in NAMES:
+        assert (fleet.out / name / "doctor.md").is_file()
