@@ -38,7 +38,8 @@ OPTIONS: list[Option] = [
     opt(
         "cache_dir",
         "--cache-dir",
-        help="where cached build environments live (default $XDG_CACHE_HOME/wheelship)",
+        help="where cached build environments live, relative to the current directory (default "
+        "$XDG_CACHE_HOME/wheelship)",
         env="WHEELSHIP_CACHE_DIR",
         metavar="DIR",
         path="out-dir",
