@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -501,6 +502,17 @@ def check_path(
     if not probe.is_dir():
         raise refuse(f"{probe} is not a directory", f"pass another {flag}")
     writable = path if path.exists() else probe
-    if not os.access(writable, os.W_OK):
+    if not os.access(writable, os.W_OK) or (writable.is_dir() and not _can_create_in(writable)):
         raise refuse(f"{writable} is not writable", f"pass a writable {flag}")
     return path
+
+
+def _can_create_in(directory: Path) -> bool:
+    """Whether an entry can really be made in ``directory``: ``os.access`` says yes to root
+    everywhere, also where the file system refuses (/proc, /sys), and the output would then fail
+    after the work was done. The probe leaves nothing behind."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".wheelship-probe-", dir=directory))
+    except OSError:
+        return False
+    return True

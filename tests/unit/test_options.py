@@ -123,3 +123,16 @@ def test_an_output_in_an_unwritable_directory_is_refused_up_front(
     with pytest.raises(ConfigurationError, match=message) as err:
         check_path(tmp_path / target, kind, "--out")  # type: ignore[arg-type]
     assert err.value.what.startswith(f"--out {tmp_path / target}: {tmp_path} ")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("kind", "target"), [("out-dir", "wheelship-out"), ("out-file", "x.json")])
+def test_an_output_where_the_file_system_refuses_is_refused_up_front(
+    kind: str, target: str
+) -> None:
+    """/proc takes no new entries, whoever asks (os.access says yes to root): refused before
+    any work, not a traceback after it (``build --outdir /proc/dist`` failed so once built)."""
+    from wheelship.options import check_path
+
+    with pytest.raises(ConfigurationError, match="is not writable"):
+        check_path(Path("/proc") / target, kind, "--out")  # type: ignore[arg-type]
