@@ -73,6 +73,7 @@ CONFIG_COMMANDS = {
     "status": "fail-on-drift",
     "rollback": "concurrency",
     "runbook": "concurrency",
+    "doctor": "concurrency",
 }
 #: Arguments that make a command reach its configuration (deploy-family: the target).
 TARGET_ARGS = ("--target", "prod")
@@ -349,7 +350,7 @@ def option_cases() -> Iterator[Case]:
         {"dist/wheelship-manifest.json": b"\xff\xfe\x00"},
     )
     # the deploy family: numbers, outputs, the target, the targets: schema
-    for cmd in ("config", "plan", "deploy", "status", "rollback", "runbook"):
+    for cmd in ("config", "plan", "deploy", "status", "rollback", "runbook", "doctor"):
         yield c(f"{cmd}-concurrency-0", (cmd, "--concurrency", "0"), "at least 1")
         yield c(f"{cmd}-concurrency-text", (cmd, "--concurrency", "many"), "integer")
         yield c(
@@ -367,7 +368,7 @@ def option_cases() -> Iterator[Case]:
         yield c(f"{cmd}-out-file", (cmd, "--out", "afile"), "--out")
         yield c(f"{cmd}-out-under-file", (cmd, "--out", "afile/reports"), "is not a directory")
         yield c(f"{cmd}-target-unknown", (cmd, "--target", "staging"), "unknown target")
-    for cmd in ("plan", "deploy", "runbook"):
+    for cmd in ("plan", "deploy", "runbook", "doctor"):
         yield c(f"{cmd}-dist-file", (cmd, "--dist", "afile"), "--dist")
     yield c("plan-dist-empty", ("plan", "--dist", "adir"), "no build manifest")
     yield c(
@@ -583,6 +584,7 @@ def test_the_table_covers_enough() -> None:
     assert len(CASES) >= 150
     assert len({c.id for c in CASES}) == len(CASES)
     assert {c.argv[0] for c in CASES if c.argv} >= set(ALL_COMMANDS)
+    assert set(ALL_COMMANDS) == set(cli.COMMANDS), "a command without bad-input cases"
 
 
 @pytest.fixture(scope="module")
