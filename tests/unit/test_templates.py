@@ -276,3 +276,26 @@ def test_no_template_spells_a_release_tag_regex_but_the_one_input() -> None:
         assert t.text.count(pattern) == (1 if "release-tag-pattern" in t.inputs else 0), t.name
         for rule in re.findall(r"\$CI_COMMIT_TAG =~ (\S+)", t.text):
             assert rule == "$WHEELSHIP_TAG_PATTERN", (t.name, rule)
+
+
+def test_the_readme_says_which_token_every_environment_of_the_templates_gets() -> None:
+    """The variables table has a DATABRICKS_TOKEN row for the scope of every environment a job
+    runs in (the deploy job's, deploy-dev's, the fleet's per-target ones): a token scoped to
+    another environment never reaches that job, and the job falls back to the read-only one."""
+    names = {
+        job["environment"]["name"]
+        for t in JOBS
+        for job in tpl.rendered(t).values()
+        if isinstance(job, dict) and isinstance(job.get("environment"), dict)
+    }
+    full = (tpl.TEMPLATES / "full-pipeline.yml").read_text()
+    names |= set(re.findall(r"^\s+environment: (\S+)$", full, re.MULTILINE))
+    assert {"production", "development"} <= names
+    readme = (ROOT / "README.md").read_text()
+    missing = [
+        n
+        for n in sorted(names)
+        if f"`DATABRICKS_TOKEN`, environment scope `{n.replace('$WHEELSHIP_TARGET', '<target>')}`"
+        not in readme
+    ]
+    assert missing == []
