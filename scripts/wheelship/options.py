@@ -111,6 +111,9 @@ POSITIVE = ValueType(
 #: option's role); the schema states the same rule for the file.
 URL = ValueType("url", str, {"type": "string", "pattern": URL_PATTERN, "x-message": URL_MESSAGE})
 REGEX = ValueType("regex", _regex, {"type": "string", "format": "regex"})
+#: A regex whose named groups the commands read (x-groups: see wheelship.schema).
+TAG_REGEX = ValueType("regex", _regex, {**REGEX.schema, "x-groups": ["major", "minor", "patch"]})
+BRANCH_REGEX = ValueType("regex", _regex, {**REGEX.schema, "x-groups": ["major", "minor"]})
 #: The name of an environment variable (an option naming where a secret is, never the secret).
 VARIABLE = ValueType(
     "variable",
@@ -333,14 +336,14 @@ TAG_PATTERN = opt(
     "tag_pattern",
     help="regular expression of release tags, with named groups major/minor/patch "
     "(and optional pre_label/pre_num)",
-    type=REGEX,
+    type=TAG_REGEX,
     metavar="RX",
 )
 RELEASE_BRANCH_PATTERN = opt(
     "release_branch_pattern",
     help="regular expression of release branches, with named groups major and minor "
     "(default: ^release/X.Y$)",
-    type=REGEX,
+    type=BRANCH_REGEX,
     metavar="RX",
 )
 OFFLINE = opt(

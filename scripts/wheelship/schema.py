@@ -49,8 +49,11 @@ ASSERTIONS = frozenset(
 ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "$comment", "title", "description", "default", "examples"}
 )
-#: Our one extension: the message for a value that fails ``pattern`` (a pattern is unreadable).
+#: Our extensions: the message for a value that fails ``pattern`` (a pattern is unreadable), and
+#: the named groups a ``format: regex`` value must define (a tag pattern's major/minor/patch) —
+#: what the commands require of it, so the check does not call valid what they refuse.
 MESSAGE = "x-message"
+GROUPS = "x-groups"
 
 _TYPE_NAMES = {
     "object": "a mapping",
@@ -76,7 +79,7 @@ def check_keywords(schema: Any, where: str = "#") -> list[str]:
     problems: list[str] = []
     if isinstance(schema, dict):
         for key, value in schema.items():
-            if key not in ASSERTIONS | ANNOTATIONS | {MESSAGE}:
+            if key not in ASSERTIONS | ANNOTATIONS | {MESSAGE, GROUPS}:
                 problems.append(f"{where}/{key}")
             if key in {"properties", "$defs"}:
                 for name, sub in value.items():
@@ -178,10 +181,15 @@ class Validator:
                 return self.fail(path, what, _fix(schema))
             if schema.get("format") == "regex":
                 try:
-                    re.compile(value)
+                    rx = re.compile(value)
                 except re.error as exc:
                     return self.fail(
                         path, f"{_shown(value)} is not a regular expression ({exc})", _fix(schema)
+                    )
+                missing = sorted(set(schema.get(GROUPS, ())) - set(rx.groupindex))
+                if missing:
+                    return self.fail(
+                        path, f"lacks the named groups {', '.join(missing)}", _fix(schema)
                     )
         if kind == "array":
             if len(value) < schema.get("minItems", 0):

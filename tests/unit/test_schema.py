@@ -255,3 +255,30 @@ def test_a_refused_value_that_may_be_a_secret_is_not_repeated(text: str) -> None
     with pytest.raises(ConfigurationError) as err:
         schema.validate(yaml.safe_load(text), "wheelship.yml")
     assert "glpat-in-url-1" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "missing"),
+    [
+        ("version", "tag-pattern", r"^v(?P<major>\d+)$", "minor, patch"),
+        ("build", "tag-pattern", r"/^v(?P<major>\d+)\.(?P<minor>\d+)$/", "patch"),
+        ("tag", "tag-pattern", r"^v\d+\.\d+\.\d+$", "major, minor, patch"),
+        ("compat", "release-branch-pattern", r"^release/(?P<x>.*)$", "major, minor"),
+        ("tag", "release-branch-pattern", r"^release/(?P<major>\d+)$", "minor"),
+    ],
+)
+def test_a_pattern_without_its_named_groups_is_refused_by_the_check_as_by_its_command(
+    section: str, key: str, value: str, missing: str
+) -> None:
+    """``config --check`` said "valid" for a tag pattern without its groups, which the commands
+    then refused: the check judges what the commands need, the named groups too."""
+    data = {section: {key: value}}
+    with pytest.raises(ConfigurationError) as err:
+        schema.validate(data, "wheelship.yml")
+    assert err.value.what == f"wheelship.yml: {section}.{key}: lacks the named groups {missing}"
+    assert err.value.fix
+    good = {
+        "tag-pattern": r"^v(?P<major>\d+)\.(?P<minor>\d+)\.(?P<patch>\d+)$",
+        "release-branch-pattern": r"^release/(?P<major>\d+)\.(?P<minor>\d+)$",
+    }
+    schema.validate({section: {key: good[key]}}, "wheelship.yml")
