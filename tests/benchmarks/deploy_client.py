@@ -61,6 +61,7 @@ def wheelship(args: dict[str, Any]) -> dict[str, Any]:
         "clusters": len(plan.automated_clusters),
         "deleted": len(plan.deletions),
         "rss_growth": peak - base,
+        "phases": result.phases,
     }
 
 

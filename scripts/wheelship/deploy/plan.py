@@ -647,6 +647,9 @@ def managed_by(job: Job) -> str | None:
     if isinstance(deployment, Mapping) and deployment.get("kind") == "BUNDLE":
         where = deployment.get("metadata_file_path")
         return "deployed by a Databricks Asset Bundle" + (f" ({where})" if where else "")
+    if isinstance(deployment, Mapping) and deployment.get("kind"):
+        # the SDK's JobDeploymentKind also has SYSTEM_MANAGED: a job Databricks manages itself
+        return f"managed by Databricks (deployment.kind: {deployment.get('kind')})"
     if settings.get("edit_mode") == "UI_LOCKED":
         return "locked for editing (edit_mode: UI_LOCKED, as bundles leave their jobs)"
     source = (settings.get("git_source") or {}).get("job_source")
