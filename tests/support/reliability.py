@@ -96,6 +96,7 @@ class Figures:
             "violations": self.violations[:20],
             "violation_count": len(self.violations),
             "other_changes": self.other_changes[:20],
+            "notes": self.notes[:5],
             "seconds": round(self.seconds, 1),
             "ok": self.ok,
             **self.extra,
@@ -190,7 +191,7 @@ def r1(count: int, seed0: int, work: Path, log: Callable[[str], None], workers: 
         for f in [pool.submit(one, i) for i in range(count)]:
             f.result()
     fig.extra["faults_injected"] = dict(sorted(kinds.items()))
-    fig.extra["fault_share"] = round(sum(kinds.values()) / max(1, fig.extra["requests"]), 3)
+    fig.extra["fault_share"] = round(sum(kinds.values()) / max(1, fig.extra.get("requests", 0)), 3)
     fig.seconds = time.monotonic() - started
     return fig
 
@@ -261,8 +262,8 @@ def r2(
     started = time.monotonic()
     rng = random.Random(seed0)
     points: list[tuple[str, float | int]] = [("step", k % STEPS) for k in range(boundaries)]
-    points += [("time", rng.uniform(0.5, 4.0)) for _ in range(randoms)]
-    killed = 0
+    points += [("time", rng.uniform(0.6, 2.2)) for _ in range(randoms)]
+    killed = mid = 0
     for i, (how, where) in enumerate(points):
         with workspace(work / f"r2-{i}", clock_speed=100) as ws:
             dist = ws.dist("1.3.0")
@@ -275,6 +276,7 @@ def r2(
                 proc.send_signal(signal.SIGKILL)  # a no-op when it finished already
                 proc.communicate(timeout=60)
             killed += proc.returncode == -signal.SIGKILL
+            mid += proc.returncode == -signal.SIGKILL and how == "time"
             # the rerun: a new process on this host (the killed one's lock is stale)
             again = child(ws, "1.3.0", dist, ws.root / "out-2")
             _out, err = again.communicate(timeout=300)
@@ -287,6 +289,7 @@ def r2(
         if (i + 1) % 10 == 0:
             log(f"  R2: {i + 1}/{len(points)}")
     fig.extra["killed"] = killed
+    fig.extra["killed_at_random_moments"] = mid
     fig.extra["at_step_boundaries"] = boundaries
     fig.extra["at_random_moments"] = randoms
     fig.seconds = time.monotonic() - started
@@ -318,6 +321,7 @@ def r5(pairs: int, work: Path, log: Callable[[str], None]) -> Figures:
         if (i + 1) % 5 == 0:
             log(f"  R5: {i + 1}/{pairs}")
     fig.extra["pairs"] = pairs
+    fig.extra["second_waited_for_the_lock"] = waited
     fig.seconds = time.monotonic() - started
     return fig
 
