@@ -249,8 +249,12 @@ def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
         result = planning.plan(s.target, release, snap)
         waves = canary.waves(s.target, release, snap) if s.target.canary else None
         held = held_lock(s, snap)
-    if held:
-        result = dataclasses.replace(result, warnings=(held, *result.warnings))
+        denied = preflight.check(s.client, result, snap.identity, command="plan")
+    notes = [held] if held else []
+    verb = "skip" if s.target.skip_denied else "refuse"
+    notes += [f"deploy would {verb}: {d.line}" for d in denied]
+    if notes:
+        result = dataclasses.replace(result, warnings=(*notes, *result.warnings))
     _write_plan(result, settings, waves)
     return result
 

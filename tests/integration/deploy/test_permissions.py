@@ -84,6 +84,10 @@ def test_plan_and_status_say_what_a_non_admin_means_for_retention(shared: Worksp
     ws = shared
     ws.config(keep=5, skip_denied=True, clusters={"mode": "off"})
     plan = workflow.run_plan(ws.settings(), as_deployer(ws))
+    assert (
+        "deploy would skip: job 103 (tsff-serverless) needs CAN_MANAGE, the identity has CAN_VIEW"
+        in plan.warnings
+    )
     note = next(w for w in plan.warnings if "is not a workspace admin" in w)
     assert note.startswith("the deploy identity deployer@example.com is not a workspace admin")
     assert "min_age_days" in note
