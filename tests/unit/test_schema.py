@@ -282,3 +282,48 @@ def test_a_pattern_without_its_named_groups_is_refused_by_the_check_as_by_its_co
         "release-branch-pattern": r"^release/(?P<major>\d+)\.(?P<minor>\d+)$",
     }
     schema.validate({section: {key: good[key]}}, "wheelship.yml")
+
+
+@pytest.mark.parametrize(
+    ("section", "expect"),
+    [
+        ("test: {pytest-args: '\"x'}", "test.pytest-args: '\"x' is not shell-quoted words"),
+        ("deploy: {target: staging}", "deploy.target: unknown target 'staging'"),
+        ("status: {target: prd}", "status.target: unknown target 'prd'"),
+    ],
+)
+def test_config_check_refuses_what_the_commands_refuse_in_their_sections(
+    section: str,
+    expect: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each command section goes through its command's own parsing of the values, and a target
+    named in a section must be one of the file's targets or groups: ``config --check`` said
+    "valid" for these, and the command then refused the file."""
+    from wheelship.cli import main
+
+    (tmp_path / "wheelship.yml").write_text(
+        f"package: tsff\n{section}\ntargets:\n  prod: {{artifacts: /Volumes/a/b/c}}\n"
+        "groups:\n  everywhere: [prod]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "--check"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and expect in last, last
+    assert " — " in last
+
+
+def test_config_check_accepts_a_section_naming_a_target_or_a_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelship.cli import main
+
+    (tmp_path / "wheelship.yml").write_text(
+        "package: tsff\ndeploy: {target: everywhere}\nstatus: {target: prod}\n"
+        "test: {pytest-args: \"-k 'not slow'\"}\n"
+        "targets:\n  prod: {artifacts: /Volumes/a/b/c}\ngroups:\n  everywhere: [prod]\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "--check"]) == 0

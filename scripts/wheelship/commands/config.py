@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
-from wheelship import log, schema
+from wheelship import cli, log, schema
 from wheelship.commands import _targets
 from wheelship.deploy import workflow
-from wheelship.options import opt
+from wheelship.errors import ConfigurationError
+from wheelship.options import Option, opt, resolve
 
 EXTRA = [
     opt(
@@ -38,8 +42,9 @@ def main(args: argparse.Namespace) -> int:
     if args.schema:  # needs no file: what every command validates the file with
         log.result(json.dumps(schema.wheelship_schema(), indent=2, ensure_ascii=False))
         return 0
-    settings, _values = _targets.settings(args, "config", EXTRA)
+    settings, values = _targets.settings(args, "config", EXTRA)
     cfg, package = workflow.check_config(settings)
+    check_sections(values.data, {*cfg.targets, *cfg.groups})
     for name, t in cfg.targets.items():
         if settings.target and name != settings.target:
             continue
@@ -58,3 +63,30 @@ def main(args: argparse.Namespace) -> int:
         log.result(f"group {name}: {', '.join(members)}")
     log.info(f"{settings.config}: valid")
     return 0
+
+
+def _file_options(command: str) -> list[Option]:
+    """The options of ``command`` that its section of the file may set."""
+    module = importlib.import_module(f"wheelship.commands.{command}")
+    options: list[Option] = (
+        list(module.OPTIONS) if hasattr(module, "OPTIONS") else [*_targets.COMMON, *module.EXTRA]
+    )
+    return [o for o in options if o.in_file]
+
+
+def check_sections(data: Mapping[str, Any], targets: set[str]) -> None:
+    """Every command section's values through that command's own parsing (what the schema
+    cannot say: shell quoting, ...), and a ``target`` one of the file's targets or groups — so
+    a file the check calls valid is not refused by a command for its shape."""
+    for command, section in data.items():
+        if command not in cli.COMMANDS or not isinstance(section, Mapping):
+            continue
+        values = resolve(
+            argparse.Namespace(), _file_options(command), section, command, {}, quiet=True
+        )
+        target = values.values.get("target")
+        if target and target not in targets:
+            raise ConfigurationError(
+                f"{command}.target: unknown target {target!r}",
+                f"use one of: {', '.join(sorted(targets))}",
+            )
