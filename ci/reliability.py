@@ -28,7 +28,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the CI size")
     parser.add_argument("--r1", type=int, default=200, help="R1 deploys")
     parser.add_argument("--r2-steps", type=int, default=33, help="R2 kills at step boundaries")
-    parser.add_argument("--r2-random", type=int, default=90, help="R2 kills at random moments")
+    parser.add_argument("--r2-random", type=int, default=130, help="R2 kills at random moments")
     parser.add_argument("--r5", type=int, default=20, help="R5 concurrent pairs")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
