@@ -174,6 +174,11 @@ class Skipped:
         return f"{self.kind} {self.id} ({self.name})"
 
 
+def _denied_warning(s: Skipped) -> str:
+    # the job log must name what skip_denied left behind, not only the report's pending list
+    return f"{s.label} skipped (skip_denied): {s.reason} — it stays on its version (drift)"
+
+
 @dataclass(frozen=True)
 class SmokeRun:
     job_id: int
@@ -751,6 +756,7 @@ def plan(
         if refused is not None:
             if references.rewrite(job.settings, package, release.version, artifact):
                 skipped.append(Skipped("job", str(job.job_id), job.name, refused))
+                warnings.append(_denied_warning(skipped[-1]))
             else:
                 unchanged_jobs += 1
             continue
@@ -825,6 +831,7 @@ def plan(
         refused = denied.get(("cluster", cluster.cluster_id))
         if refused is not None and change is not None and change.mode == "automated":
             skipped.append(Skipped("cluster", cluster.cluster_id, cluster.name, refused))
+            warnings.append(_denied_warning(skipped[-1]))
             continue
         if change is None:
             unchanged_clusters += 1

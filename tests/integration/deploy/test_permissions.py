@@ -65,6 +65,12 @@ def test_skip_denied_leaves_them_as_drift_and_names_each(shared: Workspace) -> N
         "job 108 (tsff-bundled)",
     }
     assert skipped["job 103 (tsff-serverless)"].startswith("the deploy identity may not change it")
+    # the job log names each object skip_denied left behind, not only the report
+    denied = [w for w in plan.warnings if "skipped (skip_denied)" in w]
+    assert sorted(w.split(" skipped")[0] for w in denied) == [
+        f"cluster {BUSY} (ml-busy)",
+        "job 103 (tsff-serverless)",
+    ]
     # every object the deploy changed is on 1.3.0 alone; the skipped ones on 1.2.0, named
     on = {v["id"]: v["versions"] for v in result.versions}
     assert on["101"] == on["102"] == on["105"] == ["1.3.0"] and on[IDLE] == ["1.3.0"]
