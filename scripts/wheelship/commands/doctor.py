@@ -8,16 +8,26 @@ from wheelship import log
 from wheelship.commands import _targets
 from wheelship.deploy import doctor
 from wheelship.errors import ChecksFailed
-from wheelship.options import DIST
+from wheelship.options import DIST, opt
 
-EXTRA = [DIST]
+EXTRA = [
+    DIST,
+    opt(
+        "read_only",
+        "--read-only",
+        help="write nothing at all: skip the artifacts write probe (what merge-request "
+        "pipelines run)",
+        kind="flag",
+        default=False,
+    ),
+]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
         "Checks, each pass/warn/fail with its fix: the identity (user or service principal,\n"
         "groups, admin), the artifacts folder (exists; writable: a probe file created and\n"
-        "removed under .wheelship/), the permission each selected job and cluster needs,\n"
+        "removed under .wheelship/, unless --read-only), the permission each selected job and cluster needs,\n"
         "bundle-managed and git-sourced jobs, library-source rules (DBFS on DBR 15+, access\n"
         "modes, READ VOLUME), a held deploy lock, what the deploy and retention would do\n"
         "(with --dist).\n"

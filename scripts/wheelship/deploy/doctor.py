@@ -241,6 +241,7 @@ def text(r: Report) -> str:
 class _Doctor:
     s: Session
     release: Release | None
+    read_only: bool = False
     rows: list[Row] = field(default_factory=list)
     me: Identity | None = None
     _grants: dict[str, unity.Privileges | str] = field(default_factory=dict)
@@ -322,6 +323,17 @@ class _Doctor:
             return
         wheels = [f for f in snap.artifacts if f.name.endswith(".whl")]
         self.add("artifacts folder", folder, "pass", f"exists, {len(wheels)} wheel(s)")
+        if self.read_only:
+            self.add(
+                "artifacts writable",
+                folder,
+                "warn",
+                "not probed (--read-only: this run writes nothing)",
+                "run `wheelship doctor` without --read-only with the deploy identity; a deploy's "
+                "first write is its lock file, so an identity that may not write is refused "
+                "before any change",
+            )
+            return
         name = f"doctor-{uuid.uuid4().hex[:12]}.probe"
         probe = f"{PROBE_FOLDER}/{name}"
         # Its own folder: the probe never sits next to the wheels, where retention looks.
@@ -597,7 +609,7 @@ def run_doctor(settings: Settings, knobs: Knobs = workflow.DEFAULTS) -> Report:
     if (settings.dist / "wheelship-manifest.json").is_file():
         release = workflow.release_from_dist(settings.dist, loaded.package)
     with workflow.open_session(settings, knobs, loaded) as s:
-        d = _Doctor(s, release)
+        d = _Doctor(s, release, read_only=settings.read_only)
         with log.section("wheelship_doctor", f"Check {s.target.name} on {s.client.host}"):
             if d.identity():
                 _checks(d)

@@ -44,6 +44,7 @@ class Settings:
     concurrency: int = 16
     to: str | None = None  # rollback
     force_unlock: bool = False  # deploy, rollback: remove the target's lock first
+    read_only: bool = False  # doctor: no write probe (merge-request pipelines change nothing)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: tuple[float, float] = net.DEFAULT_TIMEOUT  # per request: connect, read (seconds)
     #: the configuration file as the command read it (validated); None: read ``config``
@@ -61,6 +62,7 @@ class Settings:
             concurrency=r["concurrency"],
             to=r.get("to"),
             force_unlock=bool(r.get("force_unlock")),
+            read_only=bool(r.get("read_only")),
             data=r.data,
         )
 

@@ -188,6 +188,25 @@ def test_the_cli_prints_the_table_and_exits_1_on_a_failing_check(
     )
 
 
+def test_read_only_writes_nothing_at_all(
+    workspace_factory: Callable[..., Workspace],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the merge-request job runs (the template's default): not even the probe."""
+    ws = workspace_factory(**shared())
+    monkeypatch.setenv("DATABRICKS_HOST", ws.emu.url)
+    monkeypatch.setenv("DATABRICKS_TOKEN", SP_TOKEN)
+    monkeypatch.setenv("WHEELSHIP_READ_ONLY", "true")
+    ws.config(**TARGET)
+    ws.emu.clear_log()
+    assert cli(ws, "doctor", "--dist", str(ws.dist("1.3.0"))) == 1
+    assert [r for r in ws.emu.requests if r.method in MUTATING] == []
+    out = capsys.readouterr().out
+    assert "WARN  artifacts writable" in out
+    assert "not probed (--read-only: this run writes nothing)" in out
+
+
 def test_writes_refused_a_missing_folder_and_a_missing_volume(
     workspace_factory: Callable[..., Workspace],
 ) -> None:
