@@ -255,7 +255,7 @@ def test_a_file_changed_since_the_build_is_refused(
     with (dist_a / whl).open("ab") as fh:
         fh.write(b"\0")
     code, out, err = publish(capsys, dist_a, index.url)
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")
     assert err == (
         f"error: {dist_a / whl} changed since it was built (sha256 differs from the manifest) — "
         "rebuild with 'wheelship build'\n"

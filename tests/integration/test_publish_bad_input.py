@@ -45,6 +45,10 @@ def _changed_wheel(dist: Path) -> None:
     wheel.write_bytes(wheel.read_bytes() + b"tampered")
 
 
+def _missing_wheel(dist: Path) -> None:
+    next(dist.glob("*.whl")).unlink()
+
+
 def _no_manifest(dist: Path) -> None:
     (dist / "wheelship-manifest.json").unlink()
 
@@ -67,7 +71,8 @@ CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], int, str]] = {
     "manifest-is-a-list": (_list_manifest, (), 2, "not a valid wheelship manifest"),
     "manifest-broken": (_broken_json, (), 2, "not a valid wheelship manifest"),
     "no-manifest": (_no_manifest, (), 2, "no build manifest"),
-    "wheel-changed-since-build": (_changed_wheel, (), 1, "changed since it was built"),
+    "wheel-changed-since-build": (_changed_wheel, (), 2, "changed since it was built"),
+    "wheel-listed-but-missing": (_missing_wheel, (), 2, "listed in the manifest but missing"),
     "same-version-other-bytes": (_other_bytes_same_version, (), 1, "with other bytes"),
     "local-version": (_local_version, (), 2, "local"),
     "wheel-altered-manifest-matches": (

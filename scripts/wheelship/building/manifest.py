@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from wheelship.building.integrity import bare_name
-from wheelship.errors import BuildError, ConfigurationError
+from wheelship.errors import ArtifactError, ConfigurationError
 from wheelship.files import write_atomic
 
 MANIFEST_NAME = "wheelship-manifest.json"
@@ -112,16 +112,17 @@ class Manifest:
             ) from None
 
     def verify(self, dist_dir: Path) -> None:
-        """Every listed file exists in ``dist_dir`` with the recorded size and sha256."""
+        """Every listed file exists in ``dist_dir`` with the recorded size and sha256. A missing
+        or altered file is bad input (exit 2), like a corrupt one (integrity)."""
         for f in self.files:
             path = dist_dir / f.name
             if not path.is_file():
-                raise BuildError(
+                raise ArtifactError(
                     f"{path} is listed in the manifest but missing",
                     "pass the artifacts of the build job, or rebuild",
                 )
             if path.stat().st_size != f.size or sha256_file(path) != f.sha256:
-                raise BuildError(
+                raise ArtifactError(
                     f"{path} changed since it was built (sha256 differs from the manifest)",
                     "rebuild with 'wheelship build'",
                 )

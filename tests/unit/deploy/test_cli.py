@@ -106,7 +106,7 @@ def test_dist_changed_since_build(project: Path, capsys: pytest.CaptureFixture[s
     d = dist(project)
     (d / "tsff-1.3.0-py3-none-any.whl").write_bytes(b"tampered")
     code, _out, err = run(capsys, "deploy", "--target", "prod")
-    assert code == 1
+    assert code == 2
     assert err.startswith("error: dist/tsff-1.3.0-py3-none-any.whl changed since it was built")
 
 

@@ -86,7 +86,7 @@ def test_a_wheel_changed_since_the_build_is_refused(
     wheel = make_wheel(dist / "tsff-1.0.0-py3-none-any.whl", ["tsff/__init__.py"])
     Manifest("tsff", "1.0.0", files=(DistFile.of(wheel),)).write(dist)
     make_wheel(wheel, ["tsff/__init__.py", "tsff/extra.py"])
-    assert cli.main(["test", "--project", str(tmp_path)]) == 1
+    assert cli.main(["test", "--project", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"error: {wheel} changed since it was built (sha256 differs from the manifest) — "
         "rebuild with 'wheelship build'\n"
