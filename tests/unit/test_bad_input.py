@@ -338,6 +338,15 @@ def option_cases() -> Iterator[Case]:
         {"dist/wheelship-manifest.json": "[]"},
     )
     yield c(
+        "publish-manifest-file-kind",
+        ("publish", *https),
+        "file kind 'egg' is neither wheel nor sdist",
+        {
+            "dist/wheelship-manifest.json": '{"schema": 1, "name": "tsff", "version": "1.0.0", '
+            '"files": [{"name": "tsff-1.0.0.egg", "kind": "egg", "size": 1, "sha256": "0"}]}'
+        },
+    )
+    yield c(
         "publish-manifest-json",
         ("publish", *https),
         "not a valid wheelship manifest",

@@ -35,6 +35,7 @@ from wheelship.building.checks import check_file
 from wheelship.building.environments import (
     BuildEnv,
     EnvCache,
+    Installer,
     backend_of,
     choose_installer,
     requires_memo_key,
@@ -66,7 +67,7 @@ class BuildSettings:
     dotenv: Path | None = None  # default: <outdir>/build.env
     isolation: str = "cached"
     cache_dir: Path | None = None
-    installer: str | None = None  # "uv" | "pip"; None: uv when available
+    installer: Installer | None = None  # None: uv when available
     strict: bool = False  # a missing long description fails the build (twine check --strict)
 
     @classmethod
@@ -251,7 +252,7 @@ class _Builder:
                 # build's isolated environment runs pip/uv from os.environ: without secrets
                 with (
                     scrubbed(),
-                    build.env.DefaultIsolatedEnv(installer=installer) as env,  # type: ignore[arg-type]
+                    build.env.DefaultIsolatedEnv(installer=installer) as env,
                 ):
                     builder = build.ProjectBuilder.from_isolated_env(env, source, self.runner)
                     env.install(builder.build_system_requires)

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -80,7 +80,11 @@ def find_uv() -> str | None:
         return shutil.which("uv")
 
 
-def choose_installer(wanted: str | None) -> str:
+#: the installers a build environment is made with
+Installer = Literal["uv", "pip"]
+
+
+def choose_installer(wanted: Installer | None) -> Installer:
     """The installer asked for (``uv`` or ``pip``), else uv when it is available, else pip."""
     return wanted or ("uv" if find_uv() else "pip")
 
@@ -107,7 +111,7 @@ def _installer_env() -> dict[str, str]:
 @dataclass(frozen=True)
 class BuildEnv:
     path: Path
-    installer: str  # "uv" | "pip"
+    installer: Installer
 
     @property
     def python(self) -> Path:
@@ -257,7 +261,7 @@ def _parse(text: str) -> Requirement:
         ) from None
 
 
-def env_key(requirements: Iterable[str], installer: str) -> str:
+def env_key(requirements: Iterable[str], installer: Installer) -> str:
     """Same requirements, interpreter and installer -> same environment."""
     spec = {
         "format": _FORMAT,
@@ -284,7 +288,7 @@ def _locked(path: Path) -> Iterator[None]:
 class EnvCache:
     """Build environments under ``root`` (``~/.cache/wheelship/build-envs`` by default)."""
 
-    def __init__(self, root: Path | None = None, installer: str | None = None) -> None:
+    def __init__(self, root: Path | None = None, installer: Installer | None = None) -> None:
         # Absolute now: a relative cache dir (the templates' .cache/wheelship) must name the same
         # place for the backend processes, which run in other working directories.
         self.root = (root or default_cache_dir()).absolute() / "build-envs"

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from wheelship.building.integrity import bare_name
 from wheelship.errors import ArtifactError, ConfigurationError
@@ -32,16 +32,25 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+DistKind = Literal["wheel", "sdist"]
+
+
+def _kind(value: object) -> DistKind:
+    if value not in get_args(DistKind):
+        raise ValueError(f"file kind {value!r} is neither wheel nor sdist")
+    return cast(DistKind, value)
+
+
 @dataclass(frozen=True)
 class DistFile:
     name: str
-    kind: str  # "wheel" | "sdist"
+    kind: DistKind
     size: int
     sha256: str
 
     @classmethod
     def of(cls, path: Path) -> DistFile:
-        kind = "wheel" if path.name.endswith(".whl") else "sdist"
+        kind: DistKind = "wheel" if path.name.endswith(".whl") else "sdist"
         return cls(name=path.name, kind=kind, size=path.stat().st_size, sha256=sha256_file(path))
 
 
@@ -88,7 +97,7 @@ class Manifest:
             files = tuple(
                 DistFile(
                     name=str(f["name"]),
-                    kind=str(f["kind"]),
+                    kind=_kind(f["kind"]),
                     size=int(f["size"]),
                     sha256=str(f["sha256"]),
                 )

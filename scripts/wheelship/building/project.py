@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -41,7 +41,7 @@ class StaticVersion:
 
     value: str
     file: str  # relative to the project directory
-    table: str  # "project" | "tool.poetry" | "metadata" (setup.cfg)
+    table: Literal["project", "tool.poetry", "metadata"]  # metadata: setup.cfg
 
 
 @dataclass(frozen=True)

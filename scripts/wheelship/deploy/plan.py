@@ -905,7 +905,8 @@ class ObjectStatus:
     name: str
     versions: tuple[str, ...]
     detail: str = ""
-    mode: str = ""  # clusters: automated | manual (the hand-off issue follows the manual ones)
+    #: clusters: the group's mode (the hand-off issue follows the manual ones); jobs: ""
+    mode: ClusterMode | Literal["off", ""] = ""
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 class Principal:
     name: str  # user name or service principal application id: shown in logs, never a secret
     permission: str = "admin"
-    kind: str = "user"  # user | service_principal
+    kind: Literal["user", "service_principal"] = "user"
     display_name: str = ""
     groups: tuple[str, ...] = ()  # direct group memberships (``admins`` for an admin)
 

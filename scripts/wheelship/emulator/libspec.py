@@ -12,7 +12,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -23,7 +23,7 @@ _CLOUD = re.compile(r"^(s3a?|abfss?|wasbs?|gs|https?)://", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class FileRef:
-    store: str  # volumes | workspace | dbfs
+    store: Literal["volumes", "workspace", "dbfs"]
     path: str  # normalized path inside the store (Volumes paths keep their /Volumes prefix)
 
 

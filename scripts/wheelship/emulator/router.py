@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from wheelship.emulator.state import Workspace
 from wheelship.emulator.wire import Request, Response
@@ -12,6 +12,10 @@ from wheelship.emulator.wire import Request, Response
 Handler = Callable[[Workspace, Request], "Response | dict[str, Any] | None"]
 
 MAX_JSON_BODY = 32 * 1024 * 1024
+
+
+#: how a request body is read: raw streams it into a blob; form is JSON or multipart
+Body = Literal["json", "raw", "form", "none"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Route:
     version: str = ""
     prefix: bool = False
     auth: bool = True
-    body: str = "json"  # json | raw (stream into a blob) | form (JSON or multipart) | none
+    body: Body = "json"
     mutation: bool = True
     max_body: int = MAX_JSON_BODY
 
@@ -45,7 +49,7 @@ class Router:
         versions: Iterable[str] = ("2.0",),
         prefix: bool = False,
         auth: bool = True,
-        body: str = "json",
+        body: Body = "json",
         mutation: bool | None = None,
         max_body: int = MAX_JSON_BODY,
     ) -> None:
