@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from support.deployws import ART, MUTATING, Workspace, error_line, whl
+from wheelship import config
 from wheelship.cli import main
 from wheelship.deploy import references
 
@@ -140,6 +141,26 @@ def test_plan_and_status_of_a_group_read_every_workspace(fleet: Fleet) -> None:
     assert fleet.cli("status", "--target", "everywhere", "--fail-on-drift") == 0
     summary = json.loads((fleet.out / "status-summary.json").read_text())
     assert [t["detail"] for t in summary["targets"]] == ["live: 1.2.0"] * 3
+
+
+@pytest.mark.parametrize("target", ["eu", "everywhere"])
+@pytest.mark.parametrize("command", ["plan", "deploy", "status", "doctor"])
+def test_a_command_reads_the_configuration_file_once(
+    fleet: Fleet, command: str, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read per command, not one per target of a group (or per step): the option layer reads
+    the file, the targets get what it read."""
+    reads: list[Path] = []
+    real = config.load
+
+    def counting(path: Path, *args: Any, **kwargs: Any) -> Any:
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(config, "load", counting)
+    dist = () if command == "status" else ("--dist", str(fleet.dist))
+    assert fleet.cli(command, "--target", target, *dist) == 0
+    assert reads == [fleet.root / "wheelship.yml"]
 
 
 @pytest.mark.parametrize(
