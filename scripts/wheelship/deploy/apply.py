@@ -166,6 +166,7 @@ class Applier:
             self._run()
         except DatabricksError as exc:
             self.result.error = str(exc)
+            self._state_after_failure()
             raise
         finally:
             self.result.seconds = round(self.clock() - started, 3)
@@ -490,6 +491,26 @@ class Applier:
 
     # -- 5. verify -----------------------------------------------------------------------------
 
+    def _state_after_failure(self) -> None:
+        """After a failure, say in the report which object is on which version (best effort:
+        the workspace that just failed may fail this read too)."""
+        if self.verify is None or self.result.versions or not self.result.changed:
+            return
+        try:
+            found = self.verify(frozenset())
+        except DatabricksError as exc:
+            self.result.warnings.append(f"could not read the state back after the failure: {exc}")
+            return
+        self._record_state(found)
+
+    def _record_state(self, found: Convergence) -> None:
+        self.result.versions = [
+            {"kind": o.kind, "id": o.id, "name": o.name, "versions": list(o.versions)}
+            for o in found.objects
+        ]
+        self.result.pending = list(found.pending)
+        self.result.problems = list(found.problems)
+
     def _verify(self, verify: Callable[[frozenset[str]], Convergence]) -> None:
         """Read the target back: exit 0 only when it converged on the version."""
         deferred = frozenset(
@@ -501,12 +522,7 @@ class Applier:
         )
         with in_step(self._step("verify")):
             found = verify(deferred)
-        self.result.versions = [
-            {"kind": o.kind, "id": o.id, "name": o.name, "versions": list(o.versions)}
-            for o in found.objects
-        ]
-        self.result.pending = list(found.pending)
-        self.result.problems = list(found.problems)
+        self._record_state(found)
         if found.problems:
             more = f" (and {len(found.problems) - 3} more)" if len(found.problems) > 3 else ""
             raise NotConverged(

@@ -47,6 +47,11 @@ def test_a_failed_install_fails_the_deploy_and_every_rerun_with_its_message(
     assert cli(ws, "deploy", "--dist", dist) == 1
     first = error_line(capsys)
     assert "FAILED" in first and OLD in first and "13.3" in first
+    # the report makes the state explicit: which object is on which version after the failure
+    report = json.loads((ws.root / "out" / "deploy-report.json").read_text())
+    on = {v["id"]: v["versions"] for v in report["versions"]}
+    assert on["101"] == ["1.3.0"] and on[IDLE] == ["1.3.0"]
+    assert any(OLD in p and "FAILED" in p for p in report["problems"])
     ws.emu.settle()
     # the rerun has nothing to send, and still fails: the install FAILED
     assert cli(ws, "deploy", "--dist", dist) == 1
