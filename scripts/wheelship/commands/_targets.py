@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from wheelship import log
-from wheelship.deploy import fleet, handoff, report
+from wheelship.deploy import fleet, report
 from wheelship.deploy.apply import ApplyResult
 from wheelship.deploy.plan import Plan
 from wheelship.deploy.workflow import Settings
@@ -51,12 +51,6 @@ ISSUE = [
         metavar="LABEL",
     ),
 ]
-
-
-def issue_settings(values: Resolved) -> handoff.IssueSettings:
-    return handoff.IssueSettings(
-        token_var=values["issue_token_var"], labels=tuple(values["issue_labels"])
-    )
 
 
 FORCE_UNLOCK = opt(

@@ -27,5 +27,5 @@ def main(args: argparse.Namespace) -> int:
     log.info(f"wrote {settings.out / 'runbook.md'} and {settings.out / 'runbook.json'}")
     if values["issue"]:
         # After the artifact is written: without a token the job warns and the file remains.
-        handoff.open_or_update(plan, _targets.issue_settings(values))
+        handoff.open_or_update(plan, handoff.IssueSettings.from_options(values))
     return 0

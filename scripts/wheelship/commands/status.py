@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
         report.write_json(path, data)
         log.info(f"wrote {path}")
     if values["issue"]:
-        handoff.follow_up(st, _targets.issue_settings(values))
+        handoff.follow_up(st, handoff.IssueSettings.from_options(values))
     if values["fail_on_drift"]:
         # After the report is out: a failing drift check shows where the versions are.
         workflow.check_drift(st)

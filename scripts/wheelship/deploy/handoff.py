@@ -31,6 +31,7 @@ from wheelship.deploy.plan import ClusterChange, Plan, Status
 from wheelship.deploy.references import library_ref
 from wheelship.errors import ConfigurationError
 from wheelship.gitlab import CiEnv, GitLabClient, Issue, token_header
+from wheelship.options import Resolved
 
 #: The label every hand-off issue has (the issues are found by it and their hidden state line).
 LABEL = "wheelship-handoff"
@@ -281,6 +282,11 @@ def decide(
 class IssueSettings:
     token_var: str = "WHEELSHIP_GITLAB_TOKEN"
     labels: tuple[str, ...] = ()
+
+    @classmethod
+    def from_options(cls, r: Resolved) -> IssueSettings:
+        """The one constructor from resolved options (``runbook --issue``, ``status --issue``)."""
+        return cls(token_var=r["issue_token_var"], labels=tuple(r["issue_labels"]))
 
 
 def _client(
