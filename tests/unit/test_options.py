@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
 from pathlib import Path
 
 import pytest
 
+from wheelship import cli, options
 from wheelship.errors import ConfigurationError
 from wheelship.options import add_options, check_one_tag_pattern, load, opt, resolve
 
@@ -136,3 +139,57 @@ def test_an_output_where_the_file_system_refuses_is_refused_up_front(
 
     with pytest.raises(ConfigurationError, match="is not writable"):
         check_path(Path("/proc") / target, kind, "--out")  # type: ignore[arg-type]
+
+
+SHARED = [
+    options.PROJECT,
+    options.CONFIG,
+    options.DIST,
+    options.TAG_PATTERN,
+    options.RELEASE_BRANCH_PATTERN,
+    options.OFFLINE,
+    options.TARGET,
+    options.OUT,
+    options.CONCURRENCY,
+]
+
+
+def test_every_command_takes_the_shared_options_from_the_one_declaration() -> None:
+    """``--project`` and the other shared options were declared twice with different help; each
+    command that has one of these flags now gets the one declaration in the option layer."""
+    shared = {flag: o for o in SHARED for flag in o.flags}
+    used: set[str] = set()
+    for command in cli.COMMANDS:
+        parser = argparse.ArgumentParser()
+        importlib.import_module(f"wheelship.commands.{command}").configure(parser)
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag in shared:
+                    o = shared[flag]
+                    assert action.dest == o.dest, (command, flag)
+                    assert (action.help or "").startswith(o.help), (command, flag)
+                    used.add(flag)
+    assert used == set(shared)  # every shared option is used by some command
+
+
+def test_no_work_module_imports_a_command_module() -> None:
+    """Commands call the work layer, never the other way round (compat's gate imported the
+    compat command for its options)."""
+    package = Path(cli.__file__).parent
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] == "commands" or rel.name in {"cli.py", "__main__.py"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{rel}: {n}" for n in names if n.startswith("wheelship.commands")]
+            if isinstance(node, ast.ImportFrom) and node.module == "wheelship":
+                offenders += [f"{rel}: commands" for a in node.names if a.name == "commands"]
+    assert offenders == []
