@@ -212,3 +212,24 @@ def test_every_docs_page_is_listed_in_the_readme() -> None:
     section = README.read_text(encoding="utf-8").split("## Documentation", 1)[1]
     listed = {Path(t.split("#")[0]).name for t in _LINK.findall(section) if t.startswith("docs/")}
     assert sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name not in listed) == []
+
+
+def test_what_to_do_lines_point_at_pages_that_exist() -> None:
+    """Error and warning texts in the code and the templates name docs/ pages (and headings)
+    that exist, and no README section: the README is short and its sections move."""
+    sources = [*(ROOT / "scripts" / "wheelship").rglob("*.py"), *(ROOT / "templates").glob("*.yml")]
+    problems = []
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        name = path.relative_to(ROOT)
+        for page, anchor in re.findall(r"docs/([\w-]+\.md)(?:#([\w-]+))?", text):
+            dest = ROOT / "docs" / page
+            if not dest.is_file():
+                problems.append(f"{name}: docs/{page}: no such page")
+            elif anchor and anchor not in anchors(dest.read_text(encoding="utf-8")):
+                problems.append(f"{name}: docs/{page}#{anchor}: no such heading")
+        problems += [f"{name}: {m}" for m in re.findall(r"README's [\w .-]+ section", text)]
+        for heading in re.findall(r"README: ([\w .-]+)\)", text):
+            if f"## {heading}\n" not in README.read_text(encoding="utf-8"):
+                problems.append(f"{name}: README has no section {heading!r}")
+    assert problems == []

@@ -265,7 +265,7 @@ class _Doctor:
                 "fail",
                 f"authentication failed: {exc.what}",
                 "check the credentials for this workspace (DATABRICKS_TOKEN, OAuth M2M or OIDC; "
-                "see the README's Authentication section)",
+                "see docs/security.md#authentication)",
             )
             return False
         self.me = me
