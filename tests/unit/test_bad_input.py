@@ -10,7 +10,7 @@ process against a fresh copy of one world — a git project with a release tag, 
 * the time bound (bounded input: an alias bomb or a 1 MiB file is refused at once),
 * nothing changed: every file of the world (git tags and refs, ``dist/``, the emulator's state)
   has the bytes it had. This tier has no sockets, so no case reached an index or a workspace;
-  tests/integration/test_publish_bad_input.py checks a real index's file list the same way.
+  tests/integration/release/test_publish_bad_input.py checks a real index's file list the same way.
 """
 
 from __future__ import annotations

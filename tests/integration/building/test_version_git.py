@@ -309,7 +309,7 @@ def test_shallow_clone_without_origin(tmp_path: Path) -> None:
 
 def test_not_a_git_repository(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = tmp_path / "plain"
-    shutil.copytree(Path(__file__).parent.parent / "fixtures" / "setuptools_scm", project)
+    shutil.copytree(Path(__file__).parents[2] / "fixtures" / "setuptools_scm", project)
     code, out, err = cli(capsys, "--project", str(project))
     assert (code, out) == (2, "")
     assert err == (

@@ -383,7 +383,7 @@ def test_isolation_fresh_builds_like_python_m_build(tmp_path: Path) -> None:
 
 def test_wheelship_ships_the_example_inside_its_own_wheel(tmp_path: Path) -> None:
     """wheelship builds itself (as it builds others); the example must be package data."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=root,
@@ -521,7 +521,7 @@ def test_build_jobs_variables_put_dist_where_its_artifacts_are(
 ) -> None:
     """``wheelship build`` as the build template's job runs it: at the repository root, with
     the job's WHEELSHIP_* variables, for a project in a subdirectory with its own wheelship.yml."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ci"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ci"))
     import templates as tpl
 
     repo = monorepo(tmp_path)
