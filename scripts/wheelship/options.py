@@ -378,15 +378,6 @@ CONCURRENCY = opt(
 SHARED_VERSION_KEYS = ("tag-pattern", "offline")
 
 
-def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
-    value = data.get(name) or {}
-    if not isinstance(value, dict):
-        raise ConfigurationError(
-            f"{name}: expected a mapping", f"write {name}: as key: value pairs"
-        )
-    return value
-
-
 def command_section(
     data: Mapping[str, Any],
     name: str,
@@ -396,8 +387,8 @@ def command_section(
     """The ``name:`` section, falling back to the ``version:`` section for the shared keys the
     command has (its own section and its flags still win)."""
     keys = {o.key for o in options} & set(SHARED_VERSION_KEYS)
-    version = _section(data, "version")
-    merged = {**{k: version[k] for k in sorted(keys) if k in version}, **_section(data, name)}
+    version = config_file.section(data, "version")
+    merged = {**{k: version[k] for k in sorted(keys) if k in version}, **config_file.section(data, name)}
     check_one_tag_pattern(merged, environ)
     return merged
 
