@@ -6,7 +6,7 @@ Two ways to give the jobs wheelship:
   Python and installs wheelship, with every dependency, from the team's package index — a real
   pypiserver filled like a private mirror (support/mirror.py); builds use the templates' cached
   isolation and cache paths. tests/e2e/test_first_pipelines.py (every template, through
-  ``full-pipeline``) and test_library_projects.py run this way;
+  ``full-pipeline``), test_library_projects.py and test_fleet_pipeline.py run this way;
 * the "runner" (``runner``), for the scenario tests of the bundled example ``tsff``: a virtualenv
   whose ``python`` every job uses (``--force-shell-executor`` ignores ``image:``) and that sees
   the test environment's packages (a ``.pth`` line). Its TEST KNOBS, named as such where used:

@@ -2,7 +2,12 @@
 out with ``parallel: matrix`` — one job, one environment (``production/<target>``) and one
 resource group per workspace, each job with the credentials its environment scopes — and
 gitlab-ci-local's runner runs them. One workspace refuses writes: its job fails and leaves it
-as it was, the other two converge."""
+as it was, the other two converge.
+
+No test knob: the consumer's ``.gitlab-ci.yml`` sets only the fleet's targets (and what its
+deploy waits for); every job starts from a bare Python (support/job_image.py) and installs
+wheelship with all its dependencies from the team's index (``PIP_INDEX_URL``, a CI/CD variable;
+support/mirror.py), and the build uses the templates' cached isolation and cache paths."""
 
 from __future__ import annotations
 
@@ -10,16 +15,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from support import example_workspace as ws
 from support.consumer import include_component, make_example_consumer
-from support.gitlab_ci_local import TEST_KNOB_NO_ISOLATION, GitlabCiLocal, Pipeline, Runner
+from support.gitlab_ci_local import TEST_KNOB_NO_ISOLATION, GitlabCiLocal, Pipeline
+from support.job_image import JobImage
+from support.pypiserver import PypiServer
 from wheelship.emulator import Emulator
 
 NAMES = ("eu", "us", "ap")
 TAG = "v1.0.1"
 CLOCK_SPEED = 100
+#: What only a test would set (the knobs of support/gitlab_ci_local.py): none of it is used here.
+KNOB_INPUTS = {"wheelship", "install-args"}
+KNOB_VARIABLES = {*TEST_KNOB_NO_ISOLATION, "WHEELSHIP_CACHE_DIR", "PIP_NO_INDEX", "UV_OFFLINE"}
 
 
 def job(name: str) -> str:
@@ -47,8 +58,23 @@ def state(emu: Emulator) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def gcl_env(job_image: JobImage, tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text("[user]\n\tname = CI\n\temail = ci@example.com\n")
+    return job_image.env(home)
+
+
+def assert_no_test_knob(ci_file: Path, variables: dict[str, str], env: dict[str, str]) -> None:
+    """The pipeline is what a consumer writes: no knob input in any include, no knob variable."""
+    for entry in yaml.safe_load(ci_file.read_text())["include"]:
+        assert not KNOB_INPUTS & set(entry.get("inputs", {})), entry
+    assert not KNOB_VARIABLES & (set(variables) | set(env))
+
+
 def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_alone(
-    tmp_path: Path, runner: Runner
+    tmp_path: Path, mirror: PypiServer, gcl_env: dict[str, str]
 ) -> None:
     previous = ws.build_previous_release(tmp_path)
     registry = "https://gitlab.example.com/api/v4/projects/42/packages/pypi/simple"
@@ -66,15 +92,15 @@ def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_al
     ):
         emus = {"eu": eu, "us": us, "ap": ap}
         inputs = {
-            **runner.test_knob_install_inputs,
             "targets": list(NAMES),
             "needs": ["wheelship-build"],
+            "rules": [{"if": "$CI_COMMIT_TAG"}],
         }
         ci = {
             "include": [
                 include_component("workflow"),
-                include_component("build", runner.test_knob_install_inputs),
-                include_component("fleet", {**inputs, "rules": [{"if": "$CI_COMMIT_TAG"}]}),
+                include_component("build"),
+                include_component("fleet", inputs),
             ]
         }
         consumer = make_example_consumer(
@@ -97,13 +123,16 @@ def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_al
             us.add_fault("403", endpoint=f"{method} *")
         before = {name: state(emu) for name, emu in emus.items()}
 
-        gcl = GitlabCiLocal(consumer.path, env=runner.env)
+        variables = {"PIP_INDEX_URL": mirror.simple_url}  # the team's CI/CD variable
+        assert_no_test_knob(consumer.path / ".gitlab-ci.yml", variables, gcl_env)
+
+        gcl = GitlabCiLocal(consumer.path, env=gcl_env)
         listed = gcl.jobs(pipeline=Pipeline.tag(TAG))
         assert {job(n) for n in NAMES} <= set(listed)
 
         run = gcl.run(
             pipeline=Pipeline.tag(TAG),
-            variables=TEST_KNOB_NO_ISOLATION,
+            variables=variables,
             concurrency=3,
         ).keep(tmp_path / "runs" / "fleet")
         for emu in emus.values():
@@ -135,18 +164,12 @@ def test_a_release_fans_out_to_three_workspaces_and_one_refusing_writes_fails_al
 
 
 def test_full_pipeline_deploys_release_tags_with_the_fleet_when_asked(
-    tmp_path: Path, runner: Runner
+    tmp_path: Path, gcl_env: dict[str, str]
 ) -> None:
-    ci = {
-        "include": [
-            include_component(
-                "full-pipeline",
-                {**runner.test_knob_install_inputs, "fleet": True, "targets": ["eu", "us"]},
-            )
-        ]
-    }
+    ci = {"include": [include_component("full-pipeline", {"fleet": True, "targets": ["eu", "us"]})]}
     consumer = make_example_consumer(tmp_path / "tsff", ci, files={"wheelship.yml": ws.CONFIG})
-    gcl = GitlabCiLocal(consumer.path, env=runner.env)
+    assert_no_test_knob(consumer.path / ".gitlab-ci.yml", {}, gcl_env)
+    gcl = GitlabCiLocal(consumer.path, env=gcl_env)
     tag = gcl.jobs(pipeline=Pipeline.tag(TAG))
     assert {job("eu"), job("us")} <= set(tag)
     assert tag[job("eu")].when == "manual"
@@ -154,9 +177,9 @@ def test_full_pipeline_deploys_release_tags_with_the_fleet_when_asked(
     plain = GitlabCiLocal(
         make_example_consumer(
             tmp_path / "plain",
-            {"include": [include_component("full-pipeline", runner.test_knob_install_inputs)]},
+            {"include": [include_component("full-pipeline")]},
             files={"wheelship.yml": ws.CONFIG},
         ).path,
-        env=runner.env,
+        env=gcl_env,
     ).jobs(pipeline=Pipeline.tag(TAG))
     assert "wheelship-deploy" in plain and not any(n.startswith("wheelship-fleet") for n in plain)

@@ -71,7 +71,8 @@ class Runner:
         """TEST KNOB (no consumer sets these): template inputs that make jobs install this
         tree's wheelship from a wheel file without its dependencies (the runner has them), so
         no job reaches an index. The default path — every dependency from the team's index —
-        is what tests/e2e/test_first_pipelines.py and test_library_projects.py run."""
+        is what tests/e2e/test_first_pipelines.py, test_library_projects.py and
+        test_fleet_pipeline.py run."""
         return {"wheelship": str(self.wheel), "install-args": "--no-deps"}
 
 
