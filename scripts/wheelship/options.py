@@ -388,7 +388,10 @@ def command_section(
     command has (its own section and its flags still win)."""
     keys = {o.key for o in options} & set(SHARED_VERSION_KEYS)
     version = config_file.section(data, "version")
-    merged = {**{k: version[k] for k in sorted(keys) if k in version}, **config_file.section(data, name)}
+    merged = {
+        **{k: version[k] for k in sorted(keys) if k in version},
+        **config_file.section(data, name),
+    }
     check_one_tag_pattern(merged, environ)
     return merged
 

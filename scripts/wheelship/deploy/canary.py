@@ -12,6 +12,7 @@ to the canary's objects, to the version they ran before. The work layer
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,14 +108,21 @@ def canary_target(target: Target, snap: Snapshot, package: str) -> Target:
     )
 
 
-def waves(target: Target, release: Release, snap: Snapshot) -> Waves:
+def waves(
+    target: Target,
+    release: Release,
+    snap: Snapshot,
+    denied: Mapping[tuple[str, str], str] | None = None,
+) -> Waves:
     """The two waves as they look now (``plan`` shows them; ``deploy`` plans the second wave
-    again after the first)."""
-    first = planning.plan(canary_target(target, snap, release.package), release, snap)
+    again after the first). ``denied``: the objects ``skip_denied`` leaves alone."""
+    first = planning.plan(
+        canary_target(target, snap, release.package), release, snap, denied=denied
+    )
     # The canary wave deletes nothing (retention belongs to the end of a deploy that worked);
     # the whole plan below carries every warning.
     first = dataclasses.replace(first, deletions=(), kept=(), warnings=())
-    whole = planning.plan(target, release, snap)
+    whole = planning.plan(target, release, snap, denied=denied)
     jobs = {j.job_id for j in first.jobs}
     clusters = {c.cluster_id for c in first.clusters}
     rest = dataclasses.replace(

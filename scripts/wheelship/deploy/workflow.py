@@ -249,12 +249,14 @@ def run_plan(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
     with open_session(settings, knobs, loaded) as s:
         snap = read_snapshot(s, command="plan", digest=release.wheel)
         result = planning.plan(s.target, release, snap)
-        waves = canary.waves(s.target, release, snap) if s.target.canary else None
         held = held_lock(s, snap)
         denied = preflight.check(s.client, result, snap.identity, command="plan")
+        skip = skipped_as_drift(s.target, result, denied)
+        if skip:  # show what deploy will do: those objects left alone, named in the warnings
+            result = planning.plan(s.target, release, snap, denied=skip)
+        waves = canary.waves(s.target, release, snap, skip) if s.target.canary else None
     notes = [held] if held else []
-    verb = "skip" if s.target.skip_denied else "refuse"
-    notes += [f"deploy would {verb}: {d.line}" for d in denied]
+    notes += [f"deploy would refuse: {d.line}" for d in denied if not skip]
     if notes:
         result = dataclasses.replace(result, warnings=(*notes, *result.warnings))
     _write_plan(result, settings, waves)
@@ -300,6 +302,17 @@ def _apply(
     return plan, result
 
 
+def skipped_as_drift(
+    target: targets.Target, plan: Plan, denied: list[preflight.Denied]
+) -> dict[tuple[str, str], str]:
+    """``(kind, id) -> why`` of the objects a deploy leaves alone under ``skip_denied``; empty
+    when the target refuses instead (or the smoke run itself is denied: that is never skipped)."""
+    smoke = [d for d in denied if plan.smoke and d.need.level == "CAN_MANAGE_RUN"]
+    if not target.skip_denied or smoke:
+        return {}
+    return {(d.need.kind, d.need.id): d.reason for d in denied}
+
+
 def checked_plan(
     s: Session, release: Release, snap: Snapshot, action: Literal["deploy", "rollback"]
 ) -> Plan:
@@ -310,10 +323,10 @@ def checked_plan(
     if not denied:
         return the_plan
     assert snap.identity is not None
-    smoke = [d for d in denied if the_plan.smoke and d.need.level == "CAN_MANAGE_RUN"]
-    if not s.target.skip_denied or smoke:
+    skip = skipped_as_drift(s.target, the_plan, denied)
+    if not skip:
+        smoke = any(the_plan.smoke and d.need.level == "CAN_MANAGE_RUN" for d in denied)
         raise preflight.refuse(denied, snap.identity, s.target.name, skippable=not smoke)
-    skip: dict[tuple[str, str], str] = {(d.need.kind, d.need.id): d.reason for d in denied}
     return planning.plan(s.target, release, snap, action=action, denied=skip)
 
 

@@ -90,9 +90,12 @@ def test_plan_and_status_say_what_a_non_admin_means_for_retention(shared: Worksp
     ws = shared
     ws.config(keep=5, skip_denied=True, clusters={"mode": "off"})
     plan = workflow.run_plan(ws.settings(), as_deployer(ws))
+    # the plan is what deploy will do: the job it may not change is left alone, and named
+    assert 103 not in {j.job_id for j in plan.jobs}
+    assert "job 103 (tsff-serverless)" in [s.label for s in plan.skipped]
     assert (
-        "deploy would skip: job 103 (tsff-serverless) needs CAN_MANAGE, the identity has CAN_VIEW"
-        in plan.warnings
+        "job 103 (tsff-serverless) skipped (skip_denied): the deploy identity may not change it "
+        "(needs CAN_MANAGE, has CAN_VIEW) — it stays on its version (drift)" in plan.warnings
     )
     note = next(w for w in plan.warnings if "is not a workspace admin" in w)
     assert note.startswith("the deploy identity deployer@example.com is not a workspace admin")
