@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from wheelship import log
 from wheelship.databricks import clusters, identity, jobs, paths, permissions, unity
@@ -127,27 +127,34 @@ class Compute:
         return cls(label, runtime, mode, user if isinstance(user, str) else None)
 
 
-def source_problem(store: str, compute: Compute) -> tuple[str, str] | None:
-    """(why the wheel will be refused, what to do) for a wheel in ``store`` on ``compute``."""
+class Finding(NamedTuple):
+    """A problem a row reports, and what to do about it."""
+
+    detail: str
+    fix: str
+
+
+def source_problem(store: str, compute: Compute) -> Finding | None:
+    """Why the wheel in ``store`` will be refused on ``compute``, and what to do."""
     rt = compute.runtime
     if store == "dbfs" and rt and rt > DBFS_LAST:
-        return (
+        return Finding(
             f"DBR {rt[0]}.{rt[1]}: libraries from DBFS are refused from Databricks Runtime 15 on",
             "keep the wheels in a volume (artifacts: /Volumes/<catalog>/<schema>/<volume>/...), "
             "or run this compute on 14.3 LTS",
         )
     if store == "dbfs" and compute.mode == "standard":
-        return (
+        return Finding(
             "standard (shared) access mode does not install libraries from DBFS",
             "keep the wheels in a volume (artifacts: /Volumes/...)",
         )
     if store == "volumes" and compute.mode == "no isolation":
-        return (
+        return Finding(
             "no-isolation shared access mode does not read Unity Catalog volumes",
             "use standard or dedicated access mode, or keep the wheels in workspace files",
         )
     if store == "volumes" and rt and rt < VOLUMES_FIRST:
-        return (
+        return Finding(
             f"DBR {rt[0]}.{rt[1]}: libraries from volumes need Databricks Runtime 13.3 LTS or above",
             "upgrade the compute's runtime, or keep the wheels in workspace files",
         )
@@ -183,19 +190,19 @@ def volume_read(
     return "fail", f"lacks {', '.join(missing)}"
 
 
-def managed_job(job: Job, policy: str) -> tuple[str, str] | None:
-    """(what the deploy will do with a job a bundle or git defines, what to do) — the deploy's
+def managed_job(job: Job, policy: str) -> Finding | None:
+    """What the deploy will do with a job a bundle or git defines, and what to do — the deploy's
     own test (:func:`wheelship.deploy.plan.managed_by`) and the target's ``jobs.managed``."""
     why = planning.managed_by(job)
     if why is None:
         return None
     if policy == "rewrite":
-        return (
+        return Finding(
             f"{why}; jobs.managed: rewrite repoints it, and its next bundle or git deploy puts "
             "its own wheel back",
             "change the wheel where the job is defined too, or exclude the job",
         )
-    return (
+    return Finding(
         f"{why}: the deploy skips it (jobs.managed: skip), so it stays on its version",
         "change the wheel where the job is defined and deploy that, or set jobs.managed: "
         "rewrite if wheelship should repoint it anyway",
@@ -400,7 +407,7 @@ class _Doctor:
             return
         found = managed_job(job, self.target.jobs.managed)
         if found:
-            self.add("job", label, "warn", f"{level}; {found[0]}", found[1])
+            self.add("job", label, "warn", f"{level}; {found.detail}", found.fix)
         else:
             self.add("job", label, "pass", f"{level} ({why} needs {needed})")
 
@@ -456,7 +463,7 @@ class _Doctor:
             problem = source_problem(store, compute)
             if problem:
                 where = label if compute.label == label else f"{label} on {compute.label}"
-                self.add("library source", where, "fail", *problem)
+                self.add("library source", where, "fail", problem.detail, problem.fix)
                 return
         runtimes = ", ".join(sorted({_compute_text(c) for c in computes}))
         if store == "dbfs":

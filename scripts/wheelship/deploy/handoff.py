@@ -98,7 +98,7 @@ def _versions(libs: Iterable[Mapping[str, object]], package: str) -> str:
     out = []
     for lib in libs:
         found = library_ref(lib, package)
-        out.append(found[2] if found and found[2] else "another file")
+        out.append(found.version if found and found.version else "another file")
     return ", ".join(out)
 
 

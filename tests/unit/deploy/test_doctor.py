@@ -37,7 +37,7 @@ def test_library_source_rules(
     if refused is None:
         assert problem is None
     else:
-        assert problem is not None and problem[0].startswith(refused) and problem[1]
+        assert problem is not None and problem.detail.startswith(refused) and problem.fix
 
 
 GRANTS = Privileges(
@@ -72,10 +72,10 @@ def test_volume_read_is_certain_only_when_it_can_be() -> None:
 def test_jobs_a_bundle_or_git_defines_follow_the_deploys_own_test() -> None:
     bundle = Job(1, "a", {"deployment": {"kind": "BUNDLE"}, "edit_mode": "UI_LOCKED"})
     found = doctor.managed_job(bundle, "skip")
-    assert found is not None and found[0].startswith("deployed by a Databricks Asset Bundle")
-    assert "the deploy skips it" in found[0] and "jobs.managed: rewrite" in found[1]
+    assert found is not None and found.detail.startswith("deployed by a Databricks Asset Bundle")
+    assert "the deploy skips it" in found.detail and "jobs.managed: rewrite" in found.fix
     rewrite = doctor.managed_job(bundle, "rewrite")
-    assert rewrite is not None and "puts its own wheel back" in rewrite[0]
+    assert rewrite is not None and "puts its own wheel back" in rewrite.detail
     git = Job(2, "b", {"git_source": {"git_url": "u", "job_source": {"job_config_path": "j.yml"}}})
     assert doctor.managed_job(git, "skip") is not None
     # tasks that run code from git: the job itself is still defined here
