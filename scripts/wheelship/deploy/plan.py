@@ -872,6 +872,19 @@ def plan(
     if target.smoke is not None:
         job = _find_job(snap.jobs, target.smoke.job, f"targets.{target.name}.smoke.job")
         smoke = SmokeRun(job.job_id, job.name, target.smoke.timeout)
+        if job.job_id not in selected_ids:
+            # A smoke run of a job the deploy leaves alone passes or fails on the old version.
+            versions = sorted(references.referenced_versions(job.settings, package))
+            on = (
+                f"it references {package} {', '.join(versions)}"
+                if versions
+                else f"it does not reference {package}"
+            )
+            warnings.append(
+                f"smoke job {job.job_id} ({job.name}) is not among the jobs this deploy repoints "
+                f"({on}), so its run does not test {release.version} — add it to "
+                f"targets.{target.name}.jobs, or name a selected job in smoke.job"
+            )
 
     return Plan(
         target=target.name,

@@ -368,3 +368,20 @@ def test_retention_keeps_the_replaced_version_and_young_wheels() -> None:
     reasons = {k.wheel: k.reason for k in plan.kept}
     assert reasons[name("1.2.0")] == "the version live before this deploy"
     assert reasons[name("1.1.0")] == "younger than min_age_days 7 (3.0 days old)"
+
+
+def test_a_smoke_job_the_deploy_leaves_alone_is_a_warning() -> None:
+    """Its run would test the old version: the plan says so and how to fix it."""
+    plan = p.plan(
+        target(smoke={"job": "tsff-smoke"}, jobs={"names": ["tsff-train", "tsff-score"]}),
+        RELEASE,
+        snapshot(),
+    )
+    assert plan.smoke == p.SmokeRun(4, "tsff-smoke", 1800)
+    assert (
+        "smoke job 4 (tsff-smoke) is not among the jobs this deploy repoints (it references "
+        "tsff 1.2.0), so its run does not test 1.3.0 — add it to targets.prod.jobs, or name a "
+        "selected job in smoke.job"
+    ) in plan.warnings
+    selected = p.plan(target(smoke={"job": "tsff-smoke"}), RELEASE, snapshot())
+    assert not [w for w in selected.warnings if w.startswith("smoke job")]
