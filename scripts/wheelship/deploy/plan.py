@@ -860,6 +860,14 @@ def plan(
         for v in c.versions_before
         if not references.same_version(v, release.version)
     }
+    newer = [v for v in live_before if _vkey(v) > _vkey(release.version)]
+    if action == "deploy" and newer:
+        # a deploy that waited for the lock, or an earlier pipeline re-run, may mean it; a
+        # reader of the log must not take it for an upgrade
+        warnings.append(
+            f"{release.version} is older than {sort_versions(newer)[0]}, which is live now: this "
+            f"deploy goes back to {release.version}"
+        )
     deletions, kept = _retention(
         target, release, snap, after_jobs, cluster_changes, warnings, live_before
     )

@@ -385,3 +385,14 @@ def test_a_smoke_job_the_deploy_leaves_alone_is_a_warning() -> None:
     ) in plan.warnings
     selected = p.plan(target(smoke={"job": "tsff-smoke"}), RELEASE, snapshot())
     assert not [w for w in selected.warnings if w.startswith("smoke job")]
+
+
+def test_a_deploy_older_than_the_live_version_says_it_goes_back() -> None:
+    """A deploy that waited for the lock behind a newer one, or an old pipeline re-run, replaces
+    the newer live version: allowed (the Environments page's rollback does it), but said."""
+    old = p.Release("tsff", "1.0.5", name("1.0.5"), 1000, "b" * 64)
+    plan = p.plan(target(), old, snapshot())
+    assert "1.0.5 is older than 1.2.0, which is live now: this deploy goes back to 1.0.5" in (
+        plan.warnings
+    )
+    assert not any("goes back" in w for w in p.plan(target(), RELEASE, snapshot()).warnings)
