@@ -1,7 +1,8 @@
 """The doctor component in a merge-request pipeline: after the build it checks the production
-target's workspace and keeps doctor.md/json. With the read-only token merge requests get, the
-write probe fails by design: the job fails as a warning and the pipeline goes on; with the
-deploy identity every check passes or warns."""
+target's workspace and keeps doctor.md/json. By default it writes nothing (no write probe: a
+merge request must not write to a workspace). With the read-only token merge requests get, the
+permission checks fail by design: the job fails as a warning and the pipeline goes on; with the
+deploy identity (and the probe asked for) every check passes or warns."""
 
 from __future__ import annotations
 
@@ -53,19 +54,24 @@ def test_doctor_runs_in_merge_requests_and_warns_instead_of_blocking(
         assert not read_only.passed("wheelship-doctor"), read_only.explain()
         report = json.loads((read_only.artifacts("wheelship-doctor") / "doctor.json").read_text())
         rows = {(r["check"], r["verdict"]) for r in report["checks"]}
-        assert ("artifacts writable", "fail") in rows and report["exit_code"] == 1
+        assert ("artifacts writable", "warn") in rows and report["exit_code"] == 1
+        assert emu.files(ws.ARTIFACTS) == before  # the merge request wrote nothing
         assert any(
             r["check"] == "plan" and "1.0.1.dev314" in r["subject"] for r in report["checks"]
         )
         log = read_only.log("wheelship-doctor")
-        assert "error: " in log and "-> grant the deploy identity write access" in log
+        assert "error: " in log and "not probed (--read-only: this run writes nothing)" in log
 
-        deployer = gcl.run(pipeline=mr, variables={**variables, "DATABRICKS_TOKEN": DEPLOYER}).keep(
-            tmp_path / "runs" / "deployer"
-        )
+        # the probe, as a team asks for it where the deploy identity runs (the input read-only:
+        # false; a pipeline variable here)
+        probing = {**variables, "DATABRICKS_TOKEN": DEPLOYER, "WHEELSHIP_READ_ONLY": "false"}
+        deployer = gcl.run(pipeline=mr, variables=probing).keep(tmp_path / "runs" / "deployer")
         assert deployer.passed("wheelship-doctor"), deployer.explain()
         report = json.loads((deployer.artifacts("wheelship-doctor") / "doctor.json").read_text())
         assert report["exit_code"] == 0 and report["counts"]["fail"] == 0
+        assert {(r["check"], r["verdict"]) for r in report["checks"]} >= {
+            ("artifacts writable", "pass")
+        }
         assert (deployer.artifacts("wheelship-doctor") / "doctor.md").is_file()
         # nothing visible changed: the probe came and went
         after = emu.files(ws.ARTIFACTS)
