@@ -124,7 +124,9 @@ def test_transient_faults_are_retried_without_failing(
         ],
         fault_seed=7,
     )
-    deploy(ws)
+    # test knob: short backoffs (45% of answers are faults; the default policy's waits of up
+    # to 10 s made this one test a minute long without testing anything more)
+    deploy(ws, retry=RetryPolicy(base=0.05, cap=0.2))
     assert ws.emu.invariants() == []
     assert ws.snapshot() == state
     statuses = [r.status for r in ws.emu.requests]
