@@ -42,9 +42,11 @@ def build_dists(workdir: Path, version: str, marker: str = "original") -> Path:
     return dist
 
 
-def wheelship_wheel(folder: Path) -> Path:
+def wheelship_wheel(folder: Path, version: str | None = None) -> Path:
     """A wheel of this working tree's wheelship, built into ``folder`` with the build backend
-    already installed here: no isolation, no dependencies, no package index."""
+    already installed here: no isolation, no dependencies, no package index; ``version``
+    instead of the one git gives, when named."""
+    pretend = {"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_WHEELSHIP": version} if version else {}
     subprocess.run(
         [
             sys.executable,
@@ -59,7 +61,7 @@ def wheelship_wheel(folder: Path) -> Path:
             str(ROOT),
         ],
         check=True,
-        env={**os.environ, "PIP_NO_INDEX": "1"},
+        env={**os.environ, "PIP_NO_INDEX": "1", **pretend},
     )
-    (wheel,) = folder.glob("wheelship-*.whl")
+    (wheel,) = folder.glob(f"wheelship-{version or '*'}-*.whl")
     return wheel

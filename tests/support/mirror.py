@@ -11,12 +11,11 @@ loopback index.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from support.dists import ROOT
+from support.dists import wheelship_wheel
 
 #: What the consumer projects' jobs install besides wheelship (and its dependencies): uv (the
 #: templates install wheelship with it), each backend the projects build with, pytest and
@@ -52,28 +51,7 @@ def template_pin() -> str:
 
 def pinned_wheelship_wheel(folder: Path) -> Path:
     """A wheel of this working tree with the version the templates pin."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--wheel-dir",
-            str(folder),
-            str(ROOT),
-        ],
-        check=True,
-        env={
-            **os.environ,
-            "PIP_NO_INDEX": "1",
-            "SETUPTOOLS_SCM_PRETEND_VERSION_FOR_WHEELSHIP": template_pin(),
-        },
-    )
-    (wheel,) = folder.glob(f"wheelship-{template_pin()}-*.whl")
-    return wheel
+    return wheelship_wheel(folder, template_pin())
 
 
 def fill_mirror(packages: Path, wheelship: Path) -> list[str]:
