@@ -16,8 +16,10 @@ Everything here is pure: plain dicts in, plain dicts out; the input is never mut
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import posixpath
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
@@ -50,6 +52,12 @@ class RefChange:
     new: str
 
 
+#: Parsing is most of a plan's CPU on a large workspace, and the same few strings (one wheel
+#: path, one pin) come back on every job: the pure string parsers below are memoized.
+_PARSE_CACHE = 8192
+
+
+@functools.lru_cache(maxsize=_PARSE_CACHE)
 def wheel_version(value: str, package: str) -> str | None:
     """The version of ``package`` a wheel path or URL names, or None when it is not a wheel of
     the package."""
@@ -74,6 +82,12 @@ def _is_pathlike(value: str) -> bool:
     return value.startswith(("/", "dbfs:", "file:", "./")) or "://" in value
 
 
+#: The name at the start of a requirement, as packaging's tokenizer reads it (its IDENTIFIER):
+#: a line whose name is another package is not ours, whether or not the rest parses.
+_REQUIREMENT_NAME = re.compile(r"\b[a-zA-Z0-9][a-zA-Z0-9._-]*\b")
+
+
+@functools.lru_cache(maxsize=_PARSE_CACHE)
 def requirement_ref(value: str, package: str) -> tuple[bool, str | None]:
     """``(is_package, pinned_version)`` for a pip requirement line."""
     text = value.strip()
@@ -82,6 +96,9 @@ def requirement_ref(value: str, package: str) -> tuple[bool, str | None]:
     if _is_pathlike(text):
         version = wheel_version(text, package)
         return version is not None, version
+    name = _REQUIREMENT_NAME.match(text)
+    if name is None or canonicalize_name(name.group()) != canonicalize_name(package):
+        return False, None  # another package (or no name): the full parse cannot make it ours
     try:
         req = Requirement(text)
     except InvalidRequirement:

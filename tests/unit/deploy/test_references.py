@@ -89,6 +89,15 @@ def test_wheel_version_parses_names_of_the_package_only() -> None:
         ("--extra-index-url https://x", (False, None)),
         ("# comment", (False, None)),
         ("not a requirement !!", (False, None)),
+        # names that start like the package: only the whole name is the package
+        ("tsff-utils==1.2.0", (False, None)),
+        ("tsff_==1.2.0", (False, None)),
+        ("tsff.==1.2.0", (False, None)),
+        ("tsff-==1.2.0", (False, None)),
+        ("T.S.F.F==1.2.0", (False, None)),
+        ("Tsff==1.2.0 ; python_version>'3'", (True, "1.2.0")),
+        ("\ttsff == 1.2.0", (True, "1.2.0")),
+        ("[plot]tsff==1.2.0", (False, None)),
     ],
 )
 def test_requirement_ref(line: str, expected: tuple[bool, str | None]) -> None:
