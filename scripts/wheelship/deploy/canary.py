@@ -36,15 +36,18 @@ class Waves:
         return {"canary": self.canary.to_json(), "rest": self.rest.to_json()}
 
 
-def canary_target(target: Target, snap: Snapshot, package: str) -> Target:
+def canary_target(
+    target: Target, snap: Snapshot, package: str, refs: planning.JobRefs | None = None
+) -> Target:
     """The target narrowed to its canary: the canary jobs and clusters (each of them must be
     one the target selects; clusters keep their group's restart and wait), the canary's smoke
-    job, and nothing else."""
+    job, and nothing else. ``refs``: the snapshot's :func:`~wheelship.deploy.plan.job_refs`
+    when already found."""
     canary = target.canary
     if canary is None:
         raise PlanError(f"target {target.name} has no canary", "add a canary: section")
     where = f"targets.{target.name}.canary"
-    selected = planning.select_jobs(snap.jobs, target.jobs, package)
+    selected = planning.select_jobs(snap.jobs, target.jobs, package, refs)
     job_ids: list[int] = []
     for ref in canary.jobs:
         found = [
@@ -116,13 +119,18 @@ def waves(
 ) -> Waves:
     """The two waves as they look now (``plan`` shows them; ``deploy`` plans the second wave
     again after the first). ``denied``: the objects ``skip_denied`` leaves alone."""
+    refs = planning.job_refs(snap.jobs, release.package)  # found once for the three reads
     first = planning.plan(
-        canary_target(target, snap, release.package), release, snap, denied=denied
+        canary_target(target, snap, release.package, refs),
+        release,
+        snap,
+        denied=denied,
+        refs=refs,
     )
     # The canary wave deletes nothing (retention belongs to the end of a deploy that worked);
     # the whole plan below carries every warning.
     first = dataclasses.replace(first, deletions=(), kept=(), warnings=())
-    whole = planning.plan(target, release, snap, denied=denied)
+    whole = planning.plan(target, release, snap, denied=denied, refs=refs)
     jobs = {j.job_id for j in first.jobs}
     clusters = {c.cluster_id for c in first.clusters}
     rest = dataclasses.replace(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 from wheelship.databricks import paths
 from wheelship.databricks.model import SETTLED_STATUSES, Cluster, Job, LibraryStatus, Snapshot
 from wheelship.deploy import references
-from wheelship.deploy.references import RefChange
+from wheelship.deploy.references import Ref, RefChange
 from wheelship.deploy.targets import ClusterMode, ClusterSelection, JobSelection, Restart, Target
 from wheelship.errors import PlanError
 
@@ -273,10 +273,28 @@ def _job_excluded(job: Job, sel: JobSelection) -> bool:
     return False
 
 
-def select_jobs(jobs: Iterable[Job], sel: JobSelection, package: str) -> list[Job]:
+#: Every job's references to the package, by job id: found once, read by every step of a plan.
+JobRefs = Mapping[int, Sequence[Ref]]
+
+
+def job_refs(jobs: Iterable[Job], package: str) -> dict[int, tuple[Ref, ...]]:
+    """The references of each job (see :data:`JobRefs`)."""
+    return {j.job_id: tuple(references.find_refs(j.settings, package)) for j in jobs}
+
+
+def _refs(job: Job, package: str, refs: JobRefs | None) -> Sequence[Ref]:
+    if refs is not None and job.job_id in refs:
+        return refs[job.job_id]
+    return references.find_refs(job.settings, package)
+
+
+def select_jobs(
+    jobs: Iterable[Job], sel: JobSelection, package: str, refs: JobRefs | None = None
+) -> list[Job]:
     """Jobs matching the selection. A job matches when its id is listed, or when names/tags are
     given and it matches them all (any name glob and every tag). ``referencing`` keeps only jobs
-    that reference the package (all of them when no filter is given)."""
+    that reference the package (all of them when no filter is given). ``refs``: the jobs'
+    references when already found."""
     jobs = list(jobs)
     known = {j.job_id for j in jobs}
     missing = [i for i in sel.ids if i not in known]
@@ -295,7 +313,7 @@ def select_jobs(jobs: Iterable[Job], sel: JobSelection, package: str) -> list[Jo
         if sel.select == "listed":
             if by_filter:
                 out.append(job)
-        elif (by_filter or not sel.has_filters) and references.find_refs(job.settings, package):
+        elif (by_filter or not sel.has_filters) and _refs(job, package, refs):
             out.append(job)
     return out
 
@@ -381,8 +399,8 @@ def retained_versions(snap: Snapshot, package: str) -> list[str]:
     )
 
 
-def job_versions(job: Job, package: str) -> list[str]:
-    return sort_versions(references.referenced_versions(job.settings, package))
+def job_versions(job: Job, package: str, refs: JobRefs | None = None) -> list[str]:
+    return sort_versions(references.versions_of(_refs(job, package, refs)))
 
 
 class PackageLibrary(NamedTuple):
@@ -506,11 +524,12 @@ def _retention(
     target: Target,
     release: Release,
     snap: Snapshot,
-    after_jobs: Mapping[int, Mapping[str, Any]],
+    refs_after: JobRefs,
     cluster_changes: Iterable[ClusterChange],
     warnings: list[str],
     live_before: Iterable[str],
 ) -> tuple[list[Deletion], list[Kept]]:
+    """``refs_after``: every job's references once this deploy has repointed it."""
     wheels: dict[str, str] = {}
     for f in snap.artifacts or ():
         version = references.wheel_version(f.name, release.package)
@@ -528,8 +547,7 @@ def _retention(
     # Which files stay referenced after this deploy, by whom.
     job_refs: dict[str, str] = {}
     for job in snap.jobs:
-        settings = after_jobs.get(job.job_id, job.settings)
-        for ref in references.referenced_wheels(settings, release.package):
+        for ref in references.wheels_of(_refs(job, release.package, refs_after)):
             job_refs.setdefault(paths.canonical(ref), f"job {job.job_id} ({job.name})")
     changed = {c.cluster_id: c for c in cluster_changes if c.mutates}
     cluster_refs: dict[str, list[tuple[Cluster, bool]]] = {}
@@ -700,9 +718,11 @@ def plan(
     *,
     action: Action = "deploy",
     denied: Mapping[tuple[str, str], str] | None = None,
+    refs: JobRefs | None = None,
 ) -> Plan:
     """``denied``: ``(kind, id) -> why`` of the objects the deploy identity may not change and
-    the target skips (``skip_denied``): they stay as they are, named in the plan."""
+    the target skips (``skip_denied``): they stay as they are, named in the plan. ``refs``: the
+    snapshot's :func:`job_refs` when already found (several plans of one snapshot)."""
     denied = denied or {}
     package = release.package
     artifact = paths.join(target.artifacts, release.wheel)
@@ -740,7 +760,8 @@ def plan(
         )
 
     # 2. jobs: every pinned reference to the package, nothing else.
-    selected = select_jobs(snap.jobs, target.jobs, package)
+    refs = refs if refs is not None else job_refs(snap.jobs, package)
+    selected = select_jobs(snap.jobs, target.jobs, package, refs)
     if not selected and not target.jobs.allow_empty and action != "runbook":
         raise PlanError(
             f"targets.{target.name}.jobs: the selection matches no job{_job_filters(target.jobs, package)}",
@@ -750,6 +771,7 @@ def plan(
     skipped: list[Skipped] = []
     job_changes: list[JobChange] = []
     after_jobs: dict[int, Mapping[str, Any]] = {}
+    refs_after: dict[int, Sequence[Ref]] = dict(refs)
     unchanged_jobs = 0
     for job in selected:
         refused = denied.get(("job", str(job.job_id)))
@@ -778,10 +800,10 @@ def plan(
             else:
                 unchanged_jobs += 1
             continue
-        refs = references.find_refs(job.settings, package)
-        if not refs:
+        found = refs[job.job_id]
+        if not found:
             warnings.append(f"job {job.job_id} ({job.name}) does not reference {package}")
-        for ref in refs:
+        for ref in found:
             if not ref.is_pinned:
                 warnings.append(
                     f"job {job.job_id} ({job.name}): {ref.location} = {ref.value!r} does not pin a "
@@ -791,14 +813,16 @@ def plan(
         if not rw:
             unchanged_jobs += 1
             continue
-        after_jobs[job.job_id] = references.apply_rewrite(job.settings, rw)
+        # read only (shares the job's settings): no copy of each job's settings
+        after = after_jobs[job.job_id] = references.rewritten(job.settings, rw)
+        refs_after[job.job_id] = references.find_refs(after, package)
         job_changes.append(
             JobChange(
                 job.job_id,
                 job.name,
                 rw.changes,
-                rw.new_settings,
-                tuple(job_versions(job, package)),
+                rw.taken_settings(),  # rw is dropped here: no second copy
+                tuple(job_versions(job, package, refs)),
                 settings_digest(job.settings),
             )
         )
@@ -807,7 +831,7 @@ def plan(
         j
         for j in snap.jobs
         if j.job_id not in selected_ids
-        and any(v != release.version for v in references.referenced_versions(j.settings, package))
+        and any(v != release.version for v in references.versions_of(refs[j.job_id]))
     ]
     if stray:
         names = ", ".join(f"{j.job_id} ({j.name})" for j in stray[:5])
@@ -852,7 +876,7 @@ def plan(
     live_before = {
         v
         for job in selected
-        for v in job_versions(job, package)
+        for v in job_versions(job, package, refs)
         if not references.same_version(v, release.version)
     } | {
         v
@@ -869,7 +893,7 @@ def plan(
             f"deploy goes back to {release.version}"
         )
     deletions, kept = _retention(
-        target, release, snap, after_jobs, cluster_changes, warnings, live_before
+        target, release, snap, refs_after, cluster_changes, warnings, live_before
     )
     not_admin = not_admin_note(snap, target)
     if not_admin:
@@ -967,15 +991,16 @@ def not_admin_note(snap: Snapshot, target: Target) -> str | None:
     )
 
 
-def status(target: Target, package: str, snap: Snapshot) -> Status:
+def status(target: Target, package: str, snap: Snapshot, *, refs: JobRefs | None = None) -> Status:
+    """``refs``: the jobs' references when already found (see :func:`job_refs`)."""
+    refs = refs if refs is not None else job_refs(snap.jobs, package)
     objects: list[ObjectStatus] = []
-    for job in select_jobs(snap.jobs, target.jobs, package):
-        refs = references.find_refs(job.settings, package)
-        unpinned = [r for r in refs if not r.is_pinned]
+    for job in select_jobs(snap.jobs, target.jobs, package, refs):
+        unpinned = [r for r in _refs(job, package, refs) if not r.is_pinned]
         detail = f"{len(unpinned)} unpinned reference(s)" if unpinned else ""
         objects.append(
             ObjectStatus(
-                "job", str(job.job_id), job.name, tuple(job_versions(job, package)), detail
+                "job", str(job.job_id), job.name, tuple(job_versions(job, package, refs)), detail
             )
         )
     for cluster, group in select_cluster_groups(snap.clusters, target):
@@ -1114,8 +1139,11 @@ def convergence(
     deferred = frozenset(deferred) | deferred_restarts(plan)
     problems: list[str] = []
     pending: list[str] = []
-    for job in select_jobs(snap.jobs, target.jobs, package):
-        others = [v for v in job_versions(job, package) if not references.same_version(v, version)]
+    refs = job_refs(snap.jobs, package)
+    for job in select_jobs(snap.jobs, target.jobs, package, refs):
+        others = [
+            v for v in job_versions(job, package, refs) if not references.same_version(v, version)
+        ]
         label = f"job {job.job_id} ({job.name})"
         if not others:
             continue
@@ -1176,5 +1204,5 @@ def convergence(
             problems.append(f"{label}: {version} FAILED to install: {why}")
         elif got != "INSTALLED":
             (problems if waited else pending).append(f"{label}: {version} still {got}")
-    st = status(target, package, snap)
+    st = status(target, package, snap, refs=refs)
     return Convergence(st.objects, tuple(problems), tuple(pending))

@@ -20,7 +20,7 @@ import functools
 import json
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -113,6 +113,7 @@ def requirement_ref(value: str, package: str) -> tuple[bool, str | None]:
     return True, None
 
 
+@functools.lru_cache(maxsize=_PARSE_CACHE)
 def rewrite_requirement(value: str, package: str, version: str, wheel_path: str) -> str:
     """The requirement line pinned to ``version``: wheel paths become ``wheel_path``, direct
     references keep their form, pinned requirements keep extras and markers. A line that
@@ -205,13 +206,23 @@ def find_refs(settings: Mapping[str, Any], package: str) -> list[Ref]:
 
 
 def referenced_versions(settings: Mapping[str, Any], package: str) -> set[str]:
-    return {r.version for r in find_refs(settings, package) if r.version}
+    return versions_of(find_refs(settings, package))
+
+
+def versions_of(refs: Iterable[Ref]) -> set[str]:
+    """The versions references pin (found once with :func:`find_refs`, read many times)."""
+    return {r.version for r in refs if r.version}
 
 
 def referenced_wheels(settings: Mapping[str, Any], package: str) -> set[str]:
     """Wheel paths (whl libraries, path dependencies, direct references) the job needs."""
+    return wheels_of(find_refs(settings, package))
+
+
+def wheels_of(refs: Iterable[Ref]) -> set[str]:
+    """The wheel paths among references (see :func:`referenced_wheels`)."""
     out: set[str] = set()
-    for ref in find_refs(settings, package):
+    for ref in refs:
         if ref.kind == "whl":
             out.add(ref.value)
         elif ref.kind == "dependency":
@@ -244,14 +255,34 @@ class JobRewrite:
             out["environments"] = [copy.deepcopy(e) for e in self.environments]
         return out
 
+    def taken_settings(self) -> dict[str, Any]:
+        """``new_settings`` without copying, for a caller that drops this rewrite right away
+        (the plan): the result holds the rewrite's own entries."""
+        out: dict[str, Any] = {}
+        if self.tasks:
+            out["tasks"] = list(self.tasks)
+        if self.environments is not None:
+            out["environments"] = list(self.environments)
+        return out
+
     def __bool__(self) -> bool:
         return bool(self.changes)
 
 
-def _rewrite_libraries(
-    task: dict[str, Any], prefix: str, package: str, version: str, wheel_path: str
-) -> list[RefChange]:
-    changes: list[RefChange] = []
+class _LibraryEdit(NamedTuple):
+    """One library entry to repoint: ``depth`` for_each_task levels down, ``position`` in its
+    task's libraries."""
+
+    depth: int
+    position: int
+    kind: Literal["whl", "pypi"]
+    change: RefChange
+
+
+def _library_edits(
+    task: Mapping[str, Any], prefix: str, package: str, version: str, wheel_path: str, depth: int
+) -> list[_LibraryEdit]:
+    edits: list[_LibraryEdit] = []
     for i, lib in enumerate(task.get("libraries") or []):
         if not isinstance(lib, dict):
             continue
@@ -260,35 +291,63 @@ def _rewrite_libraries(
             continue
         kind, value, _old = found
         if kind == "whl" and value != wheel_path:
-            lib["whl"] = wheel_path
-            changes.append(RefChange(f"{prefix}.libraries[{i}].whl", value, wheel_path))
+            where = f"{prefix}.libraries[{i}].whl"
+            edits.append(_LibraryEdit(depth, i, kind, RefChange(where, value, wheel_path)))
         elif kind == "pypi":
             new = rewrite_requirement(value, package, version, wheel_path)
             if new != value:
-                lib["pypi"]["package"] = new
-                changes.append(RefChange(f"{prefix}.libraries[{i}].pypi.package", value, new))
+                where = f"{prefix}.libraries[{i}].pypi.package"
+                edits.append(_LibraryEdit(depth, i, kind, RefChange(where, value, new)))
     nested = (task.get("for_each_task") or {}).get("task")
     if isinstance(nested, dict):
-        changes += _rewrite_libraries(
-            nested, f"{prefix}.for_each_task.task", package, version, wheel_path
+        edits += _library_edits(
+            nested, f"{prefix}.for_each_task.task", package, version, wheel_path, depth + 1
         )
-    return changes
+    return edits
+
+
+def _copy(value: Any) -> Any:
+    """``copy.deepcopy`` for what a JSON body holds, several times faster on plain dicts,
+    lists and strings (anything else goes to deepcopy)."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    return copy.deepcopy(value)
+
+
+def _edited_task(task: Mapping[str, Any], edits: Iterable[_LibraryEdit]) -> dict[str, Any]:
+    """A copy of ``task`` with the edits made (the input is not touched)."""
+    out: dict[str, Any] = _copy(dict(task))
+    for edit in edits:
+        where = out
+        for _ in range(edit.depth):
+            where = where["for_each_task"]["task"]
+        lib = where["libraries"][edit.position]
+        if edit.kind == "whl":
+            lib["whl"] = edit.change.new
+        else:
+            lib["pypi"]["package"] = edit.change.new
+    return out
 
 
 def rewrite(settings: Mapping[str, Any], package: str, version: str, wheel_path: str) -> JobRewrite:
     """Repoint every pinned reference to ``package`` at ``version`` / ``wheel_path``."""
+    # The changes are found on the input and only the entries that change are copied: a
+    # large workspace plans a thousand jobs, and deep copies were a third of its CPU.
     tasks: list[dict[str, Any]] = []
     changes: list[RefChange] = []
     for task in settings.get("tasks") or []:
-        new_task = copy.deepcopy(dict(task))
-        key = new_task.get("task_key", "?")
-        task_changes = _rewrite_libraries(new_task, f"tasks[{key}]", package, version, wheel_path)
-        if task_changes:
-            tasks.append(new_task)
-            changes += task_changes
-    environments = copy.deepcopy([dict(e) for e in settings.get("environments") or []])
-    env_changed = False
-    for env in environments:
+        key = task.get("task_key", "?")
+        edits = _library_edits(task, f"tasks[{key}]", package, version, wheel_path, 0)
+        if edits:
+            tasks.append(_edited_task(task, edits))
+            changes += [e.change for e in edits]
+    env_edits: list[tuple[int, int, RefChange]] = []
+    for e, env in enumerate(settings.get("environments") or []):
         key = env.get("environment_key", "?")
         deps = (env.get("spec") or {}).get("dependencies")
         if not isinstance(deps, list):
@@ -301,14 +360,29 @@ def rewrite(settings: Mapping[str, Any], package: str, version: str, wheel_path:
                 continue
             new = rewrite_requirement(dep, package, version, wheel_path)
             if new != dep:
-                deps[i] = new
-                env_changed = True
-                changes.append(RefChange(f"environments[{key}].spec.dependencies[{i}]", dep, new))
-    return JobRewrite(
-        tasks=tuple(tasks),
-        environments=tuple(environments) if env_changed else None,
-        changes=tuple(changes),
-    )
+                where = f"environments[{key}].spec.dependencies[{i}]"
+                env_edits.append((e, i, RefChange(where, dep, new)))
+    environments: tuple[dict[str, Any], ...] | None = None
+    if env_edits:
+        copied = _copy([dict(e) for e in settings.get("environments") or []])
+        for e, i, change in env_edits:
+            copied[e]["spec"]["dependencies"][i] = change.new
+            changes.append(change)
+        environments = tuple(copied)
+    return JobRewrite(tasks=tuple(tasks), environments=environments, changes=tuple(changes))
+
+
+def rewritten(settings: Mapping[str, Any], rw: JobRewrite) -> dict[str, Any]:
+    """What :func:`apply_rewrite` returns, without copying anything: the result shares its
+    values with ``settings`` and ``rw``, so it is for reading only (a plan reads every job's
+    settings after the deploy once)."""
+    out = dict(settings)
+    by_key = {t.get("task_key"): t for t in rw.tasks}
+    if by_key:
+        out["tasks"] = [by_key.get(t.get("task_key"), t) for t in settings.get("tasks") or []]
+    if rw.environments is not None:
+        out["environments"] = list(rw.environments)
+    return out
 
 
 def apply_rewrite(settings: Mapping[str, Any], rw: JobRewrite) -> dict[str, Any]:

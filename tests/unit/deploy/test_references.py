@@ -155,6 +155,28 @@ def test_rewrite_changes_only_references_and_returns_complete_task_entries() -> 
     assert r.referenced_versions(after, "tsff") == {"1.3.0"}
 
 
+def test_rewritten_reads_as_apply_rewrite_and_leaves_both_inputs_alone() -> None:
+    before = settings()
+    original = copy.deepcopy(before)
+    rw = r.rewrite(before, "tsff", "1.3.0", NEW)
+    tasks = copy.deepcopy(rw.tasks)
+    view = r.rewritten(before, rw)
+    assert view == r.apply_rewrite(before, rw)
+    assert before == original and rw.tasks == tasks
+    # a job whose only reference is in an environment keeps its task entries as they are
+    env_only = {
+        "tasks": [{"task_key": "t", "environment_key": "e"}],
+        "environments": [{"environment_key": "e", "spec": {"dependencies": [OLD, "numpy==2.1.0"]}}],
+    }
+    rw = r.rewrite(env_only, "tsff", "1.3.0", NEW)
+    assert rw.tasks == () and rw.environments is not None
+    assert r.rewritten(env_only, rw)["environments"][0]["spec"]["dependencies"] == [
+        NEW,
+        "numpy==2.1.0",
+    ]
+    assert env_only["environments"][0]["spec"]["dependencies"][0] == OLD
+
+
 def test_rewrite_is_idempotent() -> None:
     once = r.apply_rewrite(settings(), r.rewrite(settings(), "tsff", "1.3.0", NEW))
     again = r.rewrite(once, "tsff", "1.3.0", NEW)
