@@ -280,6 +280,27 @@ def test_plan_json_is_plain_data() -> None:
     assert "tsff-1.3.0" in text
 
 
+def test_plain_is_asdict() -> None:
+    snap = snapshot()
+    manual = {"mode": "manual", "ids": ["other"]}
+    groups = [{"mode": "automated", "tags": {"tsff": "prod"}, "restart": "always"}, manual]
+    plans = [
+        p.plan(target(), RELEASE, snap),
+        p.plan(target(clusters=groups, smoke={"job": 3}), RELEASE, snap),
+        p.plan(
+            target(),
+            dataclasses.replace(RELEASE, version="1.1.0", wheel=name("1.1.0"), local=False),
+            snap,
+            action="rollback",
+        ),
+    ]
+    for plan in plans:
+        assert p.plain(plan) == dataclasses.asdict(plan)
+        assert repr(p.plain(plan)) == repr(dataclasses.asdict(plan))  # tuples stay tuples
+    st = p.status(target(), "tsff", snap)
+    assert p.plain(st) == dataclasses.asdict(st)
+
+
 def test_automated_and_manual_groups_in_one_target() -> None:
     t = target(
         clusters=[
