@@ -299,3 +299,119 @@ def test_the_readme_says_which_token_every_environment_of_the_templates_gets() -
         not in readme
     ]
     assert missing == []
+
+
+# -- the install step (before_script), run with stand-ins for python and uv ----------------------
+
+_FAKE_UV = """#!/bin/bash
+echo "uv:$0 $* [${UV_INDEX_URL:-}]" >> "$CALLS"
+"""
+_FAKE_PYTHON = """#!/bin/bash
+# The image's python: pip 'installs' uv (or fails, with PIP_FAILS set); uv.find_uv_bin() names
+# the stand-in binary that install would have put in the image.
+echo "python:$*" >> "$CALLS"
+if [ "$1 $2" = "-m pip" ]; then [ -z "${PIP_FAILS:-}" ]; exit; fi
+if [ "$1" = "-c" ]; then echo "$PIP_UV"; exit 0; fi
+exit 3
+"""
+
+
+@pytest.fixture
+def job(tmp_path: Path) -> dict[str, Any]:
+    """A job's checkout, an image whose PATH has python (no uv) and the tools the step uses."""
+    import shutil
+
+    image = tmp_path / "image"
+    image.mkdir()
+    for tool in ("bash", "mkdir", "cp"):
+        found = shutil.which(tool)
+        assert found, tool
+        (image / tool).symlink_to(found)
+    (image / "python").write_text(_FAKE_PYTHON)
+    pip_uv = tmp_path / "site" / "uv"
+    pip_uv.parent.mkdir()
+    pip_uv.write_text(_FAKE_UV)
+    for exe in (image / "python", pip_uv):
+        exe.chmod(0o755)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    env = {
+        "PATH": str(image),
+        "CALLS": str(tmp_path / "calls"),
+        "PIP_UV": str(pip_uv),
+        "WHEELSHIP_INSTALL": "wheelship==0.1.0",
+        "WHEELSHIP_INSTALL_ARGS": "--no-deps",
+    }
+    return {"checkout": checkout, "env": env, "image": image, "calls": tmp_path / "calls"}
+
+
+def _install_step(job: dict[str, Any], **env: str) -> tuple[int, list[str]]:
+    import subprocess
+
+    (script,) = job_of(tpl.load(tpl.TEMPLATES / "deploy.yml"))["before_script"]
+    job["calls"].write_text("")
+    proc = subprocess.run(
+        [str(job["image"] / "bash"), "-eo", "pipefail", "-c", script],
+        cwd=job["checkout"],
+        env={**job["env"], **env},
+        capture_output=True,
+        text=True,
+    )
+    return proc.returncode, job["calls"].read_text().splitlines()
+
+
+def test_install_step_first_job_installs_uv_with_pip_and_keeps_it_in_the_cache(
+    job: dict[str, Any],
+) -> None:
+    code, calls = _install_step(job)
+    cached = job["checkout"] / ".cache" / "wheelship" / "bin" / "uv"
+    assert code == 0
+    assert calls == [
+        "python:-m pip install --quiet uv",
+        "python:-c import uv; print(uv.find_uv_bin())",
+        "uv:.cache/wheelship/bin/uv pip install --python python --quiet --no-deps "
+        "wheelship==0.1.0 [https://pypi.org/simple]",
+    ]
+    assert cached.read_text() == _FAKE_UV and cached.stat().st_mode & 0o111
+
+
+def test_install_step_next_job_runs_the_cached_uv_without_pip(job: dict[str, Any]) -> None:
+    _install_step(job)
+    code, calls = _install_step(job, UV_DEFAULT_INDEX="https://mirror.example/simple")
+    assert code == 0
+    assert calls == [
+        "uv:.cache/wheelship/bin/uv --version []",
+        "uv:.cache/wheelship/bin/uv pip install --python python --quiet --no-deps "
+        "wheelship==0.1.0 [https://mirror.example/simple]",
+    ]
+
+
+def test_install_step_replaces_a_cached_uv_that_does_not_run_here(job: dict[str, Any]) -> None:
+    cached = job["checkout"] / ".cache" / "wheelship" / "bin" / "uv"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("\x7fELF built for another machine")  # exec fails: wrong format
+    cached.chmod(0o755)
+    code, calls = _install_step(job)
+    assert code == 0
+    assert calls[0] == "python:-m pip install --quiet uv"
+    assert cached.read_text() == _FAKE_UV
+
+
+def test_install_step_uses_the_images_uv_and_caches_nothing(job: dict[str, Any]) -> None:
+    image_uv = job["image"] / "uv"
+    image_uv.write_text(_FAKE_UV)
+    image_uv.chmod(0o755)
+    code, calls = _install_step(job, PIP_INDEX_URL="https://index.example/simple")
+    assert code == 0
+    assert calls == [
+        f"uv:{image_uv} --version []",
+        f"uv:{image_uv} pip install --python python --quiet --no-deps wheelship==0.1.0 "
+        "[https://index.example/simple]",
+    ]
+    assert not (job["checkout"] / ".cache").exists()
+
+
+def test_install_step_fails_when_pip_cannot_install_uv(job: dict[str, Any]) -> None:
+    code, calls = _install_step(job, PIP_FAILS="1")
+    assert code != 0
+    assert calls == ["python:-m pip install --quiet uv"]

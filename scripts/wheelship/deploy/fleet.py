@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wheelship import log
-from wheelship.deploy import doctor, report, workflow
+from wheelship.deploy import report, workflow
 from wheelship.deploy.workflow import Knobs, Settings
 from wheelship.errors import EXIT_BAD_INPUT, EXIT_FAILURE, ConfigurationError, WheelshipError
 
@@ -204,6 +204,9 @@ def _status(settings: Settings, knobs: Knobs, host: str) -> Member:
 
 
 def _doctor(settings: Settings, knobs: Knobs, host: str) -> Member:
+    # Imported here: plan, deploy and the rest do not load the doctor's checks at start.
+    from wheelship.deploy import doctor
+
     r = doctor.run_doctor(settings, knobs)
     counts = r.to_json()["counts"]
     detail = f"{counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass"
