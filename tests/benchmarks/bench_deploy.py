@@ -697,7 +697,12 @@ def _pipeline_table(runs: int) -> Table:
                 seed=seed, latency=LATENCY, rate_limits=PUBLISHED_LIMITS, clock_speed=100
             ) as emu:
                 env = {
-                    **{k: v for k, v in os.environ.items() if not k.startswith("WHEELSHIP_")},
+                    **{
+                        k: v
+                        for k, v in os.environ.items()
+                        # as in the job's image: bytecode is written on first import
+                        if not k.startswith(("WHEELSHIP_", "PYTHONDONTWRITEBYTECODE"))
+                    },
                     "DATABRICKS_HOST": emu.url,
                     "DATABRICKS_TOKEN": emu.token,
                     "DATABRICKS_CONFIG_FILE": str(root / "none"),

@@ -51,7 +51,12 @@ def job_env(venv: Path, wheel: Path) -> dict[str, str]:
         for d in os.environ.get("PATH", "").split(os.pathsep)
         if d and not os.access(os.path.join(d, "uv"), os.X_OK)
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        # PYTHONDONTWRITEBYTECODE: set on some machines, never in the python images
+        if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))
+    }
     env.update(
         PATH=os.pathsep.join(path),
         PIP_CACHE_DIR=".cache/pip",

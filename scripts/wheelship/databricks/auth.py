@@ -18,7 +18,6 @@ OAuth access tokens fetched, so none can reach a log line or an artifact.
 from __future__ import annotations
 
 import base64
-import configparser
 import os
 import threading
 import time
@@ -259,6 +258,8 @@ def config_file(environ: Mapping[str, str]) -> Path:
 
 
 def read_profile(name: str, environ: Mapping[str, str], *, required: bool) -> dict[str, str] | None:
+    import configparser  # here: a job authenticated by its environment never reads a profile
+
     path = config_file(environ)
     # DEFAULT is an ordinary profile here: configparser's default section would leak its keys
     # into every other profile.
