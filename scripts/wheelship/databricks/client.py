@@ -539,14 +539,30 @@ class Client:
         token_param: str = "page_token",  # noqa: S107 - a query parameter name
         token_field: str = "next_page_token",  # noqa: S107
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a token-paginated list. Stops on an absent or empty token, and
-        refuses a token that repeats or a listing longer than ``MAX_PAGES`` pages (a server
-        bug would otherwise loop forever)."""
+        """Every item of a token-paginated list (see :meth:`pages`)."""
+        for page in self.pages(
+            path, params, items, token_param=token_param, token_field=token_field
+        ):
+            yield from page
+
+    def pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        items: str,
+        *,
+        token_param: str = "page_token",  # noqa: S107 - a query parameter name
+        token_field: str = "next_page_token",  # noqa: S107
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The items of a token-paginated list, a page at a time; the next page is asked for
+        only when the caller wants it. Stops on an absent or empty token, and refuses a token
+        that repeats or a listing longer than ``MAX_PAGES`` pages (a server bug would otherwise
+        loop forever)."""
         query = dict(params or {})
         seen: set[str] = set()
         while True:
             page = self.get(path, query)
-            yield from page.get(items) or []
+            yield list(page.get(items) or [])
             token = page.get(token_field)
             if not token:
                 return

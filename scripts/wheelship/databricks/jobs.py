@@ -7,7 +7,7 @@ pacing, counting).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from wheelship.databricks.client import Client
@@ -46,7 +46,7 @@ def get(client: Client, job_id: int) -> Job:
     return to_job(get_raw(client, job_id))
 
 
-def _needs_get(entry: Mapping[str, Any]) -> bool:
+def needs_get(entry: Mapping[str, Any]) -> bool:
     if entry.get("has_more"):
         return True
     settings = entry.get("settings") or {}
@@ -72,10 +72,18 @@ def to_job(entry: Mapping[str, Any]) -> Job:
 def list_all(client: Client) -> list[Job]:
     """Every job the identity can see, complete: ``jobs/list?expand_tasks=true`` (100 per page),
     and a ``jobs/get`` only for a job the list truncated."""
-    entries = list(
-        client.paginate(f"{JOBS_API}/list", {"limit": 100, "expand_tasks": True}, "jobs")
-    )
-    incomplete = [i for i, e in enumerate(entries) if _needs_get(e)]
+    return complete(client, [e for page in list_pages(client) for e in page])
+
+
+def list_pages(client: Client) -> Iterator[list[dict[str, Any]]]:
+    """``jobs/list?expand_tasks=true`` a page (100 jobs) at a time, as the list answers them:
+    an entry for which :func:`needs_get` is true lacks part of its settings."""
+    return client.pages(f"{JOBS_API}/list", {"limit": 100, "expand_tasks": True}, "jobs")
+
+
+def complete(client: Client, entries: list[dict[str, Any]]) -> list[Job]:
+    """The jobs of list entries, with a ``jobs/get`` for each entry the list truncated."""
+    incomplete = [i for i, e in enumerate(entries) if needs_get(e)]
     if incomplete:
         fetched = client.map(lambda i: get_raw(client, int(entries[i]["job_id"])), incomplete)
         for i, full in zip(incomplete, fetched, strict=True):

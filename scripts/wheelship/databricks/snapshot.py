@@ -8,13 +8,14 @@ job costs a ``jobs/get`` only when the list truncated it; every cluster's librar
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from wheelship.databricks import clusters, identity, jobs
+from wheelship.databricks import clusters, identity
+from wheelship.databricks import jobs as jobs_api
 from wheelship.databricks.client import Client, in_step
-from wheelship.databricks.model import RemoteFile, Snapshot
+from wheelship.databricks.model import Job, RemoteFile, Snapshot
 from wheelship.databricks.storage import Storage
 
 
@@ -27,9 +28,10 @@ def read(
     runs: bool = False,
     who: bool = True,
     command: str = "plan",
+    jobs: Sequence[Job] | None = None,
 ) -> Snapshot:
     """Read everything a plan needs. ``digest_names``: files whose sha256 the plan compares
-    (read only when they exist)."""
+    (read only when they exist); ``jobs``: the jobs when they were just read (not listed again)."""
     cluster_ids = list(cluster_ids)
 
     def listing() -> tuple[tuple[RemoteFile, ...] | None, dict[str, str]]:
@@ -41,12 +43,12 @@ def read(
         return (tuple(files) if files is not None else None), digests
 
     tasks: dict[str, Callable[[], Any]] = {
-        "jobs": lambda: jobs.list_all(client),
+        "jobs": (lambda: list(jobs)) if jobs is not None else (lambda: jobs_api.list_all(client)),
         "artifacts": listing,
         "clusters": lambda: clusters.list_all(client, cluster_ids),
     }
     if runs:
-        tasks["runs"] = lambda: jobs.active_runs(client)
+        tasks["runs"] = lambda: jobs_api.active_runs(client)
     if who:
         tasks["identity"] = lambda: identity.me(client)
     steps = {

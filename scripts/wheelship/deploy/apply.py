@@ -16,7 +16,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any, Literal
 from wheelship import log
 from wheelship.databricks import clusters, jobs, paths
 from wheelship.databricks.client import Client, in_step
-from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, LibraryStatus
+from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, Job, LibraryStatus
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import plan as planning
 from wheelship.deploy import references
@@ -37,6 +38,7 @@ from wheelship.deploy.plan import (
     JobChange,
     Plan,
 )
+from wheelship.deploy.readback import Gate, ReadBack
 from wheelship.errors import DatabricksError, NotConverged
 
 Outcome = Literal["done", "unchanged", "skipped", "queued", "pending-restart", "failed"]
@@ -81,6 +83,10 @@ class ApplyResult:
     versions: list[dict[str, Any]] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: how the jobs were read right before their update: "pages" (the list, streamed into the
+    #: updates) or "get" (a jobs/get each); the oldest read a job was written from, in seconds
+    job_reads: str = ""
+    oldest_read: float = 0.0
 
     @property
     def changed(self) -> int:
@@ -94,6 +100,14 @@ class Timing:
     first: float = 2.0
     longest: float = 10.0
     progress_every: float = 30.0
+
+
+#: Reads the target back: ``(deferred cluster ids, the jobs if already read back or None)``.
+Verify = Callable[[frozenset[str], Sequence[Job] | None], Convergence]
+
+#: A job is written from a read at most this old. A page read longer ago (its updates waited
+#: for a worker, or a retry delayed one) is replaced by a ``jobs/get`` right before the write.
+FRESH_FOR = 1.0
 
 
 class StepLimit(Exception):
@@ -111,7 +125,8 @@ class Applier:
         command: str = "deploy",
         timing: Timing | None = None,
         max_steps: int | None = None,
-        verify: Callable[[frozenset[str]], Convergence] | None = None,
+        verify: Verify | None = None,
+        listed_jobs: int = 0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -123,6 +138,7 @@ class Applier:
         self.timing = timing or Timing()
         self.max_steps = max_steps
         self.verify = verify
+        self.listed_jobs = listed_jobs
         self.clock = clock
         self.sleep = sleep
         self.result = ApplyResult()
@@ -130,6 +146,8 @@ class Applier:
         self._lock = threading.Lock()
         self._repointed: list[tuple[JobChange, dict[str, Any]]] = []
         self._run_token = uuid.uuid4().hex
+        self._written_at: dict[int, float] = {}
+        self._readback: ReadBack | None = None
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -165,10 +183,12 @@ class Applier:
         try:
             self._run()
         except DatabricksError as exc:
+            self._stop_readback()
             self.result.error = str(exc)
             self._state_after_failure()
             raise
         finally:
+            self._stop_readback()
             self.result.seconds = round(self.clock() - started, 3)
             self.result.requests = self.client.requests_sent - before
         return self.result
@@ -183,6 +203,8 @@ class Applier:
                 "jobs", f"Repoint {len(plan.jobs)} job(s) to {plan.package} {plan.version}"
             ):
                 self._jobs()
+        else:
+            self._start_readback().finish()  # nothing to wait for: alongside the clusters
         clusters = (*plan.automated_clusters, *plan.settling_clusters)
         if clusters:
             with self._phase("clusters", f"Update {len(clusters)} cluster(s)"):
@@ -235,9 +257,16 @@ class Applier:
     def _jobs(self) -> None:
         """Repoint the jobs; a failure that retries did not cure puts the jobs already
         repointed back, so the deploy stops with every job on one version."""
+        gate = self._start_readback()
         try:
-            self.client.map(self._repoint, self.plan.jobs)
+            if self._streams():
+                self.result.job_reads = "pages"
+                self._repoint_streamed(gate)
+            else:
+                self.result.job_reads = "get"
+                self.client.map(self._repoint, self.plan.jobs)
         except DatabricksError as exc:
+            self._stop_readback()
             done = list(self._repointed)
             if not done:
                 raise
@@ -249,6 +278,85 @@ class Applier:
                 "back: the others are on the new version (see deploy-report.md)"
             )
             raise
+        except BaseException:
+            self._stop_readback()
+            raise
+        finally:
+            gate.finish()
+
+    def _streams(self) -> bool:
+        """Read the jobs again through the list pages (each page right before its jobs'
+        updates) rather than a ``jobs/get`` per job, when that costs fewer round trips: the
+        pages follow each other, while the gets run ``concurrency`` at a time."""
+        pages = -(-self.listed_jobs // 100)
+        return 0 < pages <= max(1, 2 * len(self.plan.jobs) // self.client.concurrency)
+
+    def _repoint_streamed(self, gate: Gate) -> None:
+        """The jobs phase as one pass over the list: each page is read right before the
+        updates of its jobs start (so a job is written from a read as fresh as a ``jobs/get``
+        would give), the next page only while those updates run. A job the pages no longer
+        show is read with ``jobs/get``."""
+        wanted = {c.job_id: c for c in self.plan.jobs}
+        order = {c.job_id: i for i, c in enumerate(self.plan.jobs)}
+        stop = threading.Event()
+
+        def one(change: JobChange, fresh: Job | None = None, read_at: float | None = None) -> None:
+            if stop.is_set():
+                return  # a job failed: no new write starts (those in flight finish)
+            try:
+                self._repoint(change, fresh, read_at)
+            except BaseException:
+                stop.set()
+                raise
+
+        workers = self.client.concurrency
+        pool = ThreadPoolExecutor(max_workers=workers)
+        futures: list[Future[None]] = []
+        try:
+            with in_step(self._step("list jobs")):
+                for page in jobs.list_pages(self.client):
+                    read_at = self.clock()
+                    found = [
+                        (order[c.job_id], c, e)
+                        for e in page
+                        if (c := wanted.pop(int(e["job_id"]), None))
+                    ]
+                    mine = [
+                        pool.submit(
+                            one,
+                            change,
+                            None if jobs.needs_get(entry) else jobs.to_job(entry),
+                            read_at,
+                        )
+                        for _i, change, entry in sorted(found, key=lambda f: f[0])  # plan order
+                    ]
+                    futures += mine
+                    gate.add_page(mine)
+                    if not wanted or _failed(futures):
+                        break
+                    # at most one page of updates waits for a worker: reads stay fresh
+                    _drain(futures, workers)
+            if not _failed(futures):
+                futures += [pool.submit(one, c) for c in wanted.values()]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            failed = _failed(futures)
+            if failed:
+                raise failed
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _start_readback(self) -> Gate:
+        """Read the jobs back behind the job phase (see :mod:`wheelship.deploy.readback`)."""
+        gate = Gate()
+        if self.verify is not None and self._readback is None:
+            self._readback = ReadBack(self.client, gate, self.clock, self._step("verify"))
+            self._readback.start()
+        return gate
+
+    def _stop_readback(self) -> None:
+        if self._readback is not None:
+            self._readback.cancel()
+            self._readback = None
 
     def _restore(self, done: list[tuple[JobChange, dict[str, Any]]]) -> int:
         restored = 0
@@ -264,15 +372,20 @@ class Applier:
             self._record("restore job", change.label, "done", "put back as it was", started)
         return restored
 
-    def _repoint(self, change: JobChange) -> None:
+    def _repoint(
+        self, change: JobChange, fresh: Job | None = None, read_at: float | None = None
+    ) -> None:
+        """Write one job from a read taken right before: ``fresh`` (its list entry, read at
+        ``read_at``) when recent enough, else a ``jobs/get`` now."""
         started = self.clock()
         self._count_step()
         plan = self.plan
         with in_step(self._step("repoint job"), change.label):
             # Read right before the write: a job edited since the plan read it is planned again
             # from what it is now, so the edit is not overwritten (the Jobs API has no
-            # conditional update; the window left is this one round trip).
-            fresh = jobs.get(self.client, change.job_id)
+            # conditional update; the window left is this read's age, at most FRESH_FOR).
+            if fresh is None or read_at is None or self.clock() - read_at > FRESH_FOR:
+                fresh, read_at = jobs.get(self.client, change.job_id), self.clock()
             current = planning.replan_job(change, fresh, plan)
             if current is None:
                 self._record(
@@ -284,10 +397,13 @@ class Applier:
                 )
                 return
             replanned = current is not change
+            age = self.clock() - read_at
             # Complete entries of the changed tasks (``update`` merges tasks by task_key) and the
             # complete environments array: nothing else in the settings is sent.
             jobs.update(self.client, current.job_id, current.new_settings)
             with self._lock:
+                self._written_at[current.job_id] = self.clock()
+                self.result.oldest_read = round(max(self.result.oldest_read, age), 3)
                 self._repointed.append((current, planning.undo_settings(current, fresh.settings)))
         olds = sorted({paths.basename(c.old) if "/" in c.old else c.old for c in current.changes})
         self._record(
@@ -497,7 +613,7 @@ class Applier:
         if self.verify is None or self.result.versions or not self.result.changed:
             return
         try:
-            found = self.verify(frozenset())
+            found = self.verify(frozenset(), None)
         except DatabricksError as exc:
             self.result.warnings.append(f"could not read the state back after the failure: {exc}")
             return
@@ -511,7 +627,7 @@ class Applier:
         self.result.pending = list(found.pending)
         self.result.problems = list(found.problems)
 
-    def _verify(self, verify: Callable[[frozenset[str]], Convergence]) -> None:
+    def _verify(self, verify: Verify) -> None:
         """Read the target back: exit 0 only when it converged on the version."""
         deferred = frozenset(
             o.cluster_id for o in self.result.clusters if o.state == "PENDING_RESTART"
@@ -520,8 +636,10 @@ class Applier:
             for s in self.result.steps
             if s.step == "restart cluster" and s.outcome == "skipped"
         )
+        read_back = self._readback.jobs(self._written_at) if self._readback else None
+        self._readback = None
         with in_step(self._step("verify")):
-            found = verify(deferred)
+            found = verify(deferred, read_back)
         self._record_state(found)
         if found.problems:
             more = f" (and {len(found.problems) - 3} more)" if len(found.problems) > 3 else ""
@@ -604,6 +722,22 @@ class Applier:
                     + "'",
                 )
             self._record("smoke run", label, "done", f"run {run_id}: SUCCESS", started)
+
+
+def _failed(futures: list[Future[None]]) -> BaseException | None:
+    """The first error of the futures that finished."""
+    return next(
+        (f.exception() for f in futures if f.done() and not f.cancelled() and f.exception()),
+        None,
+    )
+
+
+def _drain(futures: list[Future[None]], most: int) -> None:
+    """Wait until at most ``most`` of the futures are still to finish (or one failed)."""
+    pending = [f for f in futures if not f.done()]
+    while len(pending) > most and not _failed(futures):
+        _done, rest = wait(pending, return_when=FIRST_COMPLETED)
+        pending = list(rest)
 
 
 def _describe_runs(runs: list[int]) -> str:

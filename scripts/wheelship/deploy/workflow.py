@@ -9,7 +9,7 @@ snapshot and compute the pure plan; only ``run_deploy`` and ``run_rollback`` app
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +23,7 @@ from wheelship.building import integrity
 from wheelship.building.manifest import Manifest
 from wheelship.databricks import auth, snapshot
 from wheelship.databricks.client import Client, RetryPolicy, in_step, pooled_session
-from wheelship.databricks.model import Snapshot
+from wheelship.databricks.model import Job, Snapshot
 from wheelship.databricks.storage import Storage, open_storage
 from wheelship.deploy import canary, preflight, report, runbook, targets
 from wheelship.deploy import lock as locking
@@ -165,6 +165,7 @@ def read_snapshot(
     digest: str | None = None,
     runs: bool = True,
     who: bool = True,
+    jobs: Sequence[Job] | None = None,
 ) -> Snapshot:
     groups = s.target.cluster_groups
     restarts = any(g.mode == "automated" and g.restart != "never" for g in groups)
@@ -177,6 +178,7 @@ def read_snapshot(
             runs=runs and restarts,
             who=who,
             command=command,
+            jobs=jobs,
         )
     log.info(
         f"  {len(snap.jobs)} job(s), {len(snap.clusters)} cluster(s), {s.client.requests_sent} request(s)"
@@ -272,13 +274,15 @@ def _apply(
     dist: Path | None,
     *,
     verify: bool = True,
+    listed_jobs: int = 0,
 ) -> tuple[Plan, ApplyResult]:
     """Write the plan, then apply it; the deploy report is written however the apply ends.
     ``verify``: read the target back and fail unless everything converged on the version
-    (a canary wave changes part of the target only)."""
+    (a canary wave changes part of the target only). ``listed_jobs``: how many jobs the plan's
+    read listed (the apply reads them again through the list when that is quicker)."""
 
-    def check(deferred: frozenset[str]) -> planning.Convergence:
-        snap = read_snapshot(s, command=command, runs=False, who=False)
+    def check(deferred: frozenset[str], jobs: Sequence[Job] | None) -> planning.Convergence:
+        snap = read_snapshot(s, command=command, runs=False, who=False, jobs=jobs)
         return planning.convergence(s.target, plan, snap, deferred=deferred)
 
     _write_plan(plan, settings)
@@ -292,6 +296,7 @@ def _apply(
         timing=knobs.timing,
         max_steps=knobs.max_steps,
         verify=check if verify else None,
+        listed_jobs=listed_jobs,
     )
     try:
         result = applier.run()
@@ -343,7 +348,9 @@ def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, Apply
             _canary_wave(s, release, snap, the_plan, settings, knobs)
             snap = locked_snapshot(s, command="deploy", digest=release.wheel)
             the_plan = checked_plan(s, release, snap, "deploy")
-        return _apply(s, the_plan, settings, knobs, "deploy", settings.dist)
+        return _apply(
+            s, the_plan, settings, knobs, "deploy", settings.dist, listed_jobs=len(snap.jobs)
+        )
 
 
 def _canary_wave(
@@ -365,6 +372,7 @@ def _canary_wave(
             "deploy",
             settings.dist,
             verify=False,
+            listed_jobs=len(snap.jobs),
         )
         return
     except WheelshipError as exc:
@@ -386,6 +394,7 @@ def _canary_wave(
                 "rollback",
                 None,
                 verify=False,
+                listed_jobs=len(snap.jobs),
             )
             restored = f"rolled back to {back.version}"
         except WheelshipError as exc:
@@ -455,7 +464,7 @@ def run_rollback(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, App
         snap = locked_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
         the_plan = checked_plan(s, release, snap, "rollback")
-        return _apply(s, the_plan, settings, knobs, "rollback", None)
+        return _apply(s, the_plan, settings, knobs, "rollback", None, listed_jobs=len(snap.jobs))
 
 
 def run_runbook(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:
