@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import IO, Any, Protocol, TypeVar
+from typing import IO, Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -543,7 +543,7 @@ class Client:
         for page in self.pages(
             path, params, items, token_param=token_param, token_field=token_field
         ):
-            yield from page
+            yield from page.items
 
     def pages(
         self,
@@ -553,16 +553,17 @@ class Client:
         *,
         token_param: str = "page_token",  # noqa: S107 - a query parameter name
         token_field: str = "next_page_token",  # noqa: S107
-    ) -> Iterator[list[dict[str, Any]]]:
-        """The items of a token-paginated list, a page at a time; the next page is asked for
-        only when the caller wants it. Stops on an absent or empty token, and refuses a token
+    ) -> Iterator[Page]:
+        """The items of a token-paginated list, a page at a time with the token that asked for
+        it (None: the first page); the next page is asked for only when the caller wants it. Stops on an absent or empty token, and refuses a token
         that repeats or a listing longer than ``MAX_PAGES`` pages (a server bug would otherwise
         loop forever)."""
         query = dict(params or {})
         seen: set[str] = set()
+        asked: str | None = None
         while True:
             page = self.get(path, query)
-            yield list(page.get(items) or [])
+            yield Page(asked, list(page.get(items) or []))
             token = page.get(token_field)
             if not token:
                 return
@@ -573,7 +574,7 @@ class Client:
                     "report this to Databricks support; the listing cannot be completed",
                 )
             seen.add(token)
-            query[token_param] = token
+            query[token_param] = asked = token
 
     # -- bounded concurrency -------------------------------------------------------------------
 
@@ -600,6 +601,13 @@ class Client:
 
     def close(self) -> None:
         self.session.close()
+
+
+class Page(NamedTuple):
+    """One page of a token-paginated list: the token that asked for it (None: the first)."""
+
+    token: str | None
+    items: list[dict[str, Any]]
 
 
 def pooled_session(concurrency: int) -> requests.Session:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from wheelship.databricks.client import Client
-from wheelship.databricks.model import ActiveRun, Job, Run
+from wheelship.databricks.client import Client, Page
+from wheelship.databricks.model import ActiveRun, Job, JobPage, Run
 from wheelship.errors import DatabricksError
 
 JOBS_API = "/api/2.2/jobs"
 PAGED_ARRAYS = ("tasks", "job_clusters", "environments", "parameters")
+LIST: Mapping[str, Any] = {"limit": 100, "expand_tasks": True}
 MAX_JOB_PAGES = 100  # a job has at most 1,000 tasks: 10 pages of 100
 
 
@@ -72,13 +73,28 @@ def to_job(entry: Mapping[str, Any]) -> Job:
 def list_all(client: Client) -> list[Job]:
     """Every job the identity can see, complete: ``jobs/list?expand_tasks=true`` (100 per page),
     and a ``jobs/get`` only for a job the list truncated."""
-    return complete(client, [e for page in list_pages(client) for e in page])
+    return list_paged(client)[0]
 
 
-def list_pages(client: Client) -> Iterator[list[dict[str, Any]]]:
+def list_paged(client: Client) -> tuple[list[Job], list[JobPage]]:
+    """:func:`list_all`, and which jobs each page held with the token that asked for it."""
+    pages = list(list_pages(client))
+    found = complete(client, [e for page in pages for e in page.items])
+    return found, [
+        JobPage(page.token, tuple(int(e["job_id"]) for e in page.items)) for page in pages
+    ]
+
+
+def list_pages(client: Client) -> Iterator[Page]:
     """``jobs/list?expand_tasks=true`` a page (100 jobs) at a time, as the list answers them:
     an entry for which :func:`needs_get` is true lacks part of its settings."""
-    return client.pages(f"{JOBS_API}/list", {"limit": 100, "expand_tasks": True}, "jobs")
+    return client.pages(f"{JOBS_API}/list", LIST, "jobs")
+
+
+def read_page(client: Client, token: str | None) -> list[dict[str, Any]]:
+    """One page of :func:`list_pages` again, by the token that asked for it."""
+    query = {**LIST, "page_token": token} if token else LIST
+    return list(client.get(f"{JOBS_API}/list", query).get("jobs") or [])
 
 
 def complete(client: Client, entries: list[dict[str, Any]]) -> list[Job]:

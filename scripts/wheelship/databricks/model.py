@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Library statuses after which nothing more happens without a restart.
 SETTLED_STATUSES = frozenset({"INSTALLED", "FAILED", "SKIPPED", "RESTORED", "UNINSTALL_ON_RESTART"})
@@ -101,6 +101,14 @@ class Identity:
         return "admins" in self.groups
 
 
+class JobPage(NamedTuple):
+    """Which jobs one page of ``jobs/list`` held, and the token that asked for it (None: the
+    first page): the deploy reads those pages again right before it writes their jobs."""
+
+    token: str | None
+    job_ids: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One read of the workspace. ``jobs`` and ``clusters`` hold the whole workspace (retention
@@ -117,6 +125,8 @@ class Snapshot:
     #: the workspace's time of the read (epoch seconds), what file ages are measured against
     now: float = 0.0
     identity: Identity | None = None
+    #: the pages ``jobs`` was listed in, in order (empty when the jobs did not come from a list)
+    job_pages: tuple[JobPage, ...] = ()
 
     def artifact(self, name: str) -> RemoteFile | None:
         return next((f for f in self.artifacts or () if f.name == name), None)

@@ -43,7 +43,9 @@ def read(
         return (tuple(files) if files is not None else None), digests
 
     tasks: dict[str, Callable[[], Any]] = {
-        "jobs": (lambda: list(jobs)) if jobs is not None else (lambda: jobs_api.list_all(client)),
+        "jobs": (lambda: (list(jobs), []))
+        if jobs is not None
+        else (lambda: jobs_api.list_paged(client)),
         "artifacts": listing,
         "clusters": lambda: clusters.list_all(client, cluster_ids),
     }
@@ -67,9 +69,11 @@ def read(
         futures = {key: pool.submit(run, key) for key in tasks}
         results = {key: f.result() for key, f in futures.items()}
     files, digests = results["artifacts"]
+    listed, pages = results["jobs"]
     return Snapshot(
         host=client.host,
-        jobs=tuple(results["jobs"]),
+        jobs=tuple(listed),
+        job_pages=tuple(pages),
         clusters=tuple(results["clusters"]),
         artifacts=files,
         digests=digests,

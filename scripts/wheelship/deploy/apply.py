@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from typing import Any, Literal
 from wheelship import log
 from wheelship.databricks import clusters, jobs, paths
 from wheelship.databricks.client import Client, in_step
-from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, Job, LibraryStatus
+from wheelship.databricks.model import ACTIVE_STATES, SETTLED_STATUSES, Job, JobPage, LibraryStatus
 from wheelship.databricks.storage import AlreadyExists, Storage
 from wheelship.deploy import plan as planning
 from wheelship.deploy import references
@@ -38,7 +38,7 @@ from wheelship.deploy.plan import (
     JobChange,
     Plan,
 )
-from wheelship.deploy.readback import Gate, ReadBack
+from wheelship.deploy.readback import ReadBack
 from wheelship.errors import DatabricksError, NotConverged
 
 Outcome = Literal["done", "unchanged", "skipped", "queued", "pending-restart", "failed"]
@@ -126,7 +126,8 @@ class Applier:
         timing: Timing | None = None,
         max_steps: int | None = None,
         verify: Verify | None = None,
-        listed_jobs: int = 0,
+        pages: Sequence[JobPage] = (),
+        selected: Collection[int] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -138,7 +139,8 @@ class Applier:
         self.timing = timing or Timing()
         self.max_steps = max_steps
         self.verify = verify
-        self.listed_jobs = listed_jobs
+        self.pages = tuple(pages)
+        self.selected = frozenset(selected)
         self.clock = clock
         self.sleep = sleep
         self.result = ApplyResult()
@@ -203,8 +205,7 @@ class Applier:
                 "jobs", f"Repoint {len(plan.jobs)} job(s) to {plan.package} {plan.version}"
             ):
                 self._jobs()
-        else:
-            self._start_readback().finish()  # nothing to wait for: alongside the clusters
+        self._start_readback()  # the jobs are final: read them back alongside the clusters
         clusters = (*plan.automated_clusters, *plan.settling_clusters)
         if clusters:
             with self._phase("clusters", f"Update {len(clusters)} cluster(s)"):
@@ -257,16 +258,15 @@ class Applier:
     def _jobs(self) -> None:
         """Repoint the jobs; a failure that retries did not cure puts the jobs already
         repointed back, so the deploy stops with every job on one version."""
-        gate = self._start_readback()
+        pages = self._pages_to_read()
         try:
-            if self._streams():
+            if pages is not None:
                 self.result.job_reads = "pages"
-                self._repoint_streamed(gate)
+                self._repoint_streamed(pages)
             else:
                 self.result.job_reads = "get"
                 self.client.map(self._repoint, self.plan.jobs)
         except DatabricksError as exc:
-            self._stop_readback()
             done = list(self._repointed)
             if not done:
                 raise
@@ -278,26 +278,25 @@ class Applier:
                 "back: the others are on the new version (see deploy-report.md)"
             )
             raise
-        except BaseException:
-            self._stop_readback()
-            raise
-        finally:
-            gate.finish()
 
-    def _streams(self) -> bool:
-        """Read the jobs again through the list pages (each page right before its jobs'
-        updates) rather than a ``jobs/get`` per job, when that costs fewer round trips: the
-        pages follow each other, while the gets run ``concurrency`` at a time."""
-        pages = -(-self.listed_jobs // 100)
-        return 0 < pages <= max(1, 2 * len(self.plan.jobs) // self.client.concurrency)
+    def _pages_to_read(self) -> list[JobPage] | None:
+        """The pages of the plan's read that hold a job to change, to read again right before
+        their jobs' writes, when that takes fewer round trips than a ``jobs/get`` per job (the
+        pages are read one after another, the gets ``concurrency`` at a time); else None."""
+        wanted = {c.job_id for c in self.plan.jobs}
+        pages = [p for p in self.pages if wanted.intersection(p.job_ids)]
+        if not pages or len(pages) > max(1, 2 * len(wanted) // self.client.concurrency):
+            return None
+        return pages
 
-    def _repoint_streamed(self, gate: Gate) -> None:
-        """The jobs phase as one pass over the list: each page is read right before the
-        updates of its jobs start (so a job is written from a read as fresh as a ``jobs/get``
-        would give), the next page only while those updates run. A job the pages no longer
-        show is read with ``jobs/get``."""
+    def _repoint_streamed(self, pages: list[JobPage]) -> None:
+        """The job phase page by page: each page is read right before the updates of its jobs
+        start, so a job is written from a read as fresh as a ``jobs/get`` would give, and the
+        next page is read while those updates run. A job the page no longer shows (the list
+        shifted), or a page that cannot be read again, falls back to ``jobs/get``."""
         wanted = {c.job_id: c for c in self.plan.jobs}
         order = {c.job_id: i for i, c in enumerate(self.plan.jobs)}
+        workers = self.client.concurrency
         stop = threading.Event()
 
         def one(change: JobChange, fresh: Job | None = None, read_at: float | None = None) -> None:
@@ -309,33 +308,38 @@ class Applier:
                 stop.set()
                 raise
 
-        workers = self.client.concurrency
         pool = ThreadPoolExecutor(max_workers=workers)
         futures: list[Future[None]] = []
         try:
-            with in_step(self._step("list jobs")):
-                for page in jobs.list_pages(self.client):
-                    read_at = self.clock()
-                    found = [
-                        (order[c.job_id], c, e)
-                        for e in page
-                        if (c := wanted.pop(int(e["job_id"]), None))
-                    ]
-                    mine = [
-                        pool.submit(
-                            one,
-                            change,
-                            None if jobs.needs_get(entry) else jobs.to_job(entry),
-                            read_at,
-                        )
-                        for _i, change, entry in sorted(found, key=lambda f: f[0])  # plan order
-                    ]
-                    futures += mine
-                    gate.add_page(mine)
-                    if not wanted or _failed(futures):
-                        break
-                    # at most one page of updates waits for a worker: reads stay fresh
-                    _drain(futures, workers)
+            for ref in pages:
+                if not wanted.keys() & set(ref.job_ids):
+                    continue  # its jobs came on an earlier page
+                try:
+                    with in_step(self._step("list jobs")):
+                        page = jobs.read_page(self.client, ref.token)
+                except DatabricksError as exc:
+                    self.result.warnings.append(
+                        f"a page of jobs/list could not be read again ({exc}); its jobs were "
+                        "read with jobs/get"
+                    )
+                    break
+                read_at = self.clock()
+                found = [
+                    (order[c.job_id], c, e)
+                    for e in page
+                    if (c := wanted.pop(int(e["job_id"]), None))
+                ]
+                futures += [
+                    pool.submit(
+                        one, change, None if jobs.needs_get(entry) else jobs.to_job(entry), read_at
+                    )
+                    for _i, change, entry in sorted(found, key=lambda f: f[0])  # plan order
+                ]
+                if not wanted or _failed(futures):
+                    break
+                # a short queue keeps the workers busy and the reads fresh (FRESH_FOR bounds
+                # their age)
+                _drain(futures, 2 * workers)
             if not _failed(futures):
                 futures += [pool.submit(one, c) for c in wanted.values()]
             wait(futures, return_when=FIRST_EXCEPTION)
@@ -345,13 +349,13 @@ class Applier:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _start_readback(self) -> Gate:
-        """Read the jobs back behind the job phase (see :mod:`wheelship.deploy.readback`)."""
-        gate = Gate()
+    def _start_readback(self) -> None:
+        """Read the jobs back while the clusters change (see :mod:`wheelship.deploy.readback`)."""
         if self.verify is not None and self._readback is None:
-            self._readback = ReadBack(self.client, gate, self.clock, self._step("verify"))
+            self._readback = ReadBack(
+                self.client, self.pages, self.selected, self.clock, self._step("verify")
+            )
             self._readback.start()
-        return gate
 
     def _stop_readback(self) -> None:
         if self._readback is not None:

@@ -274,12 +274,12 @@ def _apply(
     dist: Path | None,
     *,
     verify: bool = True,
-    listed_jobs: int = 0,
+    read: Snapshot | None = None,
 ) -> tuple[Plan, ApplyResult]:
     """Write the plan, then apply it; the deploy report is written however the apply ends.
     ``verify``: read the target back and fail unless everything converged on the version
-    (a canary wave changes part of the target only). ``listed_jobs``: how many jobs the plan's
-    read listed (the apply reads them again through the list when that is quicker)."""
+    (a canary wave changes part of the target only). ``read``: the snapshot the plan came from
+    (the apply reads its pages of jobs again right before writing them, and back afterwards)."""
 
     def check(deferred: frozenset[str], jobs: Sequence[Job] | None) -> planning.Convergence:
         snap = read_snapshot(s, command=command, runs=False, who=False, jobs=jobs)
@@ -296,7 +296,10 @@ def _apply(
         timing=knobs.timing,
         max_steps=knobs.max_steps,
         verify=check if verify else None,
-        listed_jobs=listed_jobs,
+        pages=read.job_pages if read else (),
+        selected=[j.job_id for j in planning.select_jobs(read.jobs, s.target.jobs, plan.package)]
+        if read
+        else (),
     )
     try:
         result = applier.run()
@@ -348,9 +351,7 @@ def run_deploy(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, Apply
             _canary_wave(s, release, snap, the_plan, settings, knobs)
             snap = locked_snapshot(s, command="deploy", digest=release.wheel)
             the_plan = checked_plan(s, release, snap, "deploy")
-        return _apply(
-            s, the_plan, settings, knobs, "deploy", settings.dist, listed_jobs=len(snap.jobs)
-        )
+        return _apply(s, the_plan, settings, knobs, "deploy", settings.dist, read=snap)
 
 
 def _canary_wave(
@@ -372,7 +373,7 @@ def _canary_wave(
             "deploy",
             settings.dist,
             verify=False,
-            listed_jobs=len(snap.jobs),
+            read=snap,
         )
         return
     except WheelshipError as exc:
@@ -394,7 +395,7 @@ def _canary_wave(
                 "rollback",
                 None,
                 verify=False,
-                listed_jobs=len(snap.jobs),
+                read=snap,
             )
             restored = f"rolled back to {back.version}"
         except WheelshipError as exc:
@@ -464,7 +465,7 @@ def run_rollback(settings: Settings, knobs: Knobs = DEFAULTS) -> tuple[Plan, App
         snap = locked_snapshot(s, command="rollback")
         release = rollback_release(s, snap, settings.to)
         the_plan = checked_plan(s, release, snap, "rollback")
-        return _apply(s, the_plan, settings, knobs, "rollback", None, listed_jobs=len(snap.jobs))
+        return _apply(s, the_plan, settings, knobs, "rollback", None, read=snap)
 
 
 def run_runbook(settings: Settings, knobs: Knobs = DEFAULTS) -> Plan:

@@ -115,12 +115,16 @@ def test_jobs_with_more_than_100_tasks_and_workspaces_with_many_jobs(
         [str(i)] for i in range(150)
     ]
     gets = [r for r in ws.emu.requests if r.path == "/api/2.2/jobs/get"]
-    # the plan's read: only the truncated job is read again (two pages); right before each
-    # update every changed job is read once more (4 seed jobs, one page each; job 900, two
-    # pages); the check after the changes reads the truncated job again (two pages)
-    assert len(gets) == 2 + 4 + 2 + 2
+    # the plan's read: only the truncated job is read again (two pages); right before the
+    # updates the changed jobs are read once more: the 4 seed jobs through their list page,
+    # job 900 (truncated there) with jobs/get (two pages); the check after the changes reads
+    # the truncated job again (two pages)
+    assert len(gets) == 2 + 2 + 2
     pages = [r for r in ws.emu.requests if r.path == "/api/2.2/jobs/list"]
-    assert len(pages) == 3 * 2  # 237 jobs, 100 per page: the plan's read and the check
+    # 237 jobs, 100 per page: the plan's read (3 pages); the one page that holds the jobs to
+    # change, read again right before their updates, and once more after them
+    assert len(pages) == 3 + 1 + 1
+    assert pages[3].query == pages[4].query
     assert ws.emu.invariants() == []
 
 
