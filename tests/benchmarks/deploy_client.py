@@ -62,6 +62,8 @@ def wheelship(args: dict[str, Any]) -> dict[str, Any]:
         "deleted": len(plan.deletions),
         "rss_growth": peak - base,
         "phases": result.phases,
+        "job_reads": result.job_reads,
+        "oldest_read": result.oldest_read,
     }
 
 

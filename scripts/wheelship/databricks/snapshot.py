@@ -29,9 +29,11 @@ def read(
     who: bool = True,
     command: str = "plan",
     jobs: Sequence[Job] | None = None,
+    artifacts: bool = True,
 ) -> Snapshot:
     """Read everything a plan needs. ``digest_names``: files whose sha256 the plan compares
-    (read only when they exist); ``jobs``: the jobs when they were just read (not listed again)."""
+    (read only when they exist); ``jobs``: the jobs when they were just read (not listed again);
+    ``artifacts``: list the wheel folder (a check of what jobs and clusters run does not)."""
     cluster_ids = list(cluster_ids)
 
     def listing() -> tuple[tuple[RemoteFile, ...] | None, dict[str, str]]:
@@ -46,7 +48,7 @@ def read(
         "jobs": (lambda: (list(jobs), []))
         if jobs is not None
         else (lambda: jobs_api.list_paged(client)),
-        "artifacts": listing,
+        "artifacts": listing if artifacts else (lambda: ((), {})),
         "clusters": lambda: clusters.list_all(client, cluster_ids),
     }
     if runs:

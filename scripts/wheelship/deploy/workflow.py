@@ -166,6 +166,7 @@ def read_snapshot(
     runs: bool = True,
     who: bool = True,
     jobs: Sequence[Job] | None = None,
+    artifacts: bool = True,
 ) -> Snapshot:
     groups = s.target.cluster_groups
     restarts = any(g.mode == "automated" and g.restart != "never" for g in groups)
@@ -179,6 +180,7 @@ def read_snapshot(
             who=who,
             command=command,
             jobs=jobs,
+            artifacts=artifacts,
         )
     log.info(
         f"  {len(snap.jobs)} job(s), {len(snap.clusters)} cluster(s), {s.client.requests_sent} request(s)"
@@ -282,7 +284,7 @@ def _apply(
     (the apply reads its pages of jobs again right before writing them, and back afterwards)."""
 
     def check(deferred: frozenset[str], jobs: Sequence[Job] | None) -> planning.Convergence:
-        snap = read_snapshot(s, command=command, runs=False, who=False, jobs=jobs)
+        snap = read_snapshot(s, command=command, runs=False, who=False, jobs=jobs, artifacts=False)
         return planning.convergence(s.target, plan, snap, deferred=deferred)
 
     _write_plan(plan, settings)

@@ -277,6 +277,26 @@ def test_paginate_follows_tokens_and_stops_on_empty() -> None:
     assert fake.calls[1].query == {"limit": ["2"], "page_token": ["a"]}
 
 
+def test_pages_name_the_token_that_asked_for_each_page() -> None:
+    """The deploy reads a page again by the token that asked for it (None: the first)."""
+    pages = {
+        None: {"jobs": [{"job_id": 1}], "next_page_token": "a"},
+        "a": {"jobs": [{"job_id": 2}], "next_page_token": "b"},
+        "b": {"jobs": [{"job_id": 3}]},
+    }
+
+    def answer(call: Call) -> tuple[int, object]:
+        return 200, pages[call.query.get("page_token", [None])[0]]
+
+    fake = FakeTransport().on("GET", "/api/2.2/jobs/list", answer)
+    got = list(make(fake).pages("/api/2.2/jobs/list", {"limit": 1}, "jobs"))
+    assert [(p.token, [j["job_id"] for j in p.items]) for p in got] == [
+        (None, [1]),
+        ("a", [2]),
+        ("b", [3]),
+    ]
+
+
 def test_paginate_refuses_a_repeating_token() -> None:
     fake = FakeTransport().on("GET", "/l", (200, {"items": [1], "next_page_token": "same"}))
     with pytest.raises(DatabricksError, match="page token 'same' twice"):
