@@ -526,27 +526,33 @@ class _Workspaces:
 
 
 def _fan_out(mode: str, all_args: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One client process per workspace, all at once (GitLab's ``parallel: matrix``)."""
+    """One client process per workspace, all at once (GitLab's ``parallel: matrix``). Their
+    output goes to files: a pipe read after another process's would fill up and stall a
+    client that logs (wheelship logs a line per job) until the one before it finished."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
     }
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(CLIENT), mode, json.dumps(a)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for a in all_args
-    ]
-    out = []
-    for proc in procs:
-        stdout, stderr = proc.communicate(timeout=1800)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{mode} client failed:\n{stderr[-4000:]}")
-        out.append(json.loads(stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="bench-fan-out-") as tmp:
+        logs = [(Path(tmp) / f"{i}.out", Path(tmp) / f"{i}.err") for i in range(len(all_args))]
+        procs = []
+        for a, (out_path, err_path) in zip(all_args, logs, strict=True):
+            with out_path.open("w") as out_file, err_path.open("w") as err_file:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, str(CLIENT), mode, json.dumps(a)],
+                        stdout=out_file,
+                        stderr=err_file,
+                        text=True,
+                        env=env,
+                    )
+                )
+        out = []
+        for proc, (out_path, err_path) in zip(procs, logs, strict=True):
+            proc.wait(timeout=1800)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{mode} client failed:\n{err_path.read_text()[-4000:]}")
+            out.append(json.loads(out_path.read_text().strip().splitlines()[-1]))
     return out
 
 
