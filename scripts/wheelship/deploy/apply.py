@@ -644,6 +644,7 @@ class Applier:
         self._readback = None
         with in_step(self._step("verify")):
             found = verify(deferred, read_back)
+            found = self._settle(found, lambda: verify(deferred, read_back))
         self._record_state(found)
         if found.problems:
             more = f" (and {len(found.problems) - 3} more)" if len(found.problems) > 3 else ""
@@ -653,6 +654,24 @@ class Applier:
                 f"see deploy-report.md; fix the cause and run '{self.command}' again (it "
                 "finishes what is left)",
             )
+
+    def _settle(self, found: Convergence, again: Callable[[], Convergence]) -> Convergence:
+        """Wait (up to the clusters' ``wait``) for clusters found still restarting or installing,
+        when that is all that stands between the target and convergence — e.g. a restart whose
+        answer was lost and that the workspace carried out later. Jobs are not read again."""
+        waits = {c.cluster_id: c.wait for c in self.plan.clusters}
+        longest = max(waits.values(), default=0)
+        budget = max((waits.get(cid, longest) for cid in found.settling), default=0)
+        started, delay = self.clock(), self.timing.first
+        while found.only_settling and self.clock() - started < budget:
+            log.info(
+                f"  waiting for {len(found.settling)} cluster(s) still settling: "
+                + "; ".join(found.problems[:3])
+            )
+            self.sleep(min(delay, max(0.0, budget - (self.clock() - started))))
+            delay = min(self.timing.longest, delay * 1.5)
+            found = again()
+        return found
 
     # -- 6. smoke ------------------------------------------------------------------------------
 

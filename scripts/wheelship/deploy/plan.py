@@ -1147,10 +1147,17 @@ class Convergence:
     objects: tuple[ObjectStatus, ...]
     problems: tuple[str, ...]
     pending: tuple[str, ...]
+    #: clusters whose only problem is that they are still on the way (restarting, installing):
+    #: the deploy waits for them before it calls the target not converged
+    settling: tuple[str, ...] = ()
 
     @property
     def converged(self) -> bool:
         return not self.problems
+
+    @property
+    def only_settling(self) -> bool:
+        return bool(self.problems) and len(self.problems) == len(self.settling)
 
 
 def deferred_restarts(plan: Plan) -> frozenset[str]:
@@ -1173,6 +1180,7 @@ def convergence(
     deferred = frozenset(deferred) | deferred_restarts(plan)
     problems: list[str] = []
     pending: list[str] = []
+    settling: list[str] = []
     refs = job_refs(snap.jobs, package)
     for job in select_jobs(snap.jobs, target.jobs, package, refs):
         others = [
@@ -1223,6 +1231,8 @@ def convergence(
         waited = group.wait > 0
         if cluster.state in STARTING_STATES:
             (problems if waited else pending).append(f"{label}: still {cluster.state}")
+            if waited:
+                settling.append(cluster.cluster_id)
             continue
         if loaded:
             if cluster.cluster_id in deferred:
@@ -1238,5 +1248,7 @@ def convergence(
             problems.append(f"{label}: {version} FAILED to install: {why}")
         elif got != "INSTALLED":
             (problems if waited else pending).append(f"{label}: {version} still {got}")
+            if waited:
+                settling.append(cluster.cluster_id)
     st = status(target, package, snap, refs=refs)
-    return Convergence(st.objects, tuple(problems), tuple(pending))
+    return Convergence(st.objects, tuple(problems), tuple(pending), tuple(settling))

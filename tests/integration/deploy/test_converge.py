@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from support.deployws import CLUSTERS, Workspace, cli, error_line, seed_clusters
 from wheelship.deploy import workflow
@@ -96,3 +97,34 @@ def test_the_report_says_which_object_is_on_which_version(ws: Workspace) -> None
     assert any("installs at the next start" in p for p in result.pending)
     md = (ws.root / "out" / "deploy-report.md").read_text()
     assert "## Which object is on which version" in md and "## Pending" in md
+
+
+def test_a_cluster_restarted_again_before_the_check_is_waited_for(
+    workspace_factory: Callable[..., Workspace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restart the workspace carries out late (its answer was lost, the retry found the
+    cluster settled) leaves the cluster RESTARTING when the target is read back: the deploy
+    waits for it, within the cluster's ``wait``, instead of failing a target that converges."""
+    ws = workspace_factory(clock_speed=50)
+    ws.config(keep=5, clusters={**ALWAYS, "ids": [IDLE], "tags": {}})
+    original = workflow.read_snapshot
+    restarted: list[str] = []
+
+    def late_restart(*args: Any, **kw: Any) -> Any:
+        if kw.get("artifacts") is False and not restarted:
+            resp = requests.post(
+                f"{ws.emu.url}/api/2.1/clusters/restart",
+                json={"cluster_id": IDLE},
+                headers={"Authorization": f"Bearer {ws.emu.token}"},
+                timeout=10,
+            )
+            resp.raise_for_status()
+            restarted.append(ws.emu.cluster_state(IDLE))
+        return original(*args, **kw)
+
+    monkeypatch.setattr(workflow, "read_snapshot", late_restart)
+    _plan, result = workflow.run_deploy(ws.settings(), ws.knobs())
+    assert restarted == ["RESTARTING"]
+    assert result.problems == []
+    assert ws.emu.cluster_state(IDLE) == "RUNNING"
+    assert [x["status"] for x in ws.emu.cluster_libraries(IDLE)] == ["INSTALLED"]
