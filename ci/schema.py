@@ -75,7 +75,10 @@ def _strings(description: str) -> dict[str, Any]:
 
 def _integer(description: str, minimum: int, default: int) -> dict[str, Any]:
     base = NATURAL if minimum == 0 else POSITIVE
-    return {"description": description, **base.schema, "default": default}
+    out = {"description": description, **base.schema, "default": default}
+    if minimum > 1:
+        out["minimum"] = minimum
+    return out
 
 
 _TAGS = {
@@ -201,7 +204,11 @@ def targets_schema() -> dict[str, Any]:
                 "additionalProperties": False,
                 "properties": {
                     "ttl": _integer(
-                        "Seconds after which a lock is stale and taken over.", 60, 7200
+                        "Seconds after which a lock is stale and taken over; at least the "
+                        "longest the target's deploy may wait (clusters' wait, smoke and "
+                        "canary timeouts) plus 600.",
+                        60,
+                        7200,
                     ),
                     "wait": _integer(
                         "Seconds a deploy waits for another one's lock before giving up.", 0, 600

@@ -29,6 +29,7 @@ RESTART_POLICIES: tuple[Restart, ...] = get_args(Restart)
 _FIX = "see docs/configuration.md"
 DEFAULT_LOCK_TTL = 2 * 3600  # a deploy not finished after this long is presumed dead
 DEFAULT_LOCK_WAIT = 600  # how long a second deploy waits for the first
+LOCK_MARGIN = 600  # the lock's TTL covers a deploy's waits plus its reads and writes
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
@@ -466,6 +467,16 @@ def _target(name: str, value: Any, path: str) -> Target:
         canary=_canary(data.get("canary"), f"{path}.canary"),
         lock=_lock(data.get("lock"), f"{path}.lock"),
     )
+    longest = longest_wait(target)
+    if target.lock.ttl < longest + LOCK_MARGIN:
+        # A deploy still waiting when its lock goes stale would let a second one take over.
+        raise _err(
+            f"{path}.lock.ttl",
+            f"{target.lock.ttl} s is less than a deploy of this target may spend waiting "
+            f"({longest} s for clusters and smoke runs) plus {LOCK_MARGIN} s",
+            f"set lock.ttl to at least {longest + LOCK_MARGIN}, or shorten the clusters' wait "
+            "and the smoke timeouts",
+        )
     if target.canary is not None and target.canary.smoke is None and target.smoke is None:
         # Without a smoke run nothing decides whether the rest may follow.
         raise _err(
@@ -474,6 +485,16 @@ def _target(name: str, value: Any, path: str) -> Target:
             "name the job that proves the canary works (canary.smoke: <job id or name>)",
         )
     return target
+
+
+def longest_wait(target: Target) -> int:
+    """The longest a deploy of the target may spend waiting: for its clusters, its smoke run
+    and, with a canary, the canary's clusters and smoke run first."""
+    clusters = max((g.wait for g in target.cluster_groups if g.mode == "automated"), default=0)
+    total = clusters + (target.smoke.timeout if target.smoke else 0)
+    if target.canary is not None:
+        total += clusters + target.canary.timeout
+    return total
 
 
 def _groups(value: Any, targets: Mapping[str, Target]) -> dict[str, tuple[str, ...]]:

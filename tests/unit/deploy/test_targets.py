@@ -117,6 +117,16 @@ def base(**overrides: Any) -> dict[str, Any]:
             "targets.prod.smoke.timeout: must be at least 1, got 0",
         ),
         (base(jobs={"tags": ["a"]}), "targets.prod.jobs.tags: expected a mapping, got a list"),
+        (
+            # a lock that goes stale while the deploy still waits would let a second one in
+            base(
+                clusters={"mode": "automated", "tags": {"a": "b"}, "wait": 3000},
+                smoke={"job": "s", "timeout": 1800},
+                lock={"ttl": 3600},
+            ),
+            "targets.prod.lock.ttl: 3600 s is less than a deploy of this target may spend "
+            "waiting (4800 s for clusters and smoke runs) plus 600 s",
+        ),
         (base(host="https://a b"), "targets.prod.host: 'https://a b' is not a workspace URL"),
         ({"targets": {"prod": {}}}, "targets.prod.artifacts: missing"),
         ({"targets": ["prod"]}, "targets: expected a mapping, got a list"),
