@@ -339,7 +339,7 @@ class Applier:
                     break
                 # a short queue keeps the workers busy and the reads fresh (FRESH_FOR bounds
                 # their age)
-                _drain(futures, workers)
+                _drain(futures, 2 * workers)
             if not _failed(futures):
                 futures += [pool.submit(one, c) for c in wanted.values()]
             wait(futures, return_when=FIRST_EXCEPTION)
