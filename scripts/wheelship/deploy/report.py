@@ -205,6 +205,9 @@ def deploy_json(plan: Plan, result: ApplyResult) -> dict[str, Any]:
         "requests": result.requests,
         "requests_total": result.requests_total,
         "request_counts": result.request_counts,
+        # how the changed jobs were read right before their writes, and the oldest such read
+        "job_reads": result.job_reads or None,
+        "oldest_read": result.oldest_read,
         "steps": [asdict(s) for s in result.steps],
         "clusters": [asdict(c) for c in result.clusters],
         "smoke": result.smoke,
@@ -302,6 +305,12 @@ def deploy_markdown(plan: Plan, result: ApplyResult) -> str:
         lines.append("## Durations")
         lines.append("")
         lines += [f"- {k}: {v:.1f} s" for k, v in result.phases.items()]
+        if result.job_reads:
+            how = "their list pages" if result.job_reads == "pages" else "jobs/get"
+            lines.append(
+                f"- every changed job was written from a read at most {result.oldest_read:.2f} s "
+                f"old (read again through {how})"
+            )
         lines.append("")
     return "\n".join(lines)
 

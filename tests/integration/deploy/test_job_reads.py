@@ -9,6 +9,7 @@ still: a job they no longer show, a page that cannot be read again, or a read ol
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -92,6 +93,11 @@ def test_only_the_page_that_holds_the_jobs_is_read_again(crowded: Workspace) -> 
     assert pages[3].query == pages[4].query == pages[2].query
     assert 0 <= result.oldest_read <= apply.FRESH_FOR
     assert ws.emu.invariants() == []
+    # the report says how fresh the reads were
+    report = json.loads((ws.root / "out" / "deploy-report.json").read_text())
+    assert report["job_reads"] == "pages" and report["oldest_read"] == result.oldest_read
+    md = (ws.root / "out" / "deploy-report.md").read_text()
+    assert "every changed job was written from a read at most" in md
 
 
 def test_a_read_older_than_fresh_for_is_taken_again_with_get(
