@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from support.wheels import make_dist, make_wheel
@@ -184,6 +185,27 @@ def seed_jobs(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]
     ]
 
 
+def other_teams_jobs(n: int, first: int = 5000) -> list[dict[str, Any]]:
+    """Jobs that do not use the package (a shared workspace's other teams), ids from ``first``."""
+    return [
+        {
+            "job_id": first + i,
+            "settings": {
+                "name": f"etl-{i}",
+                "tasks": [
+                    {
+                        "task_key": "x",
+                        "notebook_task": {"notebook_path": "/x"},
+                        "job_cluster_key": "main",
+                    }
+                ],
+                "job_clusters": JOB_CLUSTER,
+            },
+        }
+        for i in range(n)
+    ]
+
+
 def seed_clusters(version: str = "1.2.0", folder: str = ART) -> list[dict[str, Any]]:
     lib = [{"whl": whl(version, folder)}]
     return [
@@ -301,6 +323,17 @@ class Workspace:
         values: dict[str, Any] = {"timing": FAST, "environ": self.env}
         values.update(kw)
         return Knobs(**values)
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A call to the workspace as its admin — another user or the UI, not wheelship."""
+        resp = requests.post(
+            f"{self.emu.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {self.emu.token}"},
+            timeout=10,
+        )
+        resp.raise_for_status()
+        return dict(resp.json())
 
     def start_busy_run(self) -> int:
         """Start job 106 on the busy cluster and keep it RUNNING (for days of simulated time)."""

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 
 from support.deployws import CLUSTERS, Workspace, cli, error_line, seed_clusters
 from wheelship.deploy import workflow
@@ -112,13 +111,7 @@ def test_a_cluster_restarted_again_before_the_check_is_waited_for(
 
     def late_restart(*args: Any, **kw: Any) -> Any:
         if kw.get("artifacts") is False and not restarted:
-            resp = requests.post(
-                f"{ws.emu.url}/api/2.1/clusters/restart",
-                json={"cluster_id": IDLE},
-                headers={"Authorization": f"Bearer {ws.emu.token}"},
-                timeout=10,
-            )
-            resp.raise_for_status()
+            ws.post("/api/2.1/clusters/restart", {"cluster_id": IDLE})
             restarted.append(ws.emu.cluster_state(IDLE))
         return original(*args, **kw)
 

@@ -14,45 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 
-from support.deployws import JOB_CLUSTER, Workspace, seed_jobs
+from support.deployws import Workspace, other_teams_jobs, seed_jobs
 from wheelship.databricks import jobs as jobs_api
 from wheelship.deploy import apply, references, workflow
 from wheelship.errors import DatabricksError, NotConverged
-
-
-def filler(n: int, first: int = 5000) -> list[dict[str, Any]]:
-    """Jobs that do not use the package (a shared workspace's other teams)."""
-    return [
-        {
-            "job_id": first + i,
-            "settings": {
-                "name": f"etl-{i}",
-                "tasks": [
-                    {
-                        "task_key": "x",
-                        "notebook_task": {"notebook_path": "/x"},
-                        "job_cluster_key": "main",
-                    }
-                ],
-                "job_clusters": JOB_CLUSTER,
-            },
-        }
-        for i in range(n)
-    ]
-
-
-def call(ws: Workspace, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = requests.post(
-        f"{ws.emu.url}/api/2.2/jobs/{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ws.emu.token}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
-    result: dict[str, Any] = resp.json()
-    return result
 
 
 def lists(ws: Workspace) -> list[Any]:
@@ -74,7 +40,7 @@ def all_on(ws: Workspace, version: str) -> bool:
 def crowded(workspace_factory: Callable[..., Workspace]) -> Workspace:
     """The seed jobs (the oldest) behind 250 newer jobs of other teams: three list pages, the
     jobs to change on the last one."""
-    ws = workspace_factory(jobs=[*seed_jobs(), *filler(250)])
+    ws = workspace_factory(jobs=[*seed_jobs(), *other_teams_jobs(250)])
     ws.config(clusters={"mode": "off"})
     return ws
 
@@ -117,7 +83,9 @@ def test_jobs_created_meanwhile_shift_the_pages_and_nothing_is_missed(
     is newest first): the jobs to change, last on the first page, move to the second, which
     held nothing to change; each is read with jobs/get right before its write, and the
     read-back, which reads the first page again, gets them too."""
-    ws = workspace_factory(jobs=[*filler(100, first=1), *seed_jobs()[:2], *filler(98)])
+    ws = workspace_factory(
+        jobs=[*other_teams_jobs(100, first=1), *seed_jobs()[:2], *other_teams_jobs(98)]
+    )
     ws.config(clusters={"mode": "off"})
     original = workflow.planning.plan
     made: list[int] = []
@@ -126,7 +94,11 @@ def test_jobs_created_meanwhile_shift_the_pages_and_nothing_is_missed(
         result = original(*args, **kw)
         if not made:
             for i in range(3):
-                made.append(call(ws, "create", filler(1, 9000 + i)[0]["settings"])["job_id"])
+                made.append(
+                    ws.post("/api/2.2/jobs/create", other_teams_jobs(1, 9000 + i)[0]["settings"])[
+                        "job_id"
+                    ]
+                )
         return result
 
     monkeypatch.setattr(workflow.planning, "plan", plan_then_others_create_jobs)
@@ -161,7 +133,7 @@ def test_jobs_spread_over_many_pages_are_read_with_get(
     than two gets at once, so the deploy gets them."""
     old = seed_jobs()[:1]
     ws = workspace_factory(
-        jobs=[*old, *filler(150), *[{**j, "job_id": 102} for j in seed_jobs()[1:2]]]
+        jobs=[*old, *other_teams_jobs(150), *[{**j, "job_id": 102} for j in seed_jobs()[1:2]]]
     )
     ws.config(clusters={"mode": "off"})
     plan, result = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
@@ -183,7 +155,7 @@ def test_a_selected_job_edited_back_after_its_write_fails_the_check(
     def update(client: Any, job_id: int, new_settings: Any) -> None:
         real(client, job_id, new_settings)
         if job_id == 101:
-            call(ws, "reset", {"job_id": 101, "new_settings": before[101]})
+            ws.post("/api/2.2/jobs/reset", {"job_id": 101, "new_settings": before[101]})
 
     monkeypatch.setattr(jobs_api, "update", update)
     with pytest.raises(NotConverged) as info:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 
 from support.deployws import Workspace, whl
 from wheelship.databricks import jobs as jobs_api
@@ -18,13 +17,7 @@ pytestmark = pytest.mark.usefixtures("ws_env")
 
 def edit_job(ws: Workspace, job_id: int, new_settings: dict[str, Any]) -> None:
     """Another user edits the job (through the API, as the UI does)."""
-    resp = requests.post(
-        f"{ws.emu.url}/api/2.2/jobs/update",
-        json={"job_id": job_id, "new_settings": new_settings},
-        headers={"Authorization": f"Bearer {ws.emu.token}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
+    ws.post("/api/2.2/jobs/update", {"job_id": job_id, "new_settings": new_settings})
 
 
 def test_an_edit_made_after_the_plan_read_the_job_is_kept(

@@ -4,10 +4,8 @@ run when the job queues, and says precisely why when the workspace skipped it.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
-import requests
 
 from support.deployws import Workspace
 from wheelship.deploy import workflow
@@ -17,23 +15,12 @@ SMOKE = 105
 pytestmark = pytest.mark.usefixtures("ws_env")
 
 
-def call(ws: Workspace, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = requests.post(
-        f"{ws.emu.url}{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ws.emu.token}"},
-        timeout=10,
-    )
-    resp.raise_for_status()
-    return dict(resp.json())
-
-
 def start_other_run(ws: Workspace, seconds: float) -> int:
     """Someone else's run of the smoke job, running for ``seconds`` of simulated time."""
     durations = ws.emu.durations
     normal = durations.run_execute
     durations.run_execute = seconds
-    run_id = int(call(ws, "/api/2.2/jobs/run-now", {"job_id": SMOKE})["run_id"])
+    run_id = int(ws.post("/api/2.2/jobs/run-now", {"job_id": SMOKE})["run_id"])
     ws.emu.advance(durations.run_setup + 1)
     durations.run_execute = normal
     return run_id
@@ -44,8 +31,7 @@ def test_a_skipped_smoke_run_is_reported_precisely(
 ) -> None:
     ws = workspace_factory(clock_speed=0)
     ws.config(keep=5, clusters={"mode": "off"}, smoke={"job": "tsff-smoke", "timeout": 600})
-    call(
-        ws,
+    ws.post(
         "/api/2.2/jobs/update",
         {"job_id": SMOKE, "new_settings": {"max_concurrent_runs": 1, "queue": {"enabled": False}}},
     )
@@ -64,7 +50,7 @@ def test_a_queued_smoke_run_waits_for_its_own_run(
 ) -> None:
     ws = workspace_factory(clock_speed=20)
     ws.config(keep=5, clusters={"mode": "off"}, smoke={"job": "tsff-smoke", "timeout": 600})
-    call(ws, "/api/2.2/jobs/update", {"job_id": SMOKE, "new_settings": {"max_concurrent_runs": 1}})
+    ws.post("/api/2.2/jobs/update", {"job_id": SMOKE, "new_settings": {"max_concurrent_runs": 1}})
     other = start_other_run(ws, 40)
     _plan, result = workflow.run_deploy(ws.settings(), ws.knobs())
     assert result.smoke is not None and result.smoke["result"] == "SUCCESS"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from support.deployws import JOB_CLUSTER, Workspace, seed_clusters, seed_jobs, whl
+from support.deployws import JOB_CLUSTER, Workspace, other_teams_jobs, seed_clusters, seed_jobs, whl
 from wheelship.databricks import auth
 from wheelship.databricks.client import Client, RetryPolicy
 from wheelship.deploy import references, workflow
@@ -87,23 +87,7 @@ def big_job(job_id: int, tasks: int) -> dict[str, Any]:
 def test_jobs_with_more_than_100_tasks_and_workspaces_with_many_jobs(
     workspace_factory: Callable[..., Workspace],
 ) -> None:
-    filler = [
-        {
-            "job_id": 5000 + i,
-            "settings": {
-                "name": f"etl-{i}",
-                "tasks": [
-                    {
-                        "task_key": "x",
-                        "notebook_task": {"notebook_path": "/x"},
-                        "job_cluster_key": "main",
-                    }
-                ],
-                "job_clusters": JOB_CLUSTER,
-            },
-        }
-        for i in range(230)
-    ]
+    filler = other_teams_jobs(230)
     ws = workspace_factory(jobs=[*seed_jobs(), big_job(900, 150), *filler])
     ws.config(clusters={"mode": "off"})
     plan, _ = workflow.run_deploy(ws.settings("1.3.0"), ws.knobs())
