@@ -315,6 +315,10 @@ def test_the_merge_request_builds_tests_plans_and_checks_the_publish_settings(
         assert mr.passed(job), mr.explain()
     assert manifest(mr)["version"] == "0.0.1.dev3"  # no release yet: counts from 0.0.0
     assert "3 passed" in mr.log("wheelship-test")
+    # the doctor template on its defaults: the merge request's preflight, read-only (no probe)
+    doctor = json.loads((mr.artifacts("wheelship-doctor") / "doctor.json").read_text())
+    assert doctor["counts"]["fail"] == 0, doctor
+    assert ("artifacts writable", "warn") in {(r["check"], r["verdict"]) for r in doctor["checks"]}
     plan = json.loads((mr.artifacts("wheelship-plan") / "plan.json").read_text())
     assert plan["version"] == "0.0.1.dev3" and [j["job_id"] for j in plan["jobs"]] == [JOB]
     check = mr.log("wheelship-publish-check")
