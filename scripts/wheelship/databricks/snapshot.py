@@ -44,13 +44,12 @@ def read(
                 digests[name] = storage.digest(name)[1]
         return (tuple(files) if files is not None else None), digests
 
-    tasks: dict[str, Callable[[], Any]] = {
-        "jobs": (lambda: (list(jobs), []))
-        if jobs is not None
-        else (lambda: jobs_api.list_paged(client)),
-        "artifacts": listing if artifacts else (lambda: ((), {})),
-        "clusters": lambda: clusters.list_all(client, cluster_ids),
-    }
+    tasks: dict[str, Callable[[], Any]] = {}  # in this order the first failure is reported
+    if jobs is None:
+        tasks["jobs"] = lambda: jobs_api.list_paged(client)
+    if artifacts:
+        tasks["artifacts"] = listing
+    tasks["clusters"] = lambda: clusters.list_all(client, cluster_ids)
     if runs:
         tasks["runs"] = lambda: jobs_api.active_runs(client)
     if who:
@@ -70,8 +69,8 @@ def read(
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
         futures = {key: pool.submit(run, key) for key in tasks}
         results = {key: f.result() for key, f in futures.items()}
-    files, digests = results["artifacts"]
-    listed, pages = results["jobs"]
+    files, digests = results.get("artifacts", ((), {}))
+    listed, pages = results["jobs"] if jobs is None else (jobs, [])
     return Snapshot(
         host=client.host,
         jobs=tuple(listed),

@@ -53,10 +53,6 @@ class ReadBack:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="wheelship-readback", daemon=True)
 
-    @property
-    def requests(self) -> int:
-        return len(self.pages)
-
     def start(self) -> None:
         self.thread.start()
 
